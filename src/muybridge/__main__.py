@@ -1,0 +1,3 @@
+from muybridge.cli import main
+
+main()

@@ -1,0 +1,170 @@
+"""The user-facing generator: load a model folder, then turn (class, seed) pairs or latents into images.
+
+Latents are the decoder's input vectors ``z`` (standard normal). A seed names one latent forever:
+``z = randn(latent_dim, generator=torch.Generator().manual_seed(seed))``. Truncation scales latents
+towards the origin (the mean of the prior), trading variety for typicality.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from muybridge.errors import MuybridgeError
+from muybridge.models import build_networks
+from muybridge.models.format import WEIGHTS_NAME, load_state, read_model_config, read_weights
+
+ZOO = Path(__file__).parent / "zoo"
+DEFAULT_MODEL = "cats-dogs-64"
+
+ClassSpec = str | Mapping[str, float]
+
+
+def resolve_model_path(path_or_name: str | Path | None = None) -> Path:
+    """``None`` or ``"default"`` is the bundled model; a bare name is looked up in the zoo; else a path."""
+    if path_or_name is None or str(path_or_name) == "default":
+        path_or_name = DEFAULT_MODEL
+    candidate = Path(path_or_name)
+    if candidate.exists():
+        return candidate
+    zoo_entry = ZOO / str(path_or_name)
+    if zoo_entry.is_dir():
+        return zoo_entry
+    bundled = sorted(p.name for p in ZOO.iterdir() if (p / "config.json").is_file()) if ZOO.is_dir() else []
+    raise MuybridgeError(
+        f"{path_or_name}: no such model folder, and no bundled model of that name "
+        f"(bundled: {', '.join(bundled) or 'none'})"
+    )
+
+
+def seeds_to_latents(seeds: Sequence[int], latent_dim: int) -> torch.Tensor:
+    """The latent each seed names: independent of batch, order and device."""
+    rows = [torch.randn(latent_dim, generator=torch.Generator().manual_seed(int(seed))) for seed in seeds]
+    return torch.stack(rows) if rows else torch.empty(0, latent_dim)
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """``(N, 3, H, W)`` floats in [-1, 1] → ``(N, H, W, 3)`` uint8."""
+    scaled = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return scaled.permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def from_uint8(pixels: np.ndarray) -> torch.Tensor:
+    """``(N, H, W, 3)`` uint8 → ``(N, 3, H, W)`` floats in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(pixels)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+class Generator:
+    """A trained model, ready to render. Build it with :meth:`Generator.load`."""
+
+    def __init__(self, config: dict[str, Any], decoder: torch.nn.Module, encoder: torch.nn.Module,
+                 path: Path | None = None) -> None:
+        self.config = config
+        self.decoder = decoder.eval().requires_grad_(False)
+        self.encoder = encoder.eval().requires_grad_(False)
+        self.path = path
+
+    @classmethod
+    def load(cls, path_or_name: str | Path | None = None) -> Generator:
+        """Load a model folder (or a bundled model by name; ``None``/``"default"`` is the bundled default)."""
+        folder = resolve_model_path(path_or_name)
+        config = read_model_config(folder)
+        networks = build_networks(config)
+        tensors = read_weights(folder / WEIGHTS_NAME)
+        arch = str(config["architecture"])
+        load_state(networks.decoder, tensors, "decoder.", folder / WEIGHTS_NAME, arch)
+        load_state(networks.encoder, tensors, "encoder.", folder / WEIGHTS_NAME, arch)
+        return cls(config, networks.decoder, networks.encoder, folder)
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.config["classes"])
+
+    @property
+    def resolution(self) -> int:
+        return int(self.config["resolution"])
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.config["latent_dim"])
+
+    @property
+    def name(self) -> str:
+        return str(self.config.get("name") or (self.path.name if self.path else "model"))
+
+    def class_index(self, name: str) -> int:
+        try:
+            return self.classes.index(name)
+        except ValueError:
+            raise MuybridgeError(f"unknown class '{name}'; this model knows: {', '.join(self.classes)}") from None
+
+    def class_weights(self, classes: Sequence[ClassSpec]) -> torch.Tensor:
+        """One row per entry: a class name (one-hot) or a ``{name: weight}`` mix (normalised to sum 1)."""
+        weights = torch.zeros(len(classes), len(self.classes))
+        for row, spec in enumerate(classes):
+            if isinstance(spec, str):
+                weights[row, self.class_index(spec)] = 1.0
+                continue
+            for name, weight in spec.items():
+                weights[row, self.class_index(name)] += float(weight)
+            total = float(weights[row].sum())
+            if total <= 0:
+                raise MuybridgeError(f"class mix {dict(spec)} has no positive weight")
+            weights[row] /= total
+        return weights
+
+    def latents(self, seeds: Sequence[int]) -> torch.Tensor:
+        return seeds_to_latents(seeds, self.latent_dim)
+
+    @torch.inference_mode()
+    def decode(self, latents: torch.Tensor, class_weights: torch.Tensor, truncation: float = 1.0,
+               batch_size: int = 64) -> torch.Tensor:
+        """Latents ``(N, latent_dim)`` + class weights ``(N, C)`` → images ``(N, 3, R, R)`` in [-1, 1]."""
+        if latents.ndim != 2 or latents.shape[1] != self.latent_dim:
+            raise MuybridgeError(f"latents must have shape (N, {self.latent_dim}), got {tuple(latents.shape)}")
+        if class_weights.shape != (latents.shape[0], len(self.classes)):
+            raise MuybridgeError(
+                f"class weights must have shape ({latents.shape[0]}, {len(self.classes)}), "
+                f"got {tuple(class_weights.shape)}"
+            )
+        if not 0.0 <= truncation <= 2.0:
+            raise MuybridgeError(f"truncation must be within [0, 2], got {truncation}")
+        chunks = [
+            self.decoder(latents[i : i + batch_size].float() * truncation, class_weights[i : i + batch_size].float())
+            for i in range(0, latents.shape[0], batch_size)
+        ]
+        return torch.cat(chunks) if chunks else torch.empty(0, 3, self.resolution, self.resolution)
+
+    def generate(self, classes: ClassSpec | Sequence[ClassSpec], seeds: int | Sequence[int],
+                 truncation: float = 1.0, batch_size: int = 64) -> np.ndarray:
+        """Render ``(N, R, R, 3)`` uint8 images; one class or seed is broadcast against a list of the other."""
+        class_list = [classes] if isinstance(classes, str | Mapping) else list(classes)
+        seed_list = [seeds] if isinstance(seeds, int) else list(seeds)
+        if len(class_list) == 1 and len(seed_list) > 1:
+            class_list = class_list * len(seed_list)
+        if len(seed_list) == 1 and len(class_list) > 1:
+            seed_list = seed_list * len(class_list)
+        if len(class_list) != len(seed_list):
+            raise MuybridgeError(f"got {len(class_list)} classes for {len(seed_list)} seeds")
+        images = self.decode(self.latents(seed_list), self.class_weights(class_list), truncation, batch_size)
+        return to_uint8(images)
+
+    def generate_image(self, class_name: ClassSpec, seed: int = 0, truncation: float = 1.0) -> Image.Image:
+        """One image as a PIL image: ``Generator.load().generate_image("cat", seed=7)``."""
+        return Image.fromarray(self.generate(class_name, seed, truncation)[0])
+
+    @torch.inference_mode()
+    def encode(self, images: np.ndarray | torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+        """Images (uint8 ``(N, R, R, 3)`` or floats ``(N, 3, R, R)`` in [-1, 1]) → latents ``(N, latent_dim)``."""
+        tensor = from_uint8(images) if isinstance(images, np.ndarray) else images.float()
+        if tensor.shape[1:] != (3, self.resolution, self.resolution):
+            raise MuybridgeError(
+                f"images must be {self.resolution}x{self.resolution} RGB, got shape {tuple(tensor.shape)}"
+            )
+        chunks = [self.encoder(tensor[i : i + batch_size]) for i in range(0, tensor.shape[0], batch_size)]
+        return torch.cat(chunks) if chunks else torch.empty(0, self.latent_dim)

@@ -1,0 +1,207 @@
+"""``gallop``: the default architecture, a small class-conditional GAN built for CPU speed and small data.
+
+Decoder: a learned 4x4 constant refined by style-modulated convolutions (StyleGAN2's modulation and
+demodulation, applied to activations so plain convolutions do the work), 2x transposed-conv upsampling,
+and skip connections to RGB at every scale. The style of every layer is an affine map of
+``[z, class embedding]``: no mapping network, so scaling ``z`` is exact truncation towards the mean style
+and the affine weights give closed-form semantic directions. Every sample is computed on its own.
+
+Discriminator: residual strided blocks, minibatch standard deviation, projection conditioning.
+Encoder: the same residual trunk, regressing the latent.
+
+Channel width at resolution r is ``clamp(channel_base // r, channel_min, channel_max)``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from muybridge.models.registry import Architecture, Decoder, register_architecture
+
+SQRT2 = math.sqrt(2.0)
+
+
+def channels(res: int, params: dict[str, Any]) -> int:
+    return int(max(params["channel_min"], min(params["channel_max"], params["channel_base"] // res)))
+
+
+class EqualLinear(nn.Module):
+    """Linear layer with equalized learning rate (weights stored at unit scale)."""
+
+    def __init__(self, cin: int, cout: int, bias_init: float = 0.0) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(cout, cin))
+        self.bias = nn.Parameter(torch.full((cout,), float(bias_init)))
+        self.scale = 1.0 / math.sqrt(cin)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight * self.scale, self.bias)
+
+
+class ModulatedConv(nn.Module):
+    """Style-modulated convolution; ``up`` makes it a 4x4 stride-2 transposed convolution."""
+
+    def __init__(self, cin: int, cout: int, style_dim: int, kernel: int = 3, up: bool = False,
+                 demodulate: bool = True) -> None:
+        super().__init__()
+        self.up = up
+        self.kernel = 4 if up else kernel
+        self.demodulate = demodulate
+        self.weight = nn.Parameter(torch.randn(cout, cin, self.kernel, self.kernel))
+        self.bias = nn.Parameter(torch.zeros(cout))
+        self.affine = EqualLinear(style_dim, cin, bias_init=1.0)
+        self.scale = 1.0 / math.sqrt(cin * self.kernel**2)
+
+    def forward(self, x: torch.Tensor, style_input: torch.Tensor) -> torch.Tensor:
+        styles = self.affine(style_input)
+        weight = self.weight * self.scale
+        x = x * styles[:, :, None, None]
+        if self.up:
+            out = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2, padding=1)
+        else:
+            out = F.conv2d(x, weight, padding=self.kernel // 2)
+        if self.demodulate:
+            norms = styles.square() @ weight.square().sum(dim=(2, 3)).t()
+            out = out * torch.rsqrt(norms + 1e-8)[:, :, None, None]
+        return out + self.bias[None, :, None, None]
+
+
+class GallopDecoder(Decoder):
+    def __init__(self, resolution: int, num_classes: int, latent_dim: int, params: dict[str, Any]) -> None:
+        super().__init__(resolution, num_classes, latent_dim)
+        embed_dim = params["embed_dim"]
+        self.class_embedding = nn.Linear(num_classes, embed_dim, bias=False)
+        nn.init.normal_(self.class_embedding.weight)
+        style_dim = latent_dim + embed_dim
+        resolutions = [2**i for i in range(2, int(math.log2(resolution)) + 1)]
+        c4 = channels(4, params)
+        self.const = nn.Parameter(torch.randn(1, c4, 4, 4))
+        self.convs = nn.ModuleList()
+        self.to_rgb = nn.ModuleList()
+        self.refine_upto = params["refine_upto"]
+        cin = c4
+        for res in resolutions:
+            cout = channels(res, params)
+            block = nn.ModuleList()
+            if res > 4:
+                block.append(ModulatedConv(cin, cout, style_dim, up=True))
+            if res == 4 or res <= self.refine_upto:
+                block.append(ModulatedConv(cout, cout, style_dim, kernel=3))
+            self.convs.append(block)
+            self.to_rgb.append(ModulatedConv(cout, 3, style_dim, kernel=1, demodulate=False))
+            cin = cout
+
+    def forward(self, latents: torch.Tensor, class_weights: torch.Tensor) -> torch.Tensor:
+        style_input = torch.cat([latents, self.class_embedding(class_weights)], dim=1)
+        x = self.const.expand(latents.shape[0], -1, -1, -1)
+        rgb: torch.Tensor | None = None
+        for block, to_rgb in zip(self.convs, self.to_rgb, strict=True):
+            for conv in block:
+                x = F.leaky_relu(conv(x, style_input), 0.2) * SQRT2
+            layer_rgb = to_rgb(x, style_input)
+            rgb = layer_rgb if rgb is None else F.interpolate(rgb, scale_factor=2, mode="bilinear",
+                                                              align_corners=False) + layer_rgb
+        assert rgb is not None
+        return rgb
+
+    def latent_projection(self) -> torch.Tensor:
+        weights = [m.affine.weight[:, : self.latent_dim] for m in self.modules() if isinstance(m, ModulatedConv)]
+        return torch.cat(weights, dim=0)
+
+
+class ResidualDown(nn.Module):
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, 4, 2, 1)
+        self.skip = nn.Conv2d(cin, cout, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        main = F.leaky_relu(self.conv(x), 0.2) * SQRT2
+        return (main + self.skip(F.avg_pool2d(x, 2))) / SQRT2
+
+
+class Trunk(nn.Module):
+    """fromRGB + residual downsampling to 4x4: the shared shape of the discriminator and the encoder."""
+
+    def __init__(self, resolution: int, params: dict[str, Any]) -> None:
+        super().__init__()
+        top = channels(resolution, params)
+        self.from_rgb = nn.Conv2d(3, top, 1)
+        blocks = []
+        res = resolution
+        while res > 4:
+            blocks.append(ResidualDown(channels(res, params), channels(res // 2, params)))
+            res //= 2
+        self.blocks = nn.Sequential(*blocks)
+        self.out_channels = channels(4, params)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.blocks(F.leaky_relu(self.from_rgb(images), 0.2))
+
+
+class GallopDiscriminator(nn.Module):
+    def __init__(self, resolution: int, num_classes: int, params: dict[str, Any]) -> None:
+        super().__init__()
+        self.trunk = Trunk(resolution, params)
+        width = self.trunk.out_channels
+        self.mbstd_group = params["mbstd_group"]
+        self.fc = nn.Linear((width + 1) * 16, width)
+        self.out = nn.Linear(width, 1)
+        self.projection = nn.Embedding(num_classes, width)
+        nn.init.normal_(self.projection.weight, 0.0, 1.0 / math.sqrt(width))
+
+    def minibatch_std(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        group = min(self.mbstd_group, n)
+        while n % group:
+            group -= 1
+        y = x.reshape(group, -1, c, h, w)
+        std = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))
+        std = std.reshape(-1, 1, 1, 1).repeat(group, 1, h, w)
+        return torch.cat([x, std], dim=1)
+
+    def forward(self, images: torch.Tensor, class_index: torch.Tensor) -> torch.Tensor:
+        features = self.minibatch_std(self.trunk(images))
+        hidden = F.leaky_relu(self.fc(features.flatten(1)), 0.2)
+        projection = (hidden * self.projection(class_index)).sum(dim=1)
+        return self.out(hidden).squeeze(1) + projection
+
+
+class GallopEncoder(nn.Module):
+    def __init__(self, resolution: int, latent_dim: int, params: dict[str, Any]) -> None:
+        super().__init__()
+        self.trunk = Trunk(resolution, params)
+        width = self.trunk.out_channels
+        self.fc = nn.Linear(width * 16, width)
+        self.out = nn.Linear(width, latent_dim)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        hidden = F.leaky_relu(self.fc(self.trunk(images).flatten(1)), 0.2)
+        return self.out(hidden)
+
+
+@register_architecture("gallop")
+class Gallop(Architecture):
+    defaults: ClassVar[dict[str, Any]] = {
+        "channel_base": 1024, "channel_min": 16, "channel_max": 256, "embed_dim": 32,
+        "refine_upto": 16, "mbstd_group": 4,
+    }
+    training_defaults: ClassVar[dict[str, Any]] = {
+        "latent_dim": 128, "loss": "nonsaturating", "lr_g": 2e-3, "lr_d": 2e-3, "betas": [0.0, 0.99],
+        "augment": ["color", "translation", "cutout"], "r1_gamma": 0.05, "r1_every": 16,
+        "ema_kimg": 5.0, "batch": 32,
+    }
+
+    def build_decoder(self) -> Decoder:
+        return GallopDecoder(self.resolution, self.num_classes, self.latent_dim, self.params)
+
+    def build_encoder(self) -> nn.Module:
+        return GallopEncoder(self.resolution, self.latent_dim, self.params)
+
+    def build_discriminator(self) -> nn.Module:
+        return GallopDiscriminator(self.resolution, self.num_classes, self.params)

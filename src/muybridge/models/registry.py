@@ -1,0 +1,115 @@
+"""Architectures are registered by name; a model config names one and holds its parameters.
+
+An architecture builds three networks from ``(resolution, classes, latent_dim, params)``:
+
+* decoder ``G(latents, class_weights) -> images``: latents ``(N, latent_dim)``, class weights ``(N, C)``
+  (one-hot for a class, a convex mix for morphs), images ``(N, 3, R, R)`` in ``[-1, 1]``.
+  It must treat every sample independently (no batch statistics at inference), so that a
+  ``(class, seed)`` pair renders the same pixels whatever the batch.
+* encoder ``E(images) -> latents``: the inverse map, trained alongside.
+* discriminator ``D(images, class_index) -> logits (N,)``.
+
+Add one by subclassing :class:`Architecture` and decorating it with ``@register_architecture("name")``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from muybridge.errors import MuybridgeError
+
+
+class Decoder(nn.Module):
+    """Base for decoders: holds the sizes and exposes the linear map that first reads the latents."""
+
+    def __init__(self, resolution: int, num_classes: int, latent_dim: int) -> None:
+        super().__init__()
+        self.resolution = resolution
+        self.num_classes = num_classes
+        self.latent_dim = latent_dim
+
+    def latent_projection(self) -> torch.Tensor:
+        """Weight ``(out_features, latent_dim)`` of the first layer applied to the latents.
+
+        Closed-form factorization (SeFa) takes its top right-singular vectors as semantic directions.
+        """
+        raise NotImplementedError
+
+
+@dataclass
+class Networks:
+    decoder: Decoder
+    encoder: nn.Module
+    discriminator: nn.Module
+
+
+class Architecture:
+    """A named recipe for the three networks. ``defaults`` lists every parameter it accepts."""
+
+    name: ClassVar[str] = ""
+    defaults: ClassVar[dict[str, Any]] = {}
+    #: Training settings this architecture is tuned for; a run's config overrides them.
+    training_defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, resolution: int, num_classes: int, latent_dim: int, params: dict[str, Any]) -> None:
+        unknown = sorted(set(params) - set(self.defaults))
+        if unknown:
+            raise MuybridgeError(
+                f"architecture '{self.name}' has no parameter {', '.join(unknown)}; "
+                f"it takes {', '.join(sorted(self.defaults)) or 'none'}"
+            )
+        self.resolution = resolution
+        self.num_classes = num_classes
+        self.latent_dim = latent_dim
+        self.params: dict[str, Any] = {**self.defaults, **params}
+
+    def build_decoder(self) -> Decoder:
+        raise NotImplementedError
+
+    def build_encoder(self) -> nn.Module:
+        raise NotImplementedError
+
+    def build_discriminator(self) -> nn.Module:
+        raise NotImplementedError
+
+    def build(self) -> Networks:
+        return Networks(self.build_decoder(), self.build_encoder(), self.build_discriminator())
+
+
+ARCHITECTURES: dict[str, type[Architecture]] = {}
+
+
+def register_architecture(name: str):  # type: ignore[no-untyped-def]
+    """Class decorator: ``@register_architecture("mine")`` makes ``architecture: mine`` usable in configs."""
+
+    def wrap(cls: type[Architecture]) -> type[Architecture]:
+        cls.name = name
+        ARCHITECTURES[name] = cls
+        return cls
+
+    return wrap
+
+
+def get_architecture(name: str) -> type[Architecture]:
+    try:
+        return ARCHITECTURES[name]
+    except KeyError:
+        raise MuybridgeError(
+            f"unknown architecture '{name}'; known: {', '.join(sorted(ARCHITECTURES))}"
+        ) from None
+
+
+def build_networks(config: dict[str, Any]) -> Networks:
+    """Build the networks a model config describes (keys: architecture, resolution, classes, latent_dim, params)."""
+    arch_cls = get_architecture(config["architecture"])
+    arch = arch_cls(
+        resolution=int(config["resolution"]),
+        num_classes=len(config["classes"]),
+        latent_dim=int(config["latent_dim"]),
+        params=dict(config.get("params", {})),
+    )
+    return arch.build()
