@@ -1,7 +1,6 @@
 """The ``muybridge`` command: parses options, calls the library, prints. No logic of its own.
 
-Every verb turns a :class:`~muybridge.errors.MuybridgeError` into ``error: <one line>`` and exit code 2;
-Ctrl-C exits 130 with a one-line note. Set ``MUYBRIDGE_DEBUG=1`` to see tracebacks of internal errors.
+Every verb turns a :class:`~muybridge.errors.MuybridgeError` into ``error: <one line>`` and exit code 2. Set ``MUYBRIDGE_DEBUG=1`` to see tracebacks of internal errors.
 """
 
 from __future__ import annotations
@@ -50,25 +49,13 @@ def progress_bar(description: str) -> Iterator[object]:
 
 
 def main() -> None:
-    """Console-script entry point with the project's error contract."""
+    """Console-script entry point with the project's error contract (usage errors are typer's own)."""
     try:
-        app(standalone_mode=False)
+        app()
     except MuybridgeError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False, markup=True, soft_wrap=True)
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except KeyboardInterrupt:
-        console.print("interrupted: nothing half-written was left behind", highlight=False)
-        sys.exit(130)
-    except Exception as exc:  # a click usage error or an internal bug
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
+    except Exception as exc:  # an internal bug: one line, unless asked for the traceback
         if os.environ.get("MUYBRIDGE_DEBUG"):
             raise
         console.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} "
@@ -87,15 +74,420 @@ def version() -> None:
 
 
 # ---- data commands: prepare, dataset info ----
+dataset_app = typer.Typer(help="Inspect prepared dataset folders.", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
+
+
+@app.command()
+def prepare(
+    sources: Annotated[list[Path], typer.Argument(metavar="SRC...", help="Image files, folders (one class per subfolder) and "
+                                                       "videos (mp4, webm, mov, animated GIF).")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder to create.")],
+    size: Annotated[int, typer.Option(help="Side of the square images, in pixels.")] = 64,
+    class_name: Annotated[Optional[str], typer.Option(  # noqa: UP045 (typer reads the annotation)
+        "--class", help="Put every image in this class (for a flat folder or loose files).")] = None,
+    holdout: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        help="A fraction held out by path hash (e.g. 0.1), or a file listing held-out paths relative to "
+             "their SRC folder; repeat for several files.")] = None,
+    fps: Annotated[float, typer.Option(help="Frames sampled per second of video or animation.")] = 4.0,
+    min_size: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        help="Skip pictures whose shorter side is below this (default: size/2).")] = None,
+    workers: Annotated[int, typer.Option(help="Decoding processes.")] = 2,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing dataset folder.")] = False,
+) -> None:
+    """Decode, square-crop and resize photos and video frames into a dataset folder for training.
+
+    Example: muybridge prepare photos/cats photos/dogs.mp4 --out work/pets64 --holdout 0.1
+    """
+    from muybridge.data import prepare_dataset, summarize
+
+    with progress_bar("prepare") as bar:
+        meta = prepare_dataset(sources, out_dir, size=size, class_name=class_name, holdout=holdout, fps=fps,
+                               min_side=min_size, workers=workers, overwrite=overwrite,
+                               progress=bar)  # type: ignore[arg-type]
+    for line in summarize(meta):
+        out.print(line, markup=False, highlight=False)
+    out.print(f"wrote {out_dir}", markup=False, highlight=False)
+
+
+@dataset_app.command("info")
+def dataset_info(
+    path: Annotated[Path, typer.Argument(help="A dataset folder made by `muybridge prepare`.")],
+    sheet: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        help="Write a contact sheet PNG of random samples per class here.")] = None,
+    per_class: Annotated[int, typer.Option(help="Samples per class on the contact sheet.")] = 16,
+    seed: Annotated[int, typer.Option(help="Seed choosing the samples.")] = 0,
+) -> None:
+    """Print a dataset's counts per class and split and what was skipped; optionally a contact sheet.
+
+    Example: muybridge dataset info work/catdog64 --sheet catdog64.png
+    """
+    from muybridge.data import contact_sheet, open_dataset, summarize
+    from muybridge.files import atomic_path
+
+    dataset = open_dataset(path)
+    for line in summarize(dataset.meta):
+        out.print(line, markup=False, highlight=False)
+    if sheet is not None:
+        if per_class < 1:
+            raise MuybridgeError(f"--per-class {per_class}: must be at least 1")
+        with atomic_path(sheet, suffix=".png") as tmp:
+            contact_sheet(dataset, per_class=per_class, seed=seed).save(tmp, format="PNG")
+        out.print(f"wrote {sheet}", markup=False, highlight=False)
 # ---- end data commands ----
 
 # ---- training commands: train, export ----
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option("--data", help="Prepared dataset folder (muybridge prepare).")],
+    run_dir: Annotated[Path, typer.Option("--out", help="Run folder: checkpoints, samples, logs.")],
+    arch: Annotated[Optional[str], typer.Option("--arch", help="Architecture: gallop (default) or dcgan.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="YAML file of training settings.")] = None,
+    minutes: Annotated[Optional[float], typer.Option(help="Train until this much training time (whole run).")] = None,
+    kimg: Annotated[Optional[float], typer.Option(help="Train until this many thousand images (whole run).")] = None,
+    batch: Annotated[Optional[int], typer.Option(help="Images per step, over all processes.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of every random draw.")] = None,
+    precision: Annotated[Optional[str], typer.Option(help="fp32 or bf16 (autocast).")] = None,
+    eval_kimg: Annotated[Optional[float], typer.Option(
+        help="Score held-out KID this often and keep the best checkpoint (0: off).")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads (default: all cores).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out exactly.")] = False,
+) -> None:
+    """Train a class-conditional GAN (and its encoder) on a prepared dataset.
+
+    Example: muybridge train --data work/cats64 --out runs/cats --minutes 30
+    Stop it any way you like (Ctrl-C, kill); `--resume` continues from the last checkpoint.
+    Several processes: torchrun --nproc-per-node 2 -m muybridge train --data D --out R --kimg 100
+    """
+    import signal
+
+    import torch
+
+    from muybridge.training.config import read_yaml_config, resolve_config
+    from muybridge.training.loop import train as run_training
+
+    if threads:
+        torch.set_num_threads(threads)
+    if minutes is None and kimg is None:
+        minutes = 30.0
+    file_values = read_yaml_config(config) if config else {}
+    settings = resolve_config(file_values, {"architecture": arch, "batch": batch, "seed": seed,
+                                            "precision": precision, "eval_kimg": eval_kimg})
+    stop_requested: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop_requested.append(signum))
+    evaluate = None
+    if settings.eval_kimg > 0:
+        from muybridge.data import open_dataset
+        from muybridge.metrics.evaluate import quick_kid
+
+        dataset = open_dataset(data)
+        evaluate = lambda generator: quick_kid(generator, dataset, n=settings.eval_n)  # noqa: E731
+    with progress_bar("training") as bar:
+        result = run_training(data, run_dir, settings, kimg=kimg, minutes=minutes, resume=resume, progress=bar,
+                              should_stop=lambda: bool(stop_requested), evaluate=evaluate,
+                              warn=lambda message: console.print(f"[yellow]warning:[/yellow] {message}"))
+    out.print(f"{result.stopped_by}: step {result.step}, {result.kimg:.1f} kimg, "
+              f"{result.train_seconds / 60:.1f} training minutes; checkpoint {result.checkpoint}")
+
+
+@app.command()
+def export(
+    run: Annotated[Path, typer.Argument(help="Run folder written by muybridge train.")],
+    model_dir: Annotated[Path, typer.Option("--out", help="Model folder to write.")],
+    checkpoint: Annotated[str, typer.Option(help="latest, best, or a checkpoint file.")] = "latest",
+    name: Annotated[Optional[str], typer.Option(help="Model name (default: the folder name).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing model folder.")] = False,
+) -> None:
+    """Export a run's checkpoint as a model folder (config.json + model.safetensors + model_card.md).
+
+    Example: muybridge export runs/cats --out models/cats && python -c "from muybridge import Generator;
+    Generator.load('models/cats').generate_image('cat', seed=7).save('cat.png')"
+    """
+    from muybridge.training.export import export_run
+
+    folder = export_run(run, model_dir, checkpoint=checkpoint, name=name, overwrite=overwrite)
+    out.print(f"wrote {folder}")
+
+
 # ---- end training commands ----
 
 # ---- evaluation commands: evaluate ----
 # ---- end evaluation commands ----
 
 # ---- rendering commands: generate, animate, directions ----
+ModelOption = Annotated[str, typer.Option("--model", "-m", help="Model folder, or a bundled model's name.")]
+OutputOption = Annotated[Path, typer.Option(
+    "--output", "-o", help="Output: NAME.gif, .mp4, .webp, .png (sprite sheet + .json atlas) or a folder "
+                           "(PNG frames).")]
+FpsOption = Annotated[float, typer.Option(help="Frames per second.")]
+DurationOption = Annotated[Optional[float], typer.Option(  # noqa: UP045 (typer reads the annotation)
+    help="Length in seconds [default: 4].")]
+FramesOption = Annotated[Optional[int], typer.Option(help="Number of frames, instead of --duration.")]  # noqa: UP045
+SizeOption = Annotated[Optional[int], typer.Option(  # noqa: UP045
+    help="Side of each character in pixels, up to 4096 [default: the model's resolution].")]
+TruncationOption = Annotated[float, typer.Option(help="0-2: below 1 trades variety for typical faces.")]
+GridOption = Annotated[str, typer.Option(help="ROWSxCOLS characters side by side; cell i adds i to seeds.")]
+PixelArtOption = Annotated[Optional[bool], typer.Option(  # noqa: UP045
+    "--pixel-art/--smooth", show_default=False,
+    help="Resize with nearest neighbour (crisp pixels) or Lanczos [default: the model's pixel_art setting].")]
+SeedOption = Annotated[Optional[int], typer.Option(help="Seed naming the character [default: 0].")]  # noqa: UP045
+EasingOption = Annotated[str, typer.Option(help="linear, ease-in-out or cubic.")]
+InterpolationOption = Annotated[str, typer.Option(help="slerp (keeps latents typical) or lerp.")]
+KEY_HELP = "CLASS:SEED, e.g. cat:7; a class mix such as cat*0.7+dog*0.3:7 also works."
+
+
+def _animate(build: object, output: Path, model: str, fps: float, frames: int | None, duration: float | None,
+             size: int | None, truncation: float, grid: str, pixel_art: bool | None) -> None:
+    from muybridge.animation.modes import animate_to_file
+
+    with progress_bar("animate") as bar:
+        result = animate_to_file(model, build, output, fps=fps, frames=frames,  # type: ignore[arg-type]
+                                 duration=duration, size=size, truncation=truncation, grid=grid,
+                                 pixel_art=pixel_art, progress=bar)  # type: ignore[arg-type]
+    names = " + ".join(str(f) for f in result.files) if len(result.files) == 2 else str(output)
+    out.print(f"wrote {names} ({result.frames} frames, {result.width}x{result.height}, {fps:g} fps)",
+              markup=False, highlight=False)
+
+
+@app.command()
+def generate(
+    character: Annotated[str, typer.Argument(metavar="CLASS[:SEED]", help=KEY_HELP)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Image file: .png, .jpg or .webp.")],
+    model: ModelOption = "default",
+    seed: SeedOption = None,
+    n: Annotated[int, typer.Option("--n", help="Render N characters (seeds SEED..SEED+N-1) in a grid.")] = 1,
+    truncation: TruncationOption = 1.0,
+    size: SizeOption = None,
+    pixel_art: PixelArtOption = None,
+) -> None:
+    """Render one character, or a grid of N, to an image file.
+
+    Example: muybridge generate cat --seed 7 -o cat.png    (a grid of 16: muybridge generate cat:7 --n 16 -o a.png)
+    """
+    from muybridge.animation.export import check_image_output, save_image
+    from muybridge.animation.modes import character_key
+    from muybridge.animation.render import check_size, render_grid
+    from muybridge.generator import Generator
+
+    class_spec, first = character_key(character, seed)
+    if not 1 <= n <= 256:
+        raise MuybridgeError(f"--n must be between 1 and 256, got {n}")
+    check_size(size)
+    check_image_output(output)
+    generator = Generator.load(model)
+    latents = generator.latents(list(range(first, first + n)))
+    weights = generator.class_weights([class_spec] * n)
+    picture = render_grid(generator, latents, weights, size, truncation, pixel_art)
+    save_image(picture, output)
+    out.print(f"wrote {output} ({n} image{'s' * (n > 1)}, {picture.shape[1]}x{picture.shape[0]})",
+              markup=False, highlight=False)
+
+
+animate_app = typer.Typer(
+    help="Animate characters: loop, walk, morph, motion along a direction, or a keyframe timeline. "
+         "The format follows -o: .gif .mp4 .webp, .png (sprite sheet + JSON atlas) or a folder of PNGs.",
+    no_args_is_help=True)
+app.add_typer(animate_app, name="animate")
+
+
+@animate_app.command("loop")
+def animate_loop(
+    character: Annotated[str, typer.Argument(metavar="CLASS[:SEED]", help=KEY_HELP)],
+    output: OutputOption,
+    seed: SeedOption = None,
+    radius: Annotated[float, typer.Option(help="How far the loop strays from the character (latent units).")
+                      ] = 2.0,
+    model: ModelOption = "default",
+    fps: FpsOption = 24.0,
+    duration: DurationOption = None,
+    frames: FramesOption = None,
+    size: SizeOption = None,
+    truncation: TruncationOption = 1.0,
+    grid: GridOption = "1x1",
+    pixel_art: PixelArtOption = None,
+) -> None:
+    """A seamless loop: the character drifts around a small circle in latent space and comes back.
+
+    Example: muybridge animate loop cat --seed 7 -o cat.gif      (four cats: --grid 2x2; video: -o cat.mp4)
+    """
+    from muybridge.animation.modes import loop_builder
+
+    build = loop_builder(character, seed, radius)
+    _animate(build, output, model, fps, frames, duration, size, truncation, grid, pixel_art)
+
+
+@animate_app.command("walk")
+def animate_walk(
+    characters: Annotated[list[str], typer.Argument(metavar="CLASS:SEED...", help=f"2 or more. {KEY_HELP}")],
+    output: OutputOption,
+    loop_back: Annotated[bool, typer.Option("--loop", help="Walk back to the first key (seamless).")] = False,
+    easing: EasingOption = "ease-in-out",
+    interpolation: InterpolationOption = "slerp",
+    model: ModelOption = "default",
+    fps: FpsOption = 24.0,
+    duration: DurationOption = None,
+    frames: FramesOption = None,
+    size: SizeOption = None,
+    truncation: TruncationOption = 1.0,
+    grid: GridOption = "1x1",
+    pixel_art: PixelArtOption = None,
+) -> None:
+    """Walk through latent space from key to key; across classes the class blends on the way.
+
+    Example: muybridge animate walk cat:1 cat:2 dog:3 --loop --easing ease-in-out -o walk.webp
+    """
+    from muybridge.animation.modes import walk_builder
+
+    build = walk_builder(characters, loop_back, easing, interpolation)
+    _animate(build, output, model, fps, frames, duration, size, truncation, grid, pixel_art)
+
+
+@animate_app.command("morph")
+def animate_morph(
+    start: Annotated[str, typer.Argument(metavar="FROM", help=KEY_HELP)],
+    end: Annotated[str, typer.Argument(metavar="TO", help="Like FROM; without a seed it keeps FROM's seed "
+                                                         "(same identity noise, only the class changes).")],
+    output: OutputOption,
+    loop_back: Annotated[bool, typer.Option("--loop", help="Morph back again (seamless ping-pong).")] = False,
+    easing: EasingOption = "ease-in-out",
+    interpolation: InterpolationOption = "slerp",
+    model: ModelOption = "default",
+    fps: FpsOption = 24.0,
+    duration: DurationOption = None,
+    frames: FramesOption = None,
+    size: SizeOption = None,
+    truncation: TruncationOption = 1.0,
+    grid: GridOption = "1x1",
+    pixel_art: PixelArtOption = None,
+) -> None:
+    """Morph one character into another, across classes: the class weights blend, the latent follows.
+
+    Example: muybridge animate morph cat:3 dog:5 -o morph.mp4      (cat:3 dog = the dog of seed 3)
+    """
+    from muybridge.animation.modes import morph_builder
+
+    build = morph_builder(start, end, loop_back, easing, interpolation)
+    _animate(build, output, model, fps, frames, duration, size, truncation, grid, pixel_art)
+
+
+@animate_app.command("motion")
+def animate_motion(
+    character: Annotated[str, typer.Argument(metavar="CLASS[:SEED]", help=KEY_HELP)],
+    output: OutputOption,
+    direction: Annotated[str, typer.Option(help="A named direction (see `muybridge directions`), an index "
+                                                "(SeFa) or METHOD:INDEX, e.g. ganspace:2.")] = "0",
+    amplitude: Annotated[float, typer.Option(help="How far to swing along the direction (latent units).")
+                         ] = 3.0,
+    cycles: Annotated[int, typer.Option(help="Swings per animation.")] = 1,
+    seed: SeedOption = None,
+    model: ModelOption = "default",
+    fps: FpsOption = 24.0,
+    duration: DurationOption = None,
+    frames: FramesOption = None,
+    size: SizeOption = None,
+    truncation: TruncationOption = 1.0,
+    grid: GridOption = "1x1",
+    pixel_art: PixelArtOption = None,
+) -> None:
+    """Swing a character back and forth along one semantic direction (a seamless loop).
+
+    Example: muybridge animate motion cat:7 --direction nod --amplitude 3 -o nod.gif
+    """
+    from muybridge.animation.modes import motion_builder
+
+    build = motion_builder(character, direction, seed, amplitude, cycles)
+    _animate(build, output, model, fps, frames, duration, size, truncation, grid, pixel_art)
+
+
+@animate_app.command("timeline")
+def animate_timeline(
+    keyframes: Annotated[Path, typer.Argument(
+        metavar="KEYS.yaml", help="Keyframes, YAML or JSON: a list of {time, class, seed, directions, "
+                                  "easing}; see docs/animation.md.")],
+    output: OutputOption,
+    model: ModelOption = "default",
+    fps: FpsOption = 24.0,
+    size: SizeOption = None,
+    truncation: TruncationOption = 1.0,
+    grid: GridOption = "1x1",
+    pixel_art: PixelArtOption = None,
+) -> None:
+    """Render a keyframe file: characters, classes and direction offsets at given times, eased between.
+
+    Example: muybridge animate timeline keys.yaml --fps 24 -o film.mp4
+    """
+    from muybridge.animation.modes import timeline_builder
+
+    build, seconds = timeline_builder(keyframes)
+    frames = round(seconds * fps) + 1 if fps > 0 else None
+    _animate(build, output, model, fps, frames, None, size, truncation, grid, pixel_art)
+
+
+directions_app = typer.Typer(help="Find semantic directions (SeFa, GANSpace), preview them, and name them.")
+app.add_typer(directions_app, name="directions")
+
+
+@directions_app.callback(invoke_without_command=True)
+def directions(
+    ctx: typer.Context,
+    model: ModelOption = "default",
+    method: Annotated[str, typer.Option(help="sefa (closed-form) or ganspace (PCA).")] = "sefa",
+    top: Annotated[int, typer.Option(help="How many directions, strongest first.")] = 8,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the preview strips.")] = Path("dirs"),
+    amplitude: Annotated[float, typer.Option(help="Largest offset shown in the previews.")] = 3.0,
+    truncation: TruncationOption = 1.0,
+) -> None:
+    """Write a preview strip PNG per direction (rows: characters, columns: offsets), to name them.
+
+    Example: muybridge directions --top 8 --out dirs/      then: muybridge directions name MODEL sefa:0 nod
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from muybridge.animation.directions import write_previews
+    from muybridge.generator import Generator
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise MuybridgeError(f"{out_dir}: exists and is not a folder")
+    generator = Generator.load(model)
+    with progress_bar("directions") as bar:
+        files = write_previews(generator, out_dir, method, top, amplitude, truncation,
+                               progress=bar)  # type: ignore[arg-type]
+    out.print(f"wrote {len(files)} strips to {out_dir}/ (rows: characters; columns: offsets -{amplitude:g} … "
+              f"+{amplitude:g})", markup=False, highlight=False)
+    out.print(f"name one with: muybridge directions name {generator.path or model} {method}:0 NAME",
+              markup=False, highlight=False)
+
+
+@directions_app.command("name")
+def directions_name(
+    model: Annotated[str, typer.Argument(help="Model folder (its directions.json is written).")],
+    index: Annotated[str, typer.Argument(help="Direction index (SeFa), or METHOD:INDEX such as ganspace:2.")],
+    name: Annotated[str, typer.Argument(help="The name, e.g. nod, ears, fluffy.")],
+) -> None:
+    """Save a name for a direction beside the model, for `animate motion --direction NAME` and timelines.
+
+    Example: muybridge directions name my-model sefa:0 nod
+    """
+    from muybridge.animation import name_direction
+    from muybridge.generator import Generator
+
+    path = name_direction(Generator.load(model), index, name)
+    out.print(f"named {index} '{name}' in {path}", markup=False, highlight=False)
+
+
+@directions_app.command("list")
+def directions_list(
+    model: Annotated[str, typer.Argument(help="Model folder or bundled name.")] = "default",
+) -> None:
+    """List a model's named directions.  Example: muybridge directions list my-model"""
+    from muybridge.animation.directions import named_directions
+    from muybridge.generator import resolve_model_path
+
+    named = named_directions(resolve_model_path(model))
+    for label, direction in sorted(named.items()):
+        out.print(f"{label}\t{direction.method}:{direction.index}", markup=False, highlight=False)
+    if not named:
+        out.print("no named directions yet: see `muybridge directions --help`", markup=False, highlight=False)
 # ---- end rendering commands ----
 
 

@@ -1,0 +1,157 @@
+"""The animation modes as path builders, and one call that renders a mode to a file.
+
+A builder is ``build(generator, cell) -> LatentPath``: the path of grid cell ``cell`` (cell ``i`` adds ``i``
+to every seed, so a 2x2 grid shows four characters doing the same thing). Builders parse and check their
+arguments when made, before any model is loaded, so bad input fails fast and nothing is written.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from muybridge.animation.directions import resolve_direction
+from muybridge.animation.export import check_output, export_frames
+from muybridge.animation.paths import (
+    LatentPath,
+    character,
+    check_interpolation,
+    easing_function,
+    loop,
+    morph,
+    motion,
+    parse_key,
+    walk,
+)
+from muybridge.animation.render import (
+    AnimationSpec,
+    check_fps,
+    check_size,
+    check_spec,
+    frames_for,
+    is_pixel_art,
+    parse_grid,
+    render_animation,
+)
+from muybridge.animation.timeline import read_timeline, timeline_path
+from muybridge.errors import MuybridgeError
+from muybridge.generator import ClassSpec, Generator
+from muybridge.progress import Progress
+
+PathBuilder = Callable[[Generator, int], LatentPath]
+
+
+def character_key(text: str, seed_option: int | None = None, default_seed: int = 0) -> tuple[ClassSpec, int]:
+    """``cat:7`` → ("cat", 7); the seed may come from ``--seed`` instead, but not from both."""
+    class_spec, seed = parse_key(text)
+    if seed is not None and seed_option is not None:
+        raise MuybridgeError(f"'{text}' already names seed {seed}; drop --seed {seed_option}")
+    if seed is not None:
+        return class_spec, seed
+    return class_spec, seed_option if seed_option is not None else default_seed
+
+
+def loop_builder(key: str, seed: int | None = None, radius: float = 2.0) -> PathBuilder:
+    class_spec, first = character_key(key, seed)
+
+    def build(generator: Generator, cell: int) -> LatentPath:
+        return loop(character(generator, class_spec, first + cell), radius)
+
+    return build
+
+
+def walk_builder(keys: Sequence[str], closed: bool = False, easing: str = "ease-in-out",
+                 interpolation: str = "slerp") -> PathBuilder:
+    stops = [character_key(text) for text in keys]
+    if len(stops) < 2:
+        raise MuybridgeError(f"a walk needs at least two keys, got {len(stops)}")
+    easing_function(easing)
+    check_interpolation(interpolation)
+
+    def build(generator: Generator, cell: int) -> LatentPath:
+        characters = [character(generator, spec, seed + cell) for spec, seed in stops]
+        return walk(characters, interpolation, easing, closed)
+
+    return build
+
+
+def morph_builder(start: str, end: str, closed: bool = False, easing: str = "ease-in-out",
+                  interpolation: str = "slerp") -> PathBuilder:
+    """``end`` without a seed keeps ``start``'s seed: the same identity noise, another class."""
+    start_spec, start_seed = character_key(start)
+    end_spec, end_seed = character_key(end, default_seed=start_seed)
+    easing_function(easing)
+    check_interpolation(interpolation)
+
+    def build(generator: Generator, cell: int) -> LatentPath:
+        return morph(character(generator, start_spec, start_seed + cell),
+                     character(generator, end_spec, end_seed + cell), interpolation, easing, closed)
+
+    return build
+
+
+def motion_builder(key: str, direction: str, seed: int | None = None, amplitude: float = 3.0,
+                   cycles: int = 1) -> PathBuilder:
+    class_spec, first = character_key(key, seed)
+    if not 0 < abs(amplitude) <= 100:
+        raise MuybridgeError(f"--amplitude must be non-zero and at most 100 in size, got {amplitude:g}")
+    if cycles < 1:
+        raise MuybridgeError(f"--cycles must be at least 1, got {cycles}")
+    resolved: dict[int, torch.Tensor] = {}
+
+    def build(generator: Generator, cell: int) -> LatentPath:
+        if id(generator) not in resolved:  # computed once, shared by every grid cell
+            resolved[id(generator)] = resolve_direction(generator, direction).vector
+        center = character(generator, class_spec, first + cell)
+        return motion(center, resolved[id(generator)], amplitude, cycles)
+
+    return build
+
+
+def timeline_builder(path: str | Path) -> tuple[PathBuilder, float]:
+    """The builder and the timeline's length in seconds."""
+    timeline = read_timeline(path)
+
+    def build(generator: Generator, cell: int) -> LatentPath:
+        return timeline_path(generator, timeline, lambda name: resolve_direction(generator, name).vector,
+                             seed_offset=cell)
+
+    return build, timeline.duration
+
+
+@dataclass(frozen=True)
+class Rendered:
+    files: list[Path]
+    frames: int
+    width: int
+    height: int
+
+
+def animate_to_file(generator: Generator | str | Path | None, build: PathBuilder,
+                    output: str | os.PathLike[str], *,
+                    fps: float = 24.0, frames: int | None = None, duration: float | None = None,
+                    size: int | None = None, truncation: float = 1.0, grid: str = "1x1",
+                    pixel_art: bool | None = None, progress: Progress | None = None) -> Rendered:
+    """Check every option, load the model, render one path per grid cell and export to ``output``.
+
+    ``duration`` is 4 s when neither it nor ``frames`` is given. Open paths include both ends, so a
+    timeline of ``d`` seconds has ``d * fps + 1`` frames. ``progress`` sees the render, then the encoding.
+    """
+    check_fps(fps)
+    check_output(output, fps)
+    check_size(size)
+    rows, cols = parse_grid(grid)
+    count = frames_for(fps, duration, frames)
+    if not isinstance(generator, Generator):
+        generator = Generator.load(generator)
+    paths = [build(generator, cell) for cell in range(rows * cols)]
+    spec = AnimationSpec(paths, count, fps, size, (rows, cols), truncation, pixel_art)
+    check_spec(generator, spec)
+    pixels: np.ndarray = render_animation(generator, spec, progress)
+    files = export_frames(pixels, output, fps, lossless=is_pixel_art(generator, pixel_art), progress=progress)
+    return Rendered(files, len(pixels), pixels.shape[2], pixels.shape[1])

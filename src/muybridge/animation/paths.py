@@ -1,0 +1,285 @@
+"""Latent paths: functions of time t ∈ [0, 1] → (latents, class weights), sampled many times at once.
+
+A path is a small frozen dataclass with ``sample(times) -> (latents (F, latent_dim), class_weights (F, C))``
+and a ``closed`` flag. A closed path returns at t = 1 to where it was at t = 0, so a looping animation
+samples it at ``t = i / frames`` (the frame after the last is the first); an open path is sampled at
+``t = i / (frames - 1)`` so that it ends exactly on its last key.
+
+Paths hold :class:`Character` values — a latent plus class weights — so they work the same whether the
+latent came from a seed (``character(generator, "cat", 7)``) or from a file of latents.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from muybridge.errors import MuybridgeError
+from muybridge.generator import ClassSpec, Generator
+
+Easing = Callable[[torch.Tensor], torch.Tensor]
+
+EASINGS: dict[str, Easing] = {
+    "linear": lambda u: u,
+    "ease-in-out": lambda u: 0.5 - 0.5 * torch.cos(math.pi * u),
+    "cubic": lambda u: torch.where(u < 0.5, 4 * u**3, 1 - (2 - 2 * u) ** 3 / 2),
+}
+INTERPOLATIONS = ("slerp", "lerp")
+
+
+def easing_function(name: str) -> Easing:
+    try:
+        return EASINGS[name]
+    except KeyError:
+        raise MuybridgeError(f"unknown easing '{name}'; known: {', '.join(EASINGS)}") from None
+
+
+def check_interpolation(name: str) -> str:
+    if name not in INTERPOLATIONS:
+        raise MuybridgeError(f"unknown interpolation '{name}'; known: {', '.join(INTERPOLATIONS)}")
+    return name
+
+
+@dataclass(frozen=True)
+class Character:
+    """One character: where it sits in latent space and which class (or class mix) it is."""
+
+    latent: torch.Tensor  # (latent_dim,)
+    class_weights: torch.Tensor  # (C,)
+    label: str
+    seed: int | None = None
+
+
+def character(generator: Generator, class_spec: ClassSpec, seed: int) -> Character:
+    """The character a (class, seed) key names."""
+    return character_from_latent(generator, class_spec, generator.latents([seed])[0], seed=seed)
+
+
+def character_from_latent(generator: Generator, class_spec: ClassSpec, latent: torch.Tensor,
+                          seed: int | None = None) -> Character:
+    """A character from a given latent (e.g. read from a file or returned by ``Generator.encode``)."""
+    if latent.shape != (generator.latent_dim,):
+        raise MuybridgeError(f"a latent must have {generator.latent_dim} values, "
+                             f"got shape {tuple(latent.shape)}")
+    weights = generator.class_weights([class_spec])[0]
+    return Character(latent.float(), weights, format_key(class_spec, seed), seed)
+
+
+_KEY = re.compile(r"^(?P<classes>[^:]+?)(?::(?P<seed>\d+))?$")
+_MIX_TERM = re.compile(r"^(?P<name>[^*+]+?)(?:\*(?P<weight>\d+(?:\.\d*)?|\.\d+))?$")
+
+
+def parse_key(text: str) -> tuple[ClassSpec, int | None]:
+    """``CLASS[:SEED]`` → (class spec, seed or None). CLASS is a name or a mix ``cat*0.7+dog*0.3``."""
+    match = _KEY.match(text.strip())
+    if not match:
+        raise MuybridgeError(f"bad character key '{text}': expected CLASS[:SEED], "
+                             "e.g. cat:7 or cat*0.5+dog*0.5:7")
+    seed = int(match["seed"]) if match["seed"] is not None else None
+    terms = match["classes"].split("+")
+    if len(terms) == 1 and "*" not in terms[0]:
+        return terms[0].strip(), seed
+    mix: dict[str, float] = {}
+    for term in terms:
+        part = _MIX_TERM.match(term.strip())
+        if not part:
+            raise MuybridgeError(f"bad class mix in '{text}': expected NAME*WEIGHT+NAME*WEIGHT, "
+                                 "e.g. cat*0.7+dog*0.3")
+        mix[part["name"].strip()] = mix.get(part["name"].strip(), 0.0) + float(part["weight"] or 1.0)
+    return mix, seed
+
+
+def format_key(class_spec: ClassSpec, seed: int | None) -> str:
+    if isinstance(class_spec, str):
+        names = class_spec
+    else:
+        names = "+".join(f"{k}*{v:g}" for k, v in class_spec.items())
+    return names if seed is None else f"{names}:{seed}"
+
+
+class LatentPath(Protocol):
+    @property
+    def closed(self) -> bool:
+        """True when t = 1 comes back to t = 0 (a seamless loop)."""
+        ...
+
+    def sample(self, times: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Times ``(F,)`` in [0, 1] → latents ``(F, latent_dim)`` and class weights ``(F, C)``."""
+        ...
+
+
+def lerp(a: torch.Tensor, b: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Rows ``a + u (b - a)`` for ``a, b`` of shape (F, D) and ``u`` of shape (F,)."""
+    return a + u[:, None] * (b - a)
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation row by row: follows the great circle, so the latent keeps a typical norm.
+
+    Falls back to lerp where the two rows are (nearly) parallel.
+    """
+    cos_angle = torch.nn.functional.cosine_similarity(a, b, dim=1).clamp(-1.0, 1.0)
+    angle = torch.arccos(cos_angle)
+    sin_angle = torch.sin(angle)
+    near = sin_angle < 1e-4
+    safe = torch.where(near, torch.ones_like(sin_angle), sin_angle)
+    wa = torch.where(near, 1 - u, torch.sin((1 - u) * angle) / safe)
+    wb = torch.where(near, u, torch.sin(u * angle) / safe)
+    return wa[:, None] * a + wb[:, None] * b
+
+
+def _as_times(times: np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(times, dtype=np.float64)).float().clamp(0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class LoopPath:
+    """A seamless loop around one character: a circle in a random 2-plane orthogonal to its latent.
+
+    The plane is orthogonal to the centre, so every point of the circle has the same norm; the circle is
+    then scaled back to the centre's norm, keeping the latent in the shell the decoder was trained on.
+    """
+
+    center: Character
+    plane: torch.Tensor  # (2, latent_dim), orthonormal, orthogonal to center.latent
+    radius: float
+    closed: bool = True
+
+    def sample(self, times: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        angle = 2 * math.pi * _as_times(times)
+        offsets = torch.cos(angle)[:, None] * self.plane[0] + torch.sin(angle)[:, None] * self.plane[1]
+        center = self.center.latent
+        latents = center + self.radius * offsets
+        norm = float(center.norm())
+        latents = latents * (norm / math.sqrt(norm**2 + self.radius**2))
+        return latents, self.center.class_weights.expand(len(angle), -1).clone()
+
+
+def loop(center: Character, radius: float = 2.0, plane_seed: int | None = None) -> LoopPath:
+    """A loop of radius ``radius`` (latent units) in a plane drawn from ``plane_seed`` (default: the seed)."""
+    if not 0 < radius <= 100:
+        raise MuybridgeError(f"loop radius must be in (0, 100], got {radius}")
+    seed = plane_seed if plane_seed is not None else (center.seed or 0)
+    draws = torch.randn(2, center.latent.numel(), generator=torch.Generator().manual_seed(seed + 1_000_003))
+    basis = [center.latent / center.latent.norm().clamp_min(1e-8)]
+    for row in draws:  # Gram-Schmidt against the centre and each other
+        for b in basis:
+            row = row - (row @ b) * b
+        basis.append(row / row.norm())
+    return LoopPath(center, torch.stack(basis[1:]), float(radius))
+
+
+@dataclass(frozen=True)
+class WalkPath:
+    """Through a list of characters, key to key; ``closed`` walks back from the last to the first.
+
+    Latents and class weights are interpolated with the same eased fraction, so a walk between two
+    classes is a morph, and a walk between two seeds of one class holds the class fixed.
+    """
+
+    keys: tuple[Character, ...]
+    interpolation: str = "slerp"
+    easing: str = "ease-in-out"
+    closed: bool = False
+
+    def sample(self, times: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        nodes = list(self.keys) + ([self.keys[0]] if self.closed else [])
+        segments = len(nodes) - 1
+        position = _as_times(times) * segments
+        index = position.floor().long().clamp(0, segments - 1)
+        fraction = easing_function(self.easing)(position - index)
+        latents = torch.stack([k.latent for k in nodes])
+        weights = torch.stack([k.class_weights for k in nodes])
+        blend = slerp if self.interpolation == "slerp" else lerp
+        return (blend(latents[index], latents[index + 1], fraction),
+                lerp(weights[index], weights[index + 1], fraction))
+
+
+def walk(keys: Sequence[Character], interpolation: str = "slerp", easing: str = "ease-in-out",
+         closed: bool = False) -> WalkPath:
+    if len(keys) < 2:
+        raise MuybridgeError(f"a walk needs at least two characters, got {len(keys)}")
+    easing_function(easing)
+    return WalkPath(tuple(keys), check_interpolation(interpolation), easing, closed)
+
+
+def morph(start: Character, end: Character, interpolation: str = "slerp", easing: str = "ease-in-out",
+          closed: bool = False) -> WalkPath:
+    """One character into another, e.g. cat:3 → dog:3: the class weights blend, the shared latent stays put.
+
+    With different seeds the latent travels too; ``closed`` morphs back again (a seamless ping-pong).
+    """
+    return walk([start, end], interpolation, easing, closed)
+
+
+@dataclass(frozen=True)
+class MotionPath:
+    """Oscillation along one semantic direction: ``z + amplitude · sin(2π cycles t) · d``; always closed."""
+
+    center: Character
+    direction: torch.Tensor  # (latent_dim,), unit length
+    amplitude: float
+    cycles: int = 1
+    closed: bool = True
+
+    def sample(self, times: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        phase = torch.sin(2 * math.pi * self.cycles * _as_times(times))
+        latents = self.center.latent + self.amplitude * phase[:, None] * self.direction
+        return latents, self.center.class_weights.expand(len(phase), -1).clone()
+
+
+def motion(center: Character, direction: torch.Tensor, amplitude: float = 3.0, cycles: int = 1) -> MotionPath:
+    if not 0 < abs(amplitude) <= 100:
+        raise MuybridgeError(f"amplitude must be non-zero and at most 100 in size, got {amplitude}")
+    if cycles < 1:
+        raise MuybridgeError(f"cycles must be at least 1, got {cycles}")
+    if direction.shape != center.latent.shape:
+        raise MuybridgeError(f"direction has shape {tuple(direction.shape)}, "
+                             f"latents {tuple(center.latent.shape)}")
+    return MotionPath(center, direction / direction.norm().clamp_min(1e-8), float(amplitude), int(cycles))
+
+
+@dataclass(frozen=True)
+class TimedKey:
+    """A keyframe of a timeline: the latent already includes its direction offsets."""
+
+    time: float
+    latent: torch.Tensor
+    class_weights: torch.Tensor
+    easing: str = "ease-in-out"
+
+
+@dataclass(frozen=True)
+class TimelinePath:
+    """Keyframes at times in seconds; t ∈ [0, 1] spans 0 s to the last key. Each key's easing shapes
+    the segment that starts at it; before the first key the first one is held."""
+
+    keys: tuple[TimedKey, ...]
+    interpolation: str = "slerp"
+    closed: bool = False
+
+    @property
+    def duration(self) -> float:
+        return self.keys[-1].time
+
+    def sample(self, times: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        seconds = _as_times(times) * self.duration
+        key_times = torch.tensor([k.time for k in self.keys])
+        index = (torch.searchsorted(key_times, seconds, right=True) - 1).clamp(0, len(self.keys) - 2)
+        span = (key_times[index + 1] - key_times[index]).clamp_min(1e-9)
+        raw = ((seconds - key_times[index]) / span).clamp(0.0, 1.0)
+        fraction = torch.empty_like(raw)
+        for i, key in enumerate(self.keys[:-1]):
+            mask = index == i
+            fraction[mask] = easing_function(key.easing)(raw[mask])
+        latents = torch.stack([k.latent for k in self.keys])
+        weights = torch.stack([k.class_weights for k in self.keys])
+        blend = slerp if self.interpolation == "slerp" else lerp
+        return (blend(latents[index], latents[index + 1], fraction),
+                lerp(weights[index], weights[index + 1], fraction))

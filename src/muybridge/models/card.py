@@ -1,0 +1,41 @@
+"""The model card: a Markdown page written beside the weights, generated from the model config."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def render_card(config: dict[str, Any], extra_sections: dict[str, str] | None = None) -> str:
+    """Markdown describing the model: what it draws, how it was trained, how to use it."""
+    training = config.get("training", {})
+    name = config.get("name", "muybridge model")
+    lines = [
+        f"# {name}",
+        "",
+        f"A class-conditional GAN (`{config['architecture']}` architecture) drawing "
+        f"{', '.join(config['classes'])} at {config['resolution']}×{config['resolution']} px, made with muybridge.",
+        "",
+        "## Use",
+        "```python",
+        "from muybridge import Generator",
+        f"g = Generator.load(\"{name}\")  # or the path of this folder",
+        f"g.generate_image(\"{config['classes'][0]}\", seed=7).save(\"out.png\")",
+        "```",
+        "",
+        "## Model",
+        f"- architecture: `{config['architecture']}` with parameters `{json.dumps(config.get('params', {}))}`",
+        f"- latent size: {config['latent_dim']}; classes: {', '.join(config['classes'])}",
+        "- weights: `model.safetensors` (EMA generator as `decoder.*`, encoder as `encoder.*`); no pickle.",
+    ]
+    if training:
+        lines += ["", "## Training"]
+        for key in ("dataset", "dataset_hash", "kimg", "train_hours", "checkpoint", "command"):
+            if key in training:
+                lines.append(f"- {key.replace('_', ' ')}: {training[key]}")
+        if "config" in training:
+            lines += ["", "<details><summary>Training config</summary>", "", "```json",
+                      json.dumps(training["config"], indent=2), "```", "</details>"]
+    for title, body in (extra_sections or {}).items():
+        lines += ["", f"## {title}", "", body.strip()]
+    return "\n".join(lines) + "\n"

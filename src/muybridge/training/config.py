@@ -1,0 +1,103 @@
+"""Training configuration: generic defaults < the architecture's tuned defaults < a YAML file < CLI flags."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from muybridge.errors import MuybridgeError
+from muybridge.models import get_architecture
+
+
+@dataclass
+class TrainConfig:
+    architecture: str = "gallop"
+    params: dict[str, Any] = field(default_factory=dict)
+    latent_dim: int = 128
+    loss: str = "nonsaturating"
+    lr_g: float = 2e-3
+    lr_d: float = 2e-3
+    betas: tuple[float, float] = (0.0, 0.99)
+    batch: int = 32
+    augment: list[str] = field(default_factory=lambda: ["color", "translation", "cutout"])
+    r1_gamma: float = 0.05
+    r1_every: int = 16
+    ema_kimg: float = 5.0
+    ema_rampup: float = 0.05
+    encoder_every: int = 4
+    encoder_lr: float = 1e-3
+    encoder_pixel_weight: float = 1.0
+    precision: str = "fp32"
+    seed: int = 0
+    snapshot_kimg: float = 5.0
+    sample_kimg: float = 5.0
+    tick_kimg: float = 1.0
+    keep_checkpoints: int = 3
+    eval_kimg: float = 0.0
+    eval_n: int = 500
+    collapse_steps: int = 200
+    max_rollbacks: int = 3
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["betas"] = list(self.betas)
+        return data
+
+
+FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
+
+
+def _check_keys(values: dict[str, Any], source: str) -> None:
+    unknown = sorted(set(values) - FIELDS)
+    if unknown:
+        raise MuybridgeError(f"{source}: unknown training setting {', '.join(unknown)}; known: {', '.join(sorted(FIELDS))}")
+
+
+def read_yaml_config(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MuybridgeError(f"{path}: config file not found") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise MuybridgeError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise MuybridgeError(f"{path}: expected a mapping of training settings, got {type(values).__name__}")
+    _check_keys(values, str(path))
+    return values
+
+
+def resolve_config(file_values: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Merge the layers; ``overrides`` entries that are ``None`` are ignored (flags the user did not give)."""
+    file_values = dict(file_values or {})
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    _check_keys(file_values, "config")
+    _check_keys(overrides, "command line")
+    arch_name = overrides.get("architecture") or file_values.get("architecture") or TrainConfig.architecture
+    arch = get_architecture(arch_name)
+    merged: dict[str, Any] = {**arch.training_defaults, **file_values, **overrides, "architecture": arch_name}
+    if "betas" in merged:
+        merged["betas"] = tuple(float(b) for b in merged["betas"])
+    config = TrainConfig(**merged)
+    validate(config)
+    return config
+
+
+def validate(config: TrainConfig) -> None:
+    if config.batch < 1:
+        raise MuybridgeError(f"batch must be at least 1, got {config.batch}")
+    if config.precision not in ("fp32", "bf16"):
+        raise MuybridgeError(f"precision must be fp32 or bf16, got {config.precision!r}")
+    for name in ("lr_g", "lr_d", "encoder_lr"):
+        if getattr(config, name) <= 0:
+            raise MuybridgeError(f"{name} must be positive, got {getattr(config, name)}")
+    if config.snapshot_kimg <= 0 or config.tick_kimg <= 0:
+        raise MuybridgeError("snapshot_kimg and tick_kimg must be positive")
+    if config.keep_checkpoints < 1:
+        raise MuybridgeError("keep_checkpoints must be at least 1")

@@ -1,0 +1,60 @@
+"""``muybridge export``: turn a run's checkpoint into a self-describing model folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from muybridge.errors import MuybridgeError
+from muybridge.models import build_networks
+from muybridge.models.card import render_card
+from muybridge.models.format import save_model_folder
+from muybridge.training import checkpoint as ckpt
+from muybridge.training.loop import read_run
+
+
+def find_checkpoint(run_dir: Path, which: str) -> Path:
+    """``latest``, ``best`` or a path to a checkpoint file."""
+    folder = run_dir / "checkpoints"
+    if which == "latest":
+        found = ckpt.list_checkpoints(folder)
+        if not found:
+            raise MuybridgeError(f"{run_dir}: has no checkpoints yet")
+        return found[-1]
+    if which == "best":
+        best = folder / "best.safetensors"
+        if not best.is_file():
+            raise MuybridgeError(f"{run_dir}: has no best checkpoint (it needs eval_kimg > 0 during training)")
+        return best
+    path = Path(which)
+    if not path.is_file():
+        raise MuybridgeError(f"{which}: no such checkpoint file")
+    return path
+
+
+def export_run(run_dir: str | Path, out_dir: str | Path, checkpoint: str = "latest", name: str | None = None,
+               overwrite: bool = False, card_sections: dict[str, str] | None = None) -> Path:
+    """Write ``out_dir`` with config.json, model.safetensors (EMA generator + encoder) and model_card.md."""
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    if out_dir.exists() and not overwrite:
+        raise MuybridgeError(f"{out_dir}: already exists; pass --overwrite to replace it")
+    run = read_run(run_dir)
+    source = find_checkpoint(run_dir, checkpoint)
+    tensors, state = ckpt.read_checkpoint(source)
+    model = dict(run["model"])
+    networks = build_networks(model)
+    networks.decoder.load_state_dict(ckpt.module_state(tensors, "G_ema"))
+    networks.encoder.load_state_dict(ckpt.module_state(tensors, "E"))
+    training: dict[str, Any] = {
+        "dataset": run["dataset"]["path"],
+        "dataset_hash": run["dataset"]["content_hash"],
+        "kimg": round(float(state["kimg"]), 3),
+        "train_hours": round(float(state["train_seconds"]) / 3600, 3),
+        "checkpoint": source.name,
+        "config": run["config"],
+    }
+    if state.get("best_kid") is not None:
+        training["best_kid"] = state["best_kid"]
+    config = {**model, "name": name or out_dir.name, "training": training}
+    return save_model_folder(out_dir, config, {"decoder": networks.decoder, "encoder": networks.encoder},
+                             render_card(config, card_sections))

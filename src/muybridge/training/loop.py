@@ -1,0 +1,446 @@
+"""The training loop: alternating D and G steps with DiffAugment, lazy R1, an EMA generator and an encoder
+trained alongside; atomic checkpoints, exact resume, divergence rollback, samples and TensorBoard logs.
+
+A run folder holds ``run.json`` (the resolved config, the dataset identity and the model config),
+``checkpoints/``, ``samples/``, ``logs/`` (TensorBoard) and ``metrics.jsonl``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from muybridge.data import BatchLoader, open_dataset
+from muybridge.errors import MuybridgeError
+from muybridge.files import atomic_path, atomic_write_json
+from muybridge.generator import Generator
+from muybridge.models import Networks, build_networks
+from muybridge.progress import Progress, report
+from muybridge.training import checkpoint as ckpt
+from muybridge.training.augment import augment, check_augmentations
+from muybridge.training.config import TrainConfig, resolve_config
+from muybridge.training.distributed import (
+    World,
+    average_gradients,
+    barrier,
+    broadcast_module,
+    gather_tensors,
+    init_world,
+)
+from muybridge.training.losses import get_loss, r1_penalty
+
+RUN_FILE = "run.json"
+SAMPLE_SEEDS = list(range(8))
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    kimg: float
+    train_seconds: float
+    stopped_by: str
+    checkpoint: Path | None
+    rollbacks: int
+
+
+def model_config(config: TrainConfig, classes: list[str], resolution: int) -> dict[str, Any]:
+    """The self-describing model config that the run, the export and the card share."""
+    return {
+        "architecture": config.architecture,
+        "params": dict(config.params),
+        "resolution": resolution,
+        "classes": list(classes),
+        "latent_dim": config.latent_dim,
+    }
+
+
+def read_run(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / RUN_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MuybridgeError(f"{run_dir}: not a training run (no {RUN_FILE})") from None
+    except json.JSONDecodeError as exc:
+        raise MuybridgeError(f"{path}: not valid JSON ({exc})") from None
+
+
+def sample_grid(generator: Generator, seeds: list[int] = SAMPLE_SEEDS) -> np.ndarray:
+    """One row per class, one column per fixed seed: ``(rows*R, cols*R, 3)`` uint8."""
+    rows = [np.concatenate(list(generator.generate(name, seeds)), axis=1) for name in generator.classes]
+    return np.concatenate(rows, axis=0)
+
+
+class Trainer:
+    """Holds the networks, optimisers and all state; one instance trains one run folder."""
+
+    def __init__(self, data_dir: Path, run_dir: Path, config: TrainConfig, world: World) -> None:
+        self.run_dir = run_dir
+        self.config = config
+        self.world = world
+        self.dataset = open_dataset(data_dir)
+        check_augmentations(config.augment)
+        self.loss = get_loss(config.loss)
+        self.model_config = model_config(config, self.dataset.classes, self.dataset.resolution)
+        torch.manual_seed(config.seed)
+        networks: Networks = build_networks(self.model_config)
+        self.G, self.D, self.E = networks.decoder, networks.discriminator, networks.encoder
+        for module in (self.G, self.D, self.E):
+            module.to(world.device)
+            broadcast_module(module, world)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        betas = tuple(config.betas)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=betas)  # type: ignore[arg-type]
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=betas)  # type: ignore[arg-type]
+        self.opt_e = torch.optim.Adam(self.E.parameters(), lr=config.encoder_lr, betas=(0.9, 0.99))
+        if config.batch % world.size:
+            raise MuybridgeError(f"batch {config.batch} does not divide evenly over {world.size} processes")
+        self.batch = config.batch // world.size
+        self.loader = BatchLoader(self.dataset, split="train", batch_size=self.batch, seed=config.seed,
+                                  flip=True, rank=world.rank, world_size=world.size)
+        self.rng = torch.Generator().manual_seed(config.seed * 7919 + world.rank)
+        self.step = 0
+        self.nimg = 0
+        self.train_seconds = 0.0
+        self.rollbacks = 0
+        self.d_wins = 0
+        self.best_kid: float | None = None
+        self.num_classes = len(self.dataset.classes)
+
+    # ---- state ----
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {"G": self.G, "G_ema": self.G_ema, "D": self.D, "E": self.E}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"G": self.opt_g, "D": self.opt_d, "E": self.opt_e}
+
+    def state(self) -> dict[str, Any]:
+        return {"step": self.step, "nimg": self.nimg, "kimg": self.nimg / 1000, "train_seconds": self.train_seconds,
+                "rollbacks": self.rollbacks, "best_kid": self.best_kid, "loader": self.loader.state_dict(),
+                "world_size": self.world.size}
+
+    def save(self) -> Path | None:
+        """Write a checkpoint (rank 0) with every rank's RNG state; returns its path on rank 0."""
+        states = gather_tensors(self.rng.get_state(), self.world)
+        loader_states = [self.loader.state_dict()]  # every rank's loader shares epoch and position
+        path = None
+        if self.world.is_main:
+            folder = self.run_dir / "checkpoints"
+            path = folder / ckpt.checkpoint_name(self.step)
+            rng = {f"rank{r}": s for r, s in enumerate(states)}
+            rng["torch"] = torch.get_rng_state()
+            ckpt.save_checkpoint(path, self.modules(), self.optimizers(), rng,
+                                 {**self.state(), "loader": loader_states[0]})
+            ckpt.prune_checkpoints(folder, self.config.keep_checkpoints)
+        barrier(self.world)
+        return path
+
+    def restore(self, path: Path) -> None:
+        tensors, state = ckpt.read_checkpoint(path)
+        if int(state.get("world_size", 1)) != self.world.size:
+            raise MuybridgeError(f"{path}: saved with {state.get('world_size')} processes; resume with the same number")
+        for name, module in self.modules().items():
+            module.load_state_dict(ckpt.module_state(tensors, name))
+        for name, optimizer in self.optimizers().items():
+            ckpt.restore_optimizer(optimizer, f"optim_{name}", tensors, state["param_groups"][name])
+        self.rng.set_state(tensors[f"rng.rank{self.world.rank}"])
+        torch.set_rng_state(tensors["rng.torch"])
+        self.loader.load_state_dict(state["loader"])
+        self.step, self.nimg = int(state["step"]), int(state["nimg"])
+        self.train_seconds = float(state["train_seconds"])
+        self.rollbacks = int(state.get("rollbacks", 0))
+        self.best_kid = state.get("best_kid")
+
+    # ---- one iteration ----
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.config.precision == "bf16":
+            return torch.autocast(self.world.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def one_hot(self, labels: torch.Tensor) -> torch.Tensor:
+        return F.one_hot(labels, self.num_classes).float()
+
+    def latents(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.config.latent_dim, generator=self.rng).to(self.world.device)
+
+    def aug(self, images: torch.Tensor) -> torch.Tensor:
+        return augment(images, self.config.augment, self.rng)
+
+    def train_step(self, real: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+        cfg = self.config
+        real, labels = real.to(self.world.device), labels.to(self.world.device)
+        classes = self.one_hot(labels)
+        stats: dict[str, float] = {}
+
+        # Discriminator: real vs fake, plus lazy R1 on reals.
+        self.D.requires_grad_(True)
+        with torch.no_grad(), self.autocast():
+            fake = self.G(self.latents(self.batch), classes)
+        with self.autocast():
+            real_logits = self.D(self.aug(real), labels).float()
+            fake_logits = self.D(self.aug(fake.float()), labels).float()
+            d_loss = self.loss.discriminator(real_logits, fake_logits)
+        if cfg.r1_gamma > 0 and self.step % cfg.r1_every == 0:
+            real_r1 = self.aug(real).detach().requires_grad_(True)
+            penalty = r1_penalty(self.D(real_r1, labels), real_r1)
+            d_loss = d_loss + penalty * (cfg.r1_gamma / 2 * cfg.r1_every)
+            stats["r1"] = float(penalty.detach())
+        self.check_finite(d_loss, "discriminator loss")
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        average_gradients(self.D, self.world)
+        self.opt_d.step()
+
+        # Generator: fool D (D's weights are frozen for this pass, which also saves their gradients).
+        self.D.requires_grad_(False)
+        with self.autocast():
+            fake = self.G(self.latents(self.batch), classes)
+            g_logits = self.D(self.aug(fake.float()), labels).float()
+            g_loss = self.loss.generator(g_logits)
+        self.check_finite(g_loss, "generator loss")
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        average_gradients(self.G, self.world)
+        self.opt_g.step()
+        self.update_ema()
+
+        if cfg.encoder_every > 0 and self.step % cfg.encoder_every == 0:
+            stats.update(self.encoder_step(real, classes))
+
+        self.track_d_wins(real_logits, fake_logits)
+        stats.update(loss_d=float(d_loss), loss_g=float(g_loss),
+                     d_real=float(torch.sigmoid(real_logits).mean()), d_fake=float(torch.sigmoid(fake_logits).mean()))
+        self.step += 1
+        self.nimg += cfg.batch
+        return stats
+
+    def encoder_step(self, real: torch.Tensor, classes: torch.Tensor) -> dict[str, float]:
+        """E learns to invert G_ema: latent regression on generated images + pixel reconstruction of reals."""
+        latents = self.latents(real.shape[0])
+        with torch.no_grad(), self.autocast():
+            generated = self.G_ema(latents, classes).float()
+        with self.autocast():
+            latent_loss = F.mse_loss(self.E(generated).float(), latents)
+            reconstruction = self.G_ema(self.E(real).float(), classes).float()
+            pixel_loss = F.l1_loss(reconstruction, real)
+            loss = latent_loss + self.config.encoder_pixel_weight * pixel_loss
+        self.check_finite(loss, "encoder loss")
+        self.opt_e.zero_grad(set_to_none=True)
+        loss.backward()
+        average_gradients(self.E, self.world)
+        self.opt_e.step()
+        return {"loss_e_latent": float(latent_loss), "loss_e_pixel": float(pixel_loss)}
+
+    def update_ema(self) -> None:
+        cfg = self.config
+        ema_nimg = cfg.ema_kimg * 1000
+        if cfg.ema_rampup > 0:
+            ema_nimg = min(ema_nimg, self.nimg * cfg.ema_rampup)
+        beta = 0.5 ** (cfg.batch / max(ema_nimg, 1e-8)) if ema_nimg > 0 else 0.0
+        with torch.no_grad():
+            for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
+                p_ema.copy_(p.detach().lerp(p_ema, beta))
+            for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
+                b_ema.copy_(b)
+
+    # ---- health ----
+    def check_finite(self, loss: torch.Tensor, what: str) -> None:
+        if not torch.isfinite(loss):
+            raise Diverged(f"{what} became {float(loss)} at step {self.step}")
+
+    def track_d_wins(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> None:
+        """Count consecutive steps where D separates every real from every fake by a wide margin."""
+        outright = bool((real_logits.min() > 4.0) and (fake_logits.max() < -4.0))
+        self.d_wins = self.d_wins + 1 if outright else 0
+        if self.d_wins >= self.config.collapse_steps:
+            raise Diverged(f"the discriminator has won outright for {self.d_wins} steps (generator collapsed)")
+
+    def generator(self) -> Generator:
+        return Generator(self.model_config, copy.deepcopy(self.G_ema).cpu(), copy.deepcopy(self.E).cpu())
+
+
+class Diverged(Exception):
+    """Raised inside a step when training has diverged; the loop rolls back to the last checkpoint."""
+
+
+def prepare_run(data_dir: Path, run_dir: Path, config: TrainConfig, resume: bool) -> TrainConfig:
+    """Create or check the run folder; on resume the stored config wins (only the length may change)."""
+    run_file = run_dir / RUN_FILE
+    dataset = open_dataset(data_dir)
+    if resume and run_file.is_file():
+        run = read_run(run_dir)
+        if run["dataset"]["content_hash"] != dataset.content_hash:
+            raise MuybridgeError(f"{data_dir}: not the dataset this run was trained on (content hash differs)")
+        return resolve_config(run["config"])
+    if run_file.is_file():
+        raise MuybridgeError(f"{run_dir}: a run already exists there; pass --resume to continue it")
+    run = {
+        "config": config.to_dict(),
+        "dataset": {"path": str(data_dir), "content_hash": dataset.content_hash, "classes": dataset.classes,
+                    "resolution": dataset.resolution, "count": dataset.count()},
+        "model": model_config(config, dataset.classes, dataset.resolution),
+    }
+    atomic_write_json(run_file, run)
+    return config
+
+
+def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kimg: float | None = None,
+          minutes: float | None = None, resume: bool = False, progress: Progress | None = None,
+          should_stop: Callable[[], bool] = lambda: False,
+          warn: Callable[[str], None] = lambda message: None,
+          evaluate: Callable[[Generator], float] | None = None) -> TrainResult:
+    """Train until ``kimg`` thousand images or ``minutes`` of training time (both counted over the whole run,
+    across resumes), or until ``should_stop()``; the last state is checkpointed in every case.
+
+    ``evaluate`` (optional) scores the EMA generator (lower is better, e.g. held-out KID) every
+    ``config.eval_kimg``; the best-scoring snapshot is kept as ``checkpoints/best.safetensors``.
+    """
+    data_dir, run_dir = Path(data_dir), Path(run_dir)
+    if kimg is None and minutes is None:
+        raise MuybridgeError("give a training length: kimg or minutes")
+    world = init_world()
+    if world.is_main:
+        config = prepare_run(data_dir, run_dir, config, resume)
+    barrier(world)
+    if not world.is_main:
+        config = resolve_config(read_run(run_dir)["config"]) if (run_dir / RUN_FILE).is_file() else config
+    trainer = Trainer(data_dir, run_dir, config, world)
+    folder = run_dir / "checkpoints"
+    ckpt.remove_stale_temporaries(folder)
+    latest = latest_readable_checkpoint(folder, warn)
+    if resume and latest is not None:
+        trainer.restore(latest)
+    elif latest is not None:
+        raise MuybridgeError(f"{run_dir}: holds checkpoints already; pass --resume to continue")
+    logger = RunLogger(run_dir) if world.is_main else None
+    total_nimg = int(kimg * 1000) if kimg is not None else None
+    time_limit = minutes * 60 if minutes is not None else math.inf
+    stopped_by = "length"
+    last_snapshot = trainer.nimg
+    last_sample = trainer.nimg
+    last_tick = trainer.nimg
+    last_eval = trainer.nimg
+    tick_start, tick_nimg = time.perf_counter(), trainer.nimg
+    stats: dict[str, float] = {}
+    batches: Iterator[tuple[torch.Tensor, torch.Tensor]] = iter(trainer.loader)
+    last_checkpoint: Path | None = latest
+    try:
+        while True:
+            if (total_nimg is not None and trainer.nimg >= total_nimg) or trainer.train_seconds >= time_limit:
+                break
+            if should_stop():
+                stopped_by = "request"
+                break
+            started = time.perf_counter()
+            real, labels = next(batches)
+            try:
+                stats = trainer.train_step(real, labels)
+            except Diverged as exc:
+                trainer.rollbacks += 1
+                if last_checkpoint is None or trainer.rollbacks > config.max_rollbacks:
+                    raise MuybridgeError(f"training diverged ({exc}) and cannot roll back further; "
+                                         "try a lower learning rate or a larger r1_gamma") from None
+                rollbacks = trainer.rollbacks
+                warn(f"training diverged ({exc}); rolling back to {last_checkpoint.name} "
+                     f"(rollback {rollbacks} of {config.max_rollbacks}) with fresh noise")
+                trainer.restore(last_checkpoint)
+                trainer.rollbacks = rollbacks
+                trainer.rng.manual_seed(config.seed * 7919 + world.rank + 1_000_003 * rollbacks)
+                trainer.d_wins = 0
+                batches = iter(trainer.loader)
+                continue
+            trainer.train_seconds += time.perf_counter() - started
+
+            if trainer.nimg - last_tick >= config.tick_kimg * 1000:
+                now = time.perf_counter()
+                stats["img_per_s"] = (trainer.nimg - tick_nimg) / max(now - tick_start, 1e-9)
+                tick_start, tick_nimg, last_tick = now, trainer.nimg, trainer.nimg
+                if logger:
+                    logger.scalars(trainer.nimg, stats)
+            report(progress, trainer.nimg, total_nimg, kimg=trainer.nimg / 1000,
+                   **{k: v for k, v in stats.items() if k in ("loss_d", "loss_g", "img_per_s")})
+            if trainer.nimg - last_sample >= config.sample_kimg * 1000:
+                last_sample = trainer.nimg
+                if logger:
+                    logger.samples(trainer.nimg, sample_grid(trainer.generator()))
+            if evaluate is not None and config.eval_kimg > 0 and trainer.nimg - last_eval >= config.eval_kimg * 1000:
+                last_eval = trainer.nimg
+                if world.is_main:
+                    score = evaluate(trainer.generator())
+                    if logger:
+                        logger.scalars(trainer.nimg, {"eval_kid": score})
+                    if trainer.best_kid is None or score < trainer.best_kid:
+                        trainer.best_kid = score
+                        last_checkpoint = trainer.save() or last_checkpoint
+                        if last_checkpoint is not None:
+                            write_best(folder, last_checkpoint)
+                        last_snapshot = trainer.nimg
+            if trainer.nimg - last_snapshot >= config.snapshot_kimg * 1000:
+                last_snapshot = trainer.nimg
+                last_checkpoint = trainer.save() or last_checkpoint
+    except KeyboardInterrupt:
+        stopped_by = "interrupt"
+    final = trainer.save()
+    if logger:
+        logger.samples(trainer.nimg, sample_grid(trainer.generator()))
+        logger.close()
+    return TrainResult(run_dir, trainer.step, trainer.nimg / 1000, trainer.train_seconds, stopped_by,
+                       final or last_checkpoint, trainer.rollbacks)
+
+
+def write_best(folder: Path, source: Path) -> None:
+    """Copy a checkpoint to ``best.safetensors`` atomically (pruning never removes it)."""
+    with atomic_path(folder / "best.safetensors") as tmp:
+        tmp.write_bytes(source.read_bytes())
+
+
+def latest_readable_checkpoint(folder: Path, warn: Callable[[str], None]) -> Path | None:
+    """The newest checkpoint that loads; an unreadable newer one is reported and skipped."""
+    for path in reversed(ckpt.list_checkpoints(folder)):
+        try:
+            ckpt.read_checkpoint(path)
+            return path
+        except MuybridgeError as exc:
+            warn(f"skipping unreadable checkpoint: {exc}")
+    return None
+
+
+class RunLogger:
+    """TensorBoard scalars and images, ``metrics.jsonl`` lines, and sample grids as PNG (rank 0 only)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.run_dir = run_dir
+        self.writer = SummaryWriter(str(run_dir / "logs"))
+        self.metrics = run_dir / "metrics.jsonl"
+
+    def scalars(self, nimg: int, values: dict[str, float]) -> None:
+        for key, value in values.items():
+            self.writer.add_scalar(f"train/{key}", value, nimg)
+        with open(self.metrics, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"kimg": nimg / 1000, **values}) + "\n")
+
+    def samples(self, nimg: int, grid: np.ndarray) -> None:
+        self.writer.add_image("samples", grid, nimg, dataformats="HWC")
+        folder = self.run_dir / "samples"
+        for name in (f"grid-{nimg // 1000:06d}kimg.png", "latest.png"):
+            with atomic_path(folder / name, suffix=".png") as tmp:
+                Image.fromarray(grid).save(tmp, format="PNG")
+
+    def close(self) -> None:
+        self.writer.close()
+
+

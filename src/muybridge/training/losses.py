@@ -1,0 +1,70 @@
+"""Adversarial losses, registered by name. A loss turns discriminator logits into the two objectives.
+
+Add one with ``@register_loss("name")`` on a subclass of :class:`GANLoss` and name it in the config.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+
+from muybridge.errors import MuybridgeError
+
+
+class GANLoss:
+    name: ClassVar[str] = ""
+
+    def discriminator(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def generator(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+LOSSES: dict[str, type[GANLoss]] = {}
+
+
+def register_loss(name: str):  # type: ignore[no-untyped-def]
+    def wrap(cls: type[GANLoss]) -> type[GANLoss]:
+        cls.name = name
+        LOSSES[name] = cls
+        return cls
+
+    return wrap
+
+
+def get_loss(name: str) -> GANLoss:
+    try:
+        return LOSSES[name]()
+    except KeyError:
+        raise MuybridgeError(f"unknown loss '{name}'; known: {', '.join(sorted(LOSSES))}") from None
+
+
+@register_loss("nonsaturating")
+class NonSaturatingLoss(GANLoss):
+    """The logistic loss of Goodfellow et al. with the non-saturating generator objective."""
+
+    def discriminator(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+    def generator(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        return F.softplus(-fake_logits).mean()
+
+
+@register_loss("hinge")
+class HingeLoss(GANLoss):
+    """The hinge loss of Lim & Ye / Miyato et al. (SNGAN, BigGAN)."""
+
+    def discriminator(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+
+    def generator(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        return -fake_logits.mean()
+
+
+def r1_penalty(real_logits: torch.Tensor, real_images: torch.Tensor) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018): squared gradient norm of D on real images; ``real_images`` needs grad."""
+    (grad,) = torch.autograd.grad(real_logits.sum(), real_images, create_graph=True)
+    return grad.square().sum(dim=(1, 2, 3)).mean()

@@ -1,0 +1,231 @@
+"""Training: every architecture trains, resume is exact, checkpoints survive kill -9, divergence rolls back,
+export round-trips, and bad model files are refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from muybridge import Generator, MuybridgeError
+from muybridge.data import prepare_dataset
+from muybridge.training import checkpoint as ckpt
+from muybridge.training import loop
+from muybridge.training.config import resolve_config
+from muybridge.training.export import export_run
+
+TINY = {"params": {"channel_base": 128, "channel_min": 8, "channel_max": 32, "embed_dim": 8},
+        "latent_dim": 16, "batch": 8, "tick_kimg": 0.008, "snapshot_kimg": 0.032, "sample_kimg": 0.032,
+        "r1_every": 2, "encoder_every": 2}
+TINY_DCGAN = {"architecture": "dcgan", "params": {"ngf": 8, "ndf": 8, "embed_dim": 4}, "latent_dim": 16,
+              "batch": 8, "tick_kimg": 0.008, "snapshot_kimg": 0.032, "sample_kimg": 0.032}
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """40 images of two visually distinct classes at 32 px."""
+    root = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    for name, colour in (("cat", (200, 120, 40)), ("dog", (60, 90, 200))):
+        (root / name).mkdir()
+        for i in range(20):
+            pixels = np.clip(rng.normal(colour, 30, size=(40, 40, 3)), 0, 255).astype(np.uint8)
+            pixels[10 + i % 10 : 20 + i % 10, 8:30] = 255 - np.array(colour, dtype=np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+    out = tmp_path_factory.mktemp("datasets") / "tiny"
+    prepare_dataset([root], out, size=32, holdout=["0.2"], workers=1)
+    return out
+
+
+def run_training(data: Path, run: Path, kimg: float, resume: bool = False, **overrides: object) -> loop.TrainResult:
+    settings = resolve_config(None, {**TINY, **overrides})
+    return loop.train(data, run, settings, kimg=kimg, resume=resume)
+
+
+def metrics(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("overrides", [TINY, TINY_DCGAN], ids=["gallop", "dcgan"])
+def test_each_architecture_trains_a_few_steps(tiny_dataset: Path, tmp_path: Path, overrides: dict) -> None:
+    settings = resolve_config(None, overrides)
+    result = loop.train(tiny_dataset, tmp_path / "run", settings, kimg=0.064)
+    assert result.step == 8 and result.stopped_by == "length"
+    rows = metrics(tmp_path / "run")
+    assert len(rows) == 8
+    assert all(np.isfinite([r["loss_d"], r["loss_g"]]).all() for r in rows)
+    grid = Image.open(tmp_path / "run" / "samples" / "latest.png")
+    assert grid.size == (8 * 32, 2 * 32)  # 8 seeds by 2 classes
+    assert ckpt.read_checkpoint(result.checkpoint)[1]["step"] == 8
+
+
+def test_resume_reproduces_the_uninterrupted_run(tiny_dataset: Path, tmp_path: Path) -> None:
+    straight = tmp_path / "straight"
+    run_training(tiny_dataset, straight, kimg=0.096)
+    interrupted = tmp_path / "interrupted"
+    first = run_training(tiny_dataset, interrupted, kimg=0.048)
+    assert first.step == 6
+    resumed = run_training(tiny_dataset, interrupted, kimg=0.096, resume=True)
+    assert resumed.step == 12
+    expected, got = metrics(straight), metrics(interrupted)
+    assert [r["kimg"] for r in got] == [r["kimg"] for r in expected]
+    for want, have in zip(expected[6:], got[6:], strict=True):
+        for key in ("loss_d", "loss_g"):
+            assert have[key] == pytest.approx(want[key], rel=1e-4, abs=1e-5), (have["kimg"], key)
+    a, _ = ckpt.read_checkpoint(ckpt.list_checkpoints(straight / "checkpoints")[-1])
+    b, _ = ckpt.read_checkpoint(ckpt.list_checkpoints(interrupted / "checkpoints")[-1])
+    for key in a:
+        if key.startswith("G_ema."):
+            torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
+
+
+def test_existing_run_needs_resume(tiny_dataset: Path, tmp_path: Path) -> None:
+    run_training(tiny_dataset, tmp_path / "run", kimg=0.016)
+    with pytest.raises(MuybridgeError, match="--resume"):
+        run_training(tiny_dataset, tmp_path / "run", kimg=0.032)
+
+
+def test_keeps_only_the_last_k_checkpoints(tiny_dataset: Path, tmp_path: Path) -> None:
+    run_training(tiny_dataset, tmp_path / "run", kimg=0.128, snapshot_kimg=0.016, keep_checkpoints=2)
+    names = [p.name for p in ckpt.list_checkpoints(tmp_path / "run" / "checkpoints")]
+    assert names == [ckpt.checkpoint_name(14), ckpt.checkpoint_name(16)]
+
+
+def test_unreadable_newest_checkpoint_is_skipped_on_resume(tiny_dataset: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run_training(tiny_dataset, run, kimg=0.064)
+    folder = run / "checkpoints"
+    good = ckpt.list_checkpoints(folder)[-1]
+    broken = folder / ckpt.checkpoint_name(999)
+    broken.write_bytes(good.read_bytes()[: good.stat().st_size // 2])  # a torn write that somehow got renamed
+    (folder / ".ckpt-000001000.safetensors.x.tmp").write_bytes(b"partial")  # what kill -9 mid-save leaves
+    warnings: list[str] = []
+    settings = resolve_config(None, TINY)
+    result = loop.train(tiny_dataset, run, settings, kimg=0.080, resume=True, warn=warnings.append)
+    assert result.step == 10
+    assert any("skipping unreadable checkpoint" in w and broken.name in w for w in warnings)
+    assert not list(folder.glob(".*.tmp"))
+
+
+def test_kill_9_during_training_leaves_a_loadable_checkpoint(tiny_dataset: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    code = (
+        "import sys; from muybridge.training.config import resolve_config; from muybridge.training import loop;"
+        f"cfg = resolve_config(None, {{**{TINY!r}, 'snapshot_kimg': 0.008}});"
+        f"loop.train({str(tiny_dataset)!r}, {str(run)!r}, cfg, kimg=100)"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(ckpt.list_checkpoints(run / "checkpoints")) < 3:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    saved = ckpt.list_checkpoints(run / "checkpoints")
+    assert len(saved) >= 3, process.stderr.read().decode() if process.stderr else ""
+    _, state = ckpt.read_checkpoint(saved[-1])
+    result = run_training(tiny_dataset, run, kimg=(state["nimg"] + 16) / 1000, resume=True,
+                          snapshot_kimg=0.008)
+    assert result.step == state["step"] + 2
+
+
+def test_divergence_rolls_back_to_the_last_checkpoint(tiny_dataset: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    original = loop.Trainer.train_step
+    failures = {"left": 1}
+
+    def flaky_step(self: loop.Trainer, real: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+        if self.step == 6 and failures["left"]:
+            failures["left"] -= 1
+            raise loop.Diverged("generator loss became nan at step 6")
+        return original(self, real, labels)
+
+    monkeypatch.setattr(loop.Trainer, "train_step", flaky_step)
+    warnings: list[str] = []
+    settings = resolve_config(None, TINY)
+    result = loop.train(tiny_dataset, tmp_path / "run", settings, kimg=0.080, warn=warnings.append)
+    assert result.step == 10 and result.rollbacks == 1
+    assert len(warnings) == 1 and "rolling back to ckpt-000000004" in warnings[0]
+
+
+def test_divergence_without_a_checkpoint_stops_with_a_clear_error(tiny_dataset: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    def always_nan(self: loop.Trainer, real: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+        raise loop.Diverged("discriminator loss became nan at step 0")
+
+    monkeypatch.setattr(loop.Trainer, "train_step", always_nan)
+    with pytest.raises(MuybridgeError, match="diverged"):
+        run_training(tiny_dataset, tmp_path / "run", kimg=0.032)
+
+
+def test_export_round_trip_and_generator_load(tiny_dataset: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run_training(tiny_dataset, run, kimg=0.032)
+    folder = export_run(run, tmp_path / "model")
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors", "model_card.md"]
+    generator = Generator.load(folder)
+    assert generator.classes == ["cat", "dog"] and generator.resolution == 32
+    tensors, _ = ckpt.read_checkpoint(ckpt.list_checkpoints(run / "checkpoints")[-1])
+    torch.testing.assert_close(generator.decoder.state_dict()["const"], tensors["G_ema.const"])
+    image = generator.generate_image("dog", seed=3)
+    assert image.size == (32, 32)
+    assert np.array_equal(np.asarray(image), generator.generate(["cat", "dog"], [5, 3])[1])
+    with pytest.raises(MuybridgeError, match="already exists"):
+        export_run(run, folder)
+
+
+def test_bad_model_files_are_refused(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    truncated = tmp_path / "truncated"
+    shutil.copytree(tiny_model_dir, truncated)
+    weights = truncated / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-100])
+    with pytest.raises(MuybridgeError, match="truncated or foreign"):
+        Generator.load(truncated)
+
+    foreign = tmp_path / "foreign"
+    shutil.copytree(tiny_model_dir, foreign)
+    (foreign / "model.safetensors").write_bytes(b"\x80\x04\x95 this is a pickle, not safetensors")
+    with pytest.raises(MuybridgeError, match="not a readable safetensors"):
+        Generator.load(foreign)
+
+    other_arch = tmp_path / "other"
+    shutil.copytree(tiny_model_dir, other_arch)
+    config = json.loads((other_arch / "config.json").read_text())
+    config.update(architecture="dcgan", params={"ngf": 8, "ndf": 8, "embed_dim": 4})
+    (other_arch / "config.json").write_text(json.dumps(config))
+    with pytest.raises(MuybridgeError, match="do not match architecture 'dcgan'"):
+        Generator.load(other_arch)
+
+    not_json = tmp_path / "notjson"
+    shutil.copytree(tiny_model_dir, not_json)
+    (not_json / "config.json").write_text("{nope")
+    with pytest.raises(MuybridgeError, match="not valid JSON"):
+        Generator.load(not_json)
+
+    with pytest.raises(MuybridgeError, match="no such model folder"):
+        Generator.load(tmp_path / "missing")
+
+
+def test_unknown_class_lists_the_known_ones(tiny_model_dir: Path) -> None:
+    with pytest.raises(MuybridgeError, match="knows: cat, dog"):
+        Generator.load(tiny_model_dir).generate_image("horse")
+
+
+def test_config_errors_are_one_line(tmp_path: Path) -> None:
+    with pytest.raises(MuybridgeError, match="unknown training setting lr"):
+        resolve_config({"lr": 1})
+    with pytest.raises(MuybridgeError, match="unknown architecture 'stylegan9'"):
+        resolve_config(None, {"architecture": "stylegan9"})
+    with pytest.raises(MuybridgeError, match="has no parameter width"):
+        resolve_config(None, {"params": {"width": 3}})
