@@ -29,18 +29,21 @@ LOADER_TARGET = 20_000.0
 
 def bench_prepare(name: str, size: int, scratch: Path) -> dict:
     source = SHARED_DATA / name
-    row: dict = {"name": f"prepare {name} → {size}px (2 workers)", "unit": "images/s", "target": PREPARE_TARGET}
+    row: dict = {"name": f"prepare {name} → {size}px (2 workers)", "target": PREPARE_TARGET}
     if not source.is_dir():
         return {**row, "skipped": f"{source} is absent"}
     holdout = [str(source / "heldout.txt")] if (source / "heldout.txt").is_file() else None
     start = time.perf_counter()
     meta = prepare_dataset([source], scratch / name, size=size, holdout=holdout, workers=2)
     seconds = time.perf_counter() - start
-    return {**row, "images": meta["count"], "seconds": round(seconds, 2), "value": round(meta["count"] / seconds, 1)}
+    return {**row, "images": meta["count"], "seconds": round(seconds, 2),
+            "value": round(meta["count"] / seconds, 1)}
 
 
-def bench_loader(images: int = 10_000, resolution: int = 64, batch_size: int = 64, batches: int = 1500) -> dict:
+def bench_loader(threads: int, images: int = 10_000, resolution: int = 64, batch_size: int = 64,
+                 batches: int = 1500) -> dict:
     """Synthetic pixels (the loader's speed does not depend on content), so this never skips."""
+    torch.set_num_threads(threads)
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, (images, resolution, resolution, 3), dtype=np.uint8)
     labels = rng.integers(0, 2, images).astype(np.int64)
@@ -53,16 +56,18 @@ def bench_loader(images: int = 10_000, resolution: int = 64, batch_size: int = 6
     for _ in range(batches):
         next(loader)
     seconds = time.perf_counter() - start
-    return {"name": f"BatchLoader {resolution}x{resolution}, batch {batch_size}, flips on", "unit": "images/s",
+    name = f"BatchLoader {resolution}x{resolution}, batch {batch_size}, flips, torch threads {threads}"
+    return {"name": name,
             "target": LOADER_TARGET, "images": batches * batch_size, "seconds": round(seconds, 2),
             "value": round(batches * batch_size / seconds, 1)}
 
 
 def markdown(report: dict) -> str:
     lines = ["# Data pipeline throughput", "",
-             f"{report['machine']}, {report['cpus']} CPUs, torch threads {report['torch_threads']}, "
+             f"{report['machine']}, {report['cpus']} CPUs, load average {report['load_average']} at start, "
              f"{report['date']}. Command: `.venv/bin/python benchmarks/bench_data.py`.", "",
-             "| benchmark | images | seconds | images/s | target | meets target |", "|---|---|---|---|---|---|"]
+             "| benchmark | images | seconds | images/s | target | meets target |",
+             "|---|---|---|---|---|---|"]
     for row in report["results"]:
         if "skipped" in row:
             lines.append(f"| {row['name']} | | | skipped: {row['skipped']} | {row['target']:,.0f} | |")
@@ -73,11 +78,12 @@ def markdown(report: dict) -> str:
 
 
 def main() -> None:
+    load_average = round(os.getloadavg()[0], 2)
     with tempfile.TemporaryDirectory(prefix="bench-data-") as scratch:
-        results = [bench_prepare("cat_faces_64", 64, Path(scratch)), bench_prepare("dogfacenet_224", 64, Path(scratch)),
-                   bench_loader()]
+        results = [bench_prepare(name, 64, Path(scratch)) for name in ("cat_faces_64", "dogfacenet_224")]
+    results += [bench_loader(threads) for threads in (1, 2)]
     report = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-              "torch_threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d"), "results": results}
+              "load_average": load_average, "date": time.strftime("%Y-%m-%d"), "results": results}
     atomic_write_json(RESULTS / "data.json", report)
     atomic_write_text(RESULTS / "data.md", markdown(report))
     print(json.dumps(results, indent=1, ensure_ascii=False))

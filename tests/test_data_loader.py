@@ -139,3 +139,13 @@ def test_loader_reads_a_real_split(tmp_path: Path) -> None:
     heldout = next(BatchLoader(data, split="heldout", batch_size=2, flip=False))[0]
     expected = torch.from_numpy(data.images("heldout")).permute(0, 3, 1, 2).float() / 127.5 - 1
     assert torch.equal(heldout, torch.cat([expected, expected]))
+
+
+def test_mirror_copy_and_on_the_fly_flips_agree(dataset: PreparedDataset,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    mirrored = BatchLoader(dataset, batch_size=12, seed=4)
+    monkeypatch.setattr("muybridge.data.loader.MIRROR_BYTES", 0)
+    on_the_fly = BatchLoader(dataset, batch_size=12, seed=4)
+    assert mirrored.mirrored and not on_the_fly.mirrored
+    for (xa, ya), (xb, yb) in zip(take(mirrored, 5), take(on_the_fly, 5), strict=True):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)

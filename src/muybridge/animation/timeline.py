@@ -71,7 +71,8 @@ def read_timeline(path: str | Path) -> Timeline:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise MuybridgeError(f"{path}: not valid YAML ({where}{getattr(exc, 'problem', None) or exc})") from None
+        problem = getattr(exc, "problem", None) or exc
+        raise MuybridgeError(f"{path}: not valid YAML ({where}{problem})") from None
     return parse_timeline(data, path)
 
 

@@ -1,12 +1,15 @@
 """An infinite, deterministic, resumable batch iterator over one split of a prepared dataset.
 
-The split is held in RAM as one uint8 tensor laid out ``(N, 3, R, R)``, followed by its mirror images when
-they fit in ``MIRROR_BYTES`` (then a flipped sample is just index ``i + N``); a batch is one ``index_select``
-and one fused conversion to float. Each epoch has its own permutation and flip draws,
-both derived from ``(seed, epoch)`` only, so ``(epoch, position)`` is the whole state: a restored loader
-yields exactly the batches the original would have. With ``world_size > 1`` every rank takes the strided
-shard ``perm[rank::world_size]`` (truncated to equal length) of the same permutation, so shards are disjoint.
-Batches run across epoch boundaries, so every batch is full.
+The split is held in RAM as one uint8 array laid out ``(N, 3, R, R)``, followed by its mirror images when
+they fit in ``MIRROR_BYTES`` (then a flipped sample is just index ``i + N``); a batch is one gather and one
+conversion to float. Batches are assembled with NumPy, which is single-threaded: torch's intra-op threads
+spin-wait badly on a busy 2-core machine (measured 6-40x slower there), and training owns those threads.
+
+Each epoch has its own permutation and flip draws, both derived from ``(seed, epoch)`` only, so
+``(epoch, position)`` is the whole state: a restored loader yields exactly the batches the original would
+have. With ``world_size > 1`` every rank takes the strided shard ``perm[rank::world_size]`` (truncated to
+equal length) of the same permutation, so shards are disjoint. Batches run across epoch boundaries, so every
+batch is full.
 """
 
 from __future__ import annotations
@@ -36,16 +39,16 @@ class BatchLoader:
         if self.count < world_size:
             raise MuybridgeError(f"{dataset.path}: split {split!r} has {self.count} images, too few for "
                                  f"{world_size} rank(s)")
-        self.pixels = torch.from_numpy(np.ascontiguousarray(pixels.transpose(0, 3, 1, 2)))  # one copy, in RAM
-        self.mirrored = flip and self.pixels.numel() <= MIRROR_BYTES
+        self.pixels = np.ascontiguousarray(pixels.transpose(0, 3, 1, 2))  # one copy, in RAM
+        self.mirrored = flip and self.pixels.size <= MIRROR_BYTES
         if self.mirrored:
-            self.pixels = torch.cat([self.pixels, self.pixels.flip(3)])
-        self.labels = torch.from_numpy(np.ascontiguousarray(dataset.labels(split), dtype=np.int64))
+            self.pixels = np.concatenate([self.pixels, self.pixels[..., ::-1]])
+        self.labels = np.ascontiguousarray(dataset.labels(split), dtype=np.int64)
         self.split, self.batch_size, self.flip = split, batch_size, flip
         self.rank, self.world_size = rank, world_size
         self.per_rank = self.count // world_size
         self.seed, self.epoch, self.position = int(seed), 0, 0
-        self._epoch_order: tuple[int, torch.Tensor, torch.Tensor] | None = None
+        self._epoch_order: tuple[int, np.ndarray, np.ndarray] | None = None
 
     @property
     def batches_per_epoch(self) -> int:
@@ -58,12 +61,14 @@ class BatchLoader:
     def __next__(self) -> tuple[torch.Tensor, torch.Tensor]:
         indices, flips = self._next_indices()
         if self.mirrored:
-            images = self.pixels.index_select(0, indices + flips * self.count)
+            images = np.take(self.pixels, indices + flips * self.count, axis=0)
         else:
-            images = self.pixels.index_select(0, indices)
+            images = np.take(self.pixels, indices, axis=0)
             if self.flip:
-                images = torch.where(flips.view(-1, 1, 1, 1), images.flip(3), images)
-        return torch.add(_MINUS_ONE, images, alpha=1 / 127.5), self.labels.index_select(0, indices)
+                images = np.where(flips[:, None, None, None], images[..., ::-1], images)
+        scaled = np.divide(images, np.float32(127.5), dtype=np.float32)  # exact at 0 and 255
+        scaled -= np.float32(1.0)
+        return torch.from_numpy(scaled), torch.from_numpy(np.take(self.labels, indices))
 
     def state_dict(self) -> dict[str, Any]:
         return {"seed": self.seed, "epoch": self.epoch, "position": self.position, "split": self.split,
@@ -78,7 +83,7 @@ class BatchLoader:
         self.seed, self.epoch, self.position = int(state["seed"]), int(state["epoch"]), int(state["position"])
         self._epoch_order = None
 
-    def _next_indices(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def _next_indices(self) -> tuple[np.ndarray, np.ndarray]:
         index_parts, flip_parts, wanted = [], [], self.batch_size
         while wanted:
             order, flips = self._order()
@@ -91,20 +96,17 @@ class BatchLoader:
                 self.epoch, self.position = self.epoch + 1, 0
         if len(index_parts) == 1:
             return index_parts[0], flip_parts[0]
-        return torch.cat(index_parts), torch.cat(flip_parts)
+        return np.concatenate(index_parts), np.concatenate(flip_parts)
 
-    def _order(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def _order(self) -> tuple[np.ndarray, np.ndarray]:
         """This rank's share of the current epoch's permutation and flip draws (cached per epoch)."""
         if self._epoch_order is None or self._epoch_order[0] != self.epoch:
             generator = torch.Generator().manual_seed(_epoch_seed(self.seed, self.epoch))
             permutation = torch.randperm(self.count, generator=generator)
             flips = torch.rand(self.count, generator=generator) < 0.5
             shard = slice(self.rank, self.per_rank * self.world_size, self.world_size)
-            self._epoch_order = (self.epoch, permutation[shard].contiguous(), flips[shard].contiguous())
+            self._epoch_order = (self.epoch, permutation[shard].numpy(), flips[shard].numpy())
         return self._epoch_order[1], self._epoch_order[2]
-
-
-_MINUS_ONE = torch.tensor(-1.0)
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:

@@ -82,8 +82,9 @@ def prepare_dataset(sources: Sequence[str | Path], out: str | Path, *, size: int
 def summarize(meta: dict) -> list[str]:
     """Human summary lines of a dataset.json: totals, per class and split, skipped by reason."""
     counts = meta["counts"]
-    lines = [f"{meta['count']} images at {meta['resolution']}x{meta['resolution']}, "
-             f"{len(meta['classes'])} classes, content hash {meta['content_hash'][:12]}"]
+    classes = f"{len(meta['classes'])} class" + ("es" if len(meta["classes"]) != 1 else "")
+    lines = [f"{meta['count']} images at {meta['resolution']}x{meta['resolution']}, {classes}, "
+             f"content hash {meta['content_hash'][:12]}"]
     for name in meta["classes"]:
         per_split = counts["per_class_split"][name]
         lines.append(f"  {name}: {counts['per_class'][name]} "

@@ -63,14 +63,16 @@ class ReferenceFeatures:
     from_cache: bool = False
 
 
-def feature_protocol(precision: str = "fp32", network_path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+def feature_protocol(precision: str = "fp32",
+                     network_path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     if precision not in PRECISIONS:
         raise MuybridgeError(f"unknown feature precision {precision!r} (choose {', '.join(PRECISIONS)})")
     return {**protocol(load_inception(network_path)), "precision": precision}
 
 
-def extract_features(images: np.ndarray, progress: Progress | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
-                     precision: str = "fp32", stats: PassStats | None = None,
+def extract_features(images: np.ndarray, progress: Progress | None = None,
+                     batch_size: int = DEFAULT_BATCH_SIZE, precision: str = "fp32",
+                     stats: PassStats | None = None,
                      network_path: str | os.PathLike[str] | None = None) -> np.ndarray:
     """uint8 ``(N, H, W, 3)`` images → ``(N, 2048)`` float64 Inception pool3 features.
 

@@ -20,6 +20,7 @@ import hashlib
 import importlib.util
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -79,8 +80,9 @@ def verify_network(path: Path, expected_sha256: str = PINNED_SHA256) -> str:
     """Refuse a network file whose sha256 is not the pinned one (FID numbers would not be comparable)."""
     actual = file_sha256(path)
     if actual != expected_sha256:
-        raise MuybridgeError(f"{path}: Inception network file has sha256 {actual}, expected {expected_sha256}; "
-                             "refusing to compute FID with a different network (reinstall with `make setup`)")
+        raise MuybridgeError(f"{path}: Inception network file has sha256 {actual}, expected "
+                             f"{expected_sha256}; refusing to compute FID with a different network "
+                             "(reinstall it with `make setup`)")
     return actual
 
 
@@ -123,12 +125,13 @@ class _ConvReLU(nn.Module):
                  stride: int, padding: int | list[int]) -> None:
         super().__init__()
         out_ch, in_ch, kh, kw = weight.shape
-        self.conv = nn.Conv2d(in_ch, out_ch, (kh, kw), stride=stride,
-                              padding=tuple(padding) if isinstance(padding, list) else padding, bias=True)
+        pad = (int(padding[0]), int(padding[1])) if isinstance(padding, list) else int(padding)
+        self.conv = nn.Conv2d(in_ch, out_ch, (kh, kw), stride=stride, padding=pad)
         scale = (var.double() + BN_EPS).rsqrt()
-        with torch.no_grad():
-            self.conv.weight.copy_((weight.double() * scale.view(-1, 1, 1, 1)).float())
-            self.conv.bias.copy_((beta.double() - mean.double() * scale).float())
+        folded = (weight.double() * scale.view(-1, 1, 1, 1)).float()
+        folded = folded.contiguous(memory_format=torch.channels_last)
+        self.conv.weight = nn.Parameter(folded, requires_grad=False)
+        self.conv.bias = nn.Parameter((beta.double() - mean.double() * scale).float(), requires_grad=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.conv(x), inplace=True)
@@ -181,7 +184,8 @@ def _pool_for(name: str, type_name: str) -> _Pool:
     return _Pool("avg", 3, 1, 1)
 
 
-def _rebuild(scripted: torch.jit.ScriptModule, name: str = "") -> nn.Module:
+def _rebuild(scripted: Any, name: str = "") -> nn.Module:
+    """Mirror one scripted module (attributes are read dynamically, hence ``Any``) as an eager one."""
     type_name = scripted._c._type().name()
     children = list(scripted.named_children())
     if type_name == "Conv2dLayer":
@@ -224,8 +228,7 @@ def load_scripted(path: Path) -> torch.jit.ScriptModule:
 def _load_cached(path: str, sha256: str) -> InceptionFeatures:
     scripted = load_scripted(Path(path))
     layers = _rebuild(scripted.net.layers)
-    network = InceptionFeatures(layers, Path(path), sha256).eval().requires_grad_(False)
-    return network.to(memory_format=torch.channels_last)
+    return InceptionFeatures(layers, Path(path), sha256).eval().requires_grad_(False)
 
 
 def load_inception(path: str | os.PathLike[str] | None = None) -> InceptionFeatures:

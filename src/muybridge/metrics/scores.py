@@ -34,7 +34,7 @@ def gaussian_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
     """‖μ1−μ2‖² + Tr(Σ1 + Σ2 − 2(Σ1Σ2)^½)."""
     diff = mu1 - mu2
-    covmean, _ = scipy.linalg.sqrtm(sigma1 @ sigma2, disp=False)
+    covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
     if not np.isfinite(covmean).all():
         offset = np.eye(len(sigma1)) * SQRTM_EPS
         covmean = scipy.linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
@@ -67,7 +67,8 @@ def kid(features_a: np.ndarray, features_b: np.ndarray, subset_size: int = KID_S
     """KID mean and std over ``subsets`` draws of ``min(subset_size, len(a), len(b))`` rows from each set."""
     size = min(subset_size, len(features_a), len(features_b))
     if size < 2:
-        raise MuybridgeError(f"KID needs at least 2 samples per set, got {len(features_a)} and {len(features_b)}")
+        raise MuybridgeError(f"KID needs at least 2 samples per set, got {len(features_a)} and "
+                             f"{len(features_b)}")
     rng = np.random.default_rng(seed)
     a = np.asarray(features_a, dtype=np.float64)
     b = np.asarray(features_b, dtype=np.float64)

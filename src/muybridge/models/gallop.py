@@ -6,6 +6,9 @@ and skip connections to RGB at every scale. The style of every layer is an affin
 ``[z, class embedding]``: no mapping network, so scaling ``z`` is exact truncation towards the mean style
 and the affine weights give closed-form semantic directions. Every sample is computed on its own.
 
+Nothing runs at full resolution: the
+last layer maps half-resolution features straight to RGB.
+
 Discriminator: residual strided blocks, minibatch standard deviation, projection conditioning.
 Encoder: the same residual trunk, regressing the latent.
 
@@ -43,6 +46,20 @@ class EqualLinear(nn.Module):
         return F.linear(x, self.weight * self.scale, self.bias)
 
 
+class EqualConv2d(nn.Module):
+    """Convolution with equalized learning rate, so one Adam step size suits every layer."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, padding: int = 0, bias: bool = True) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(cout, cin, kernel, kernel))
+        self.bias = nn.Parameter(torch.zeros(cout)) if bias else None
+        self.scale = 1.0 / math.sqrt(cin * kernel * kernel)
+        self.stride, self.padding = stride, padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight * self.scale, self.bias, self.stride, self.padding)
+
+
 class ModulatedConv(nn.Module):
     """Style-modulated convolution; ``up`` makes it a 4x4 stride-2 transposed convolution."""
 
@@ -78,23 +95,25 @@ class GallopDecoder(Decoder):
         self.class_embedding = nn.Linear(num_classes, embed_dim, bias=False)
         nn.init.normal_(self.class_embedding.weight)
         style_dim = latent_dim + embed_dim
-        resolutions = [2**i for i in range(2, int(math.log2(resolution)) + 1)]
+        resolutions = [2**i for i in range(2, int(math.log2(resolution)))]
         c4 = channels(4, params)
         self.const = nn.Parameter(torch.randn(1, c4, 4, 4))
         self.convs = nn.ModuleList()
         self.to_rgb = nn.ModuleList()
-        self.refine_upto = params["refine_upto"]
         cin = c4
         for res in resolutions:
             cout = channels(res, params)
             block = nn.ModuleList()
             if res > 4:
                 block.append(ModulatedConv(cin, cout, style_dim, up=True))
-            if res == 4 or res <= self.refine_upto:
+            if res == 4 or res <= params["refine_upto"]:
                 block.append(ModulatedConv(cout, cout, style_dim, kernel=3))
             self.convs.append(block)
             self.to_rgb.append(ModulatedConv(cout, 3, style_dim, kernel=1, demodulate=False))
             cin = cout
+        # The full resolution has no feature maps: its RGB comes straight from the half-resolution features
+        # through one transposed convolution (as in DCGAN's last layer), which halves the decoder's cost.
+        self.final_rgb = ModulatedConv(cin, 3, style_dim, up=True, demodulate=False)
 
     def forward(self, latents: torch.Tensor, class_weights: torch.Tensor) -> torch.Tensor:
         style_input = torch.cat([latents, self.class_embedding(class_weights)], dim=1)
@@ -107,7 +126,8 @@ class GallopDecoder(Decoder):
             rgb = layer_rgb if rgb is None else F.interpolate(rgb, scale_factor=2, mode="bilinear",
                                                               align_corners=False) + layer_rgb
         assert rgb is not None
-        return rgb
+        upsampled = F.interpolate(rgb, scale_factor=2, mode="bilinear", align_corners=False)
+        return upsampled + self.final_rgb(x, style_input)
 
     def latent_projection(self) -> torch.Tensor:
         weights = [m.affine.weight[:, : self.latent_dim] for m in self.modules() if isinstance(m, ModulatedConv)]
@@ -117,8 +137,8 @@ class GallopDecoder(Decoder):
 class ResidualDown(nn.Module):
     def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(cin, cout, 4, 2, 1)
-        self.skip = nn.Conv2d(cin, cout, 1, bias=False)
+        self.conv = EqualConv2d(cin, cout, 4, 2, 1)
+        self.skip = EqualConv2d(cin, cout, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         main = F.leaky_relu(self.conv(x), 0.2) * SQRT2
@@ -126,14 +146,14 @@ class ResidualDown(nn.Module):
 
 
 class Trunk(nn.Module):
-    """fromRGB + residual downsampling to 4x4: the shared shape of the discriminator and the encoder."""
+    """A strided convolution from RGB to half resolution, then residual downsampling to 4x4: the shared
+    shape of the discriminator and the encoder (mirroring the decoder, nothing runs at full resolution)."""
 
     def __init__(self, resolution: int, params: dict[str, Any]) -> None:
         super().__init__()
-        top = channels(resolution, params)
-        self.from_rgb = nn.Conv2d(3, top, 1)
+        self.from_rgb = EqualConv2d(3, channels(resolution // 2, params), 4, 2, 1)
         blocks = []
-        res = resolution
+        res = resolution // 2
         while res > 4:
             blocks.append(ResidualDown(channels(res, params), channels(res // 2, params)))
             res //= 2
@@ -150,10 +170,11 @@ class GallopDiscriminator(nn.Module):
         self.trunk = Trunk(resolution, params)
         width = self.trunk.out_channels
         self.mbstd_group = params["mbstd_group"]
-        self.fc = nn.Linear((width + 1) * 16, width)
-        self.out = nn.Linear(width, 1)
+        self.fc = EqualLinear((width + 1) * 16, width)
+        self.out = EqualLinear(width, 1)
         self.projection = nn.Embedding(num_classes, width)
-        nn.init.normal_(self.projection.weight, 0.0, 1.0 / math.sqrt(width))
+        nn.init.normal_(self.projection.weight)
+        self.projection_scale = 1.0 / math.sqrt(width)
 
     def minibatch_std(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape
@@ -168,7 +189,7 @@ class GallopDiscriminator(nn.Module):
     def forward(self, images: torch.Tensor, class_index: torch.Tensor) -> torch.Tensor:
         features = self.minibatch_std(self.trunk(images))
         hidden = F.leaky_relu(self.fc(features.flatten(1)), 0.2)
-        projection = (hidden * self.projection(class_index)).sum(dim=1)
+        projection = (hidden * self.projection(class_index)).sum(dim=1) * self.projection_scale
         return self.out(hidden).squeeze(1) + projection
 
 
@@ -177,8 +198,8 @@ class GallopEncoder(nn.Module):
         super().__init__()
         self.trunk = Trunk(resolution, params)
         width = self.trunk.out_channels
-        self.fc = nn.Linear(width * 16, width)
-        self.out = nn.Linear(width, latent_dim)
+        self.fc = EqualLinear(width * 16, width)
+        self.out = EqualLinear(width, latent_dim)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         hidden = F.leaky_relu(self.fc(self.trunk(images).flatten(1)), 0.2)
@@ -189,12 +210,12 @@ class GallopEncoder(nn.Module):
 class Gallop(Architecture):
     defaults: ClassVar[dict[str, Any]] = {
         "channel_base": 1024, "channel_min": 16, "channel_max": 256, "embed_dim": 32,
-        "refine_upto": 16, "mbstd_group": 4,
+        "refine_upto": 8, "mbstd_group": 4,
     }
     training_defaults: ClassVar[dict[str, Any]] = {
         "latent_dim": 128, "loss": "nonsaturating", "lr_g": 2e-3, "lr_d": 2e-3, "betas": [0.0, 0.99],
         "augment": ["color", "translation", "cutout"], "r1_gamma": 0.05, "r1_every": 16,
-        "ema_kimg": 5.0, "batch": 32,
+        "ema_kimg": 5.0, "batch": 32, "precision": "auto",
     }
 
     def build_decoder(self) -> Decoder:

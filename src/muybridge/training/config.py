@@ -31,7 +31,7 @@ class TrainConfig:
     encoder_every: int = 4
     encoder_lr: float = 1e-3
     encoder_pixel_weight: float = 1.0
-    precision: str = "fp32"
+    precision: str = "fp32"  # fp32, bf16 (autocast), or auto: bf16 where the hardware runs it natively
     seed: int = 0
     snapshot_kimg: float = 5.0
     sample_kimg: float = 5.0
@@ -84,16 +84,50 @@ def resolve_config(file_values: dict[str, Any] | None = None, overrides: dict[st
     merged: dict[str, Any] = {**arch.training_defaults, **file_values, **overrides, "architecture": arch_name}
     if "betas" in merged:
         merged["betas"] = tuple(float(b) for b in merged["betas"])
+    merged["params"] = {**arch.defaults, **merged.get("params", {})}
     config = TrainConfig(**merged)
     validate(config)
+    if config.precision == "auto":
+        config.precision = "bf16" if native_bf16() else "fp32"
     return config
 
 
+def native_bf16() -> bool:
+    """Whether bf16 matrix work runs natively here (AVX512-BF16/AMX CPUs, or a CUDA GPU with bf16)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return bool(torch.cuda.is_bf16_supported())
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+#: Settings that change how a run is watched and saved, never the training arithmetic: ``--resume`` may change them.
+RESUMABLE_OVERRIDES = {"snapshot_kimg", "sample_kimg", "tick_kimg", "keep_checkpoints", "eval_kimg", "eval_n"}
+
+
+def resume_config(stored: dict[str, Any], overrides: dict[str, Any]) -> TrainConfig:
+    """The stored config of a run with the given overrides, which must not change the training arithmetic."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    _check_keys(given, "command line")
+    current = resolve_config(stored)
+    changed = sorted(k for k, v in given.items() if getattr(current, k) != v and k not in RESUMABLE_OVERRIDES)
+    if changed:
+        raise MuybridgeError(
+            f"cannot change {', '.join(changed)} when resuming (it would not continue the same run); "
+            f"resumable changes: {', '.join(sorted(RESUMABLE_OVERRIDES))}"
+        )
+    return dataclasses.replace(current, **{k: v for k, v in given.items() if k in RESUMABLE_OVERRIDES})
+
+
 def validate(config: TrainConfig) -> None:
+    get_architecture(config.architecture)(64, 1, config.latent_dim, config.params)  # rejects unknown params
     if config.batch < 1:
         raise MuybridgeError(f"batch must be at least 1, got {config.batch}")
-    if config.precision not in ("fp32", "bf16"):
-        raise MuybridgeError(f"precision must be fp32 or bf16, got {config.precision!r}")
+    if config.precision not in ("fp32", "bf16", "auto"):
+        raise MuybridgeError(f"precision must be fp32, bf16 or auto, got {config.precision!r}")
     for name in ("lr_g", "lr_d", "encoder_lr"):
         if getattr(config, name) <= 0:
             raise MuybridgeError(f"{name} must be positive, got {getattr(config, name)}")

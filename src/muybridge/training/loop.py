@@ -26,7 +26,7 @@ from muybridge.data import BatchLoader, open_dataset
 from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_path, atomic_write_json
 from muybridge.generator import Generator
-from muybridge.models import Networks, build_networks
+from muybridge.models import Networks, build_networks, get_architecture
 from muybridge.progress import Progress, report
 from muybridge.training import checkpoint as ckpt
 from muybridge.training.augment import augment, check_augmentations
@@ -60,7 +60,7 @@ def model_config(config: TrainConfig, classes: list[str], resolution: int) -> di
     """The self-describing model config that the run, the export and the card share."""
     return {
         "architecture": config.architecture,
-        "params": dict(config.params),
+        "params": {**get_architecture(config.architecture).defaults, **config.params},
         "resolution": resolution,
         "classes": list(classes),
         "latent_dim": config.latent_dim,
@@ -241,7 +241,7 @@ class Trainer:
         loss.backward()
         average_gradients(self.E, self.world)
         self.opt_e.step()
-        return {"loss_e_latent": float(latent_loss), "loss_e_pixel": float(pixel_loss)}
+        return {"loss_e_latent": float(latent_loss.detach()), "loss_e_pixel": float(pixel_loss.detach())}
 
     def update_ema(self) -> None:
         cfg = self.config
@@ -276,14 +276,15 @@ class Diverged(Exception):
 
 
 def prepare_run(data_dir: Path, run_dir: Path, config: TrainConfig, resume: bool) -> TrainConfig:
-    """Create or check the run folder; on resume the stored config wins (only the length may change)."""
+    """Create the run folder, or check it on resume (``config`` then comes from :func:`resume_config`)."""
     run_file = run_dir / RUN_FILE
     dataset = open_dataset(data_dir)
     if resume and run_file.is_file():
         run = read_run(run_dir)
         if run["dataset"]["content_hash"] != dataset.content_hash:
             raise MuybridgeError(f"{data_dir}: not the dataset this run was trained on (content hash differs)")
-        return resolve_config(run["config"])
+        atomic_write_json(run_file, {**run, "config": config.to_dict()})
+        return config
     if run_file.is_file():
         raise MuybridgeError(f"{run_dir}: a run already exists there; pass --resume to continue it")
     run = {

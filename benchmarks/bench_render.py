@@ -1,0 +1,129 @@
+"""Rendering speed: decoder frames/s at batch 1 and 64 against this CPU's matmul limit, and a 4 s GIF loop.
+
+Run:  .venv/bin/python benchmarks/bench_render.py [--model MODEL]
+Writes benchmarks/results/render.json and render.md. Without --model (and until the bundled model exists)
+it measures a randomly initialised default-architecture model (gallop, 64 px, latent 128, cat/dog): the
+speed of a network does not depend on its weights, so the figures hold for the trained one.
+
+* FLOPs per frame: ``torch.utils.flop_counter.FlopCounterMode`` on one decoder call (a multiply-add is 2).
+* CPU limit: the best of several 2048×2048 fp32 matmuls in the same run, in GFLOP/s.
+* "of limit" = frames/s × FLOPs per frame ÷ that matmul rate.
+* GIF loop: ``animate_to_file`` for 96 frames at 24 fps (render + encode), after the model is loaded;
+  the CLI figure runs ``muybridge animate loop`` in a fresh process (Python start, imports, model load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from muybridge.animation.modes import animate_to_file, loop_builder
+from muybridge.files import atomic_write_json, atomic_write_text
+from muybridge.generator import Generator
+from muybridge.models import build_networks
+from muybridge.models.format import save_model_folder
+
+RESULTS = Path(__file__).parent / "results"
+RANDOM_CONFIG = {"architecture": "gallop", "resolution": 64, "classes": ["cat", "dog"], "latent_dim": 128}
+
+
+def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def decoder_flops(generator: Generator) -> int:
+    latents, weights = generator.latents([0]), generator.class_weights([generator.classes[0]])
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        generator.decoder(latents, weights)
+    return int(counter.get_total_flops())
+
+
+def frames_per_second(generator: Generator, batch: int, frames: int) -> float:
+    latents = generator.latents(range(frames))
+    weights = generator.class_weights([generator.classes[0]] * frames)
+    generator.decode(latents[:batch], weights[:batch], batch_size=batch)  # warm-up
+    start = time.perf_counter()
+    generator.decode(latents, weights, batch_size=batch)
+    return frames / (time.perf_counter() - start)
+
+
+def load(model: str | None) -> tuple[Generator, str]:
+    if model is not None:
+        generator = Generator.load(model)
+        return generator, f"{generator.name} ({generator.path})"
+    torch.manual_seed(0)
+    networks = build_networks(RANDOM_CONFIG)
+    generator = Generator({**RANDOM_CONFIG, "name": "random-gallop-64"}, networks.decoder, networks.encoder)
+    return generator, "random-init gallop 64 px (no trained model yet; speed does not depend on weights)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="model folder or bundled name (default: random-init gallop 64 px)")
+    args = parser.parse_args()
+    generator, label = load(args.model)
+    limit = matmul_gflops()
+    flops = decoder_flops(generator)
+    rows = []
+    for batch, frames in ((1, 32), (64, 256)):
+        fps = frames_per_second(generator, batch, frames)
+        rows.append({"batch": batch, "frames_per_s": fps, "gflops": fps * flops / 1e9,
+                     "of_limit": fps * flops / 1e9 / limit})
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        animate_to_file(generator, loop_builder("cat", 7), Path(tmp) / "loop.gif", fps=24, duration=4)
+        gif_in_process = time.perf_counter() - start
+        model_dir = args.model
+        if model_dir is None:
+            model_dir = str(save_model_folder(Path(tmp) / "model", generator.config,
+                                              {"decoder": generator.decoder, "encoder": generator.encoder},
+                                              card="# random-init benchmark model\n"))
+        cli = [sys.executable, "-m", "muybridge", "animate", "loop", "cat", "--seed", "7", "-m", model_dir,
+               "--duration", "4", "--fps", "24", "-o", str(Path(tmp) / "cli.gif")]
+        start = time.perf_counter()
+        finished = subprocess.run(cli, capture_output=True, text=True)
+        if finished.returncode != 0:
+            raise SystemExit(f"the CLI run failed: {finished.stderr.strip()}")
+        gif_cli = time.perf_counter() - start
+    result = {
+        "model": label, "resolution": generator.resolution, "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(), "decoder_mflops_per_frame": flops / 1e6, "matmul_gflops": limit,
+        "decode": rows, "gif_loop_4s_24fps_in_process_s": gif_in_process, "gif_loop_4s_24fps_cli_s": gif_cli,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(RESULTS / "render.json", result)
+    lines = [
+        "# Rendering benchmark", "",
+        f"Model: {label}; {generator.resolution} px; torch threads {result['torch_threads']} of "
+        f"{result['cpu_count']} CPUs; decoder {flops / 1e6:.1f} MFLOP/frame; "
+        f"fp32 matmul limit {limit:.1f} GFLOP/s (2048², same run).", "",
+        "| batch | frames/s | GFLOP/s | of matmul limit |", "|---:|---:|---:|---:|",
+        *[f"| {r['batch']} | {r['frames_per_s']:.1f} | {r['gflops']:.2f} | {r['of_limit']:.0%} |"
+          for r in rows],
+        "",
+        "| 4 s loop at 24 fps → GIF (96 frames) | seconds |", "|---|---:|",
+        f"| in-process (render + encode, model loaded) | {gif_in_process:.2f} |",
+        f"| CLI end to end (`muybridge animate loop`) | {gif_cli:.2f} |", "",
+        "Command: `.venv/bin/python benchmarks/bench_render.py` (add `--model M` for a trained model).", "",
+    ]
+    atomic_write_text(RESULTS / "render.md", "\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
