@@ -14,9 +14,9 @@ import muybridge
 from muybridge import Generator
 from muybridge.cli import app
 from muybridge.errors import MuybridgeError
-from muybridge.metrics import evaluate, evaluate_real, features, quick_kid
+from muybridge.metrics import evaluate, evaluate_real, features, quick_kid, scores
 from muybridge.metrics.inception import PINNED_SHA256
-
+from muybridge.metrics.scores import fid as full_dim_fid
 
 evaluate_module = importlib.import_module("muybridge.metrics.evaluate")  # the package re-exports the function
 
@@ -51,8 +51,9 @@ class FakeDataset:
         return self._labels[self._mask(split, class_name)]
 
 
-def _cheap_features(images: np.ndarray, progress: object = None, batch_size: int = 16, precision: str = "fp32",
-                    stats: features.PassStats | None = None, network_path: object = None) -> np.ndarray:
+def _cheap_features(images: np.ndarray, progress: object = None, batch_size: int = 16,
+                    precision: str = "fp32", stats: features.PassStats | None = None,
+                    network_path: object = None) -> np.ndarray:
     """A deterministic stand-in for Inception: pixel statistics projected to 2048 dims."""
     small = images[:, ::4, ::4].reshape(len(images), -1).astype(np.float64) / 255.0
     projection = np.random.default_rng(1).normal(size=(small.shape[1], 2048))
@@ -79,6 +80,9 @@ def cheap(monkeypatch: pytest.MonkeyPatch, cache: Path) -> list[int]:
 
     monkeypatch.setattr(features, "extract_features", counted)
     monkeypatch.setattr(evaluate_module, "extract_features", counted)
+    # scipy's sqrtm of a 2048x2048 matrix takes 10-40 s here: FID on 64 dims keeps these tests fast
+    # (FID itself is checked against torchmetrics in test_metrics_scores.py).
+    monkeypatch.setattr(scores, "fid", lambda a, b: full_dim_fid(a[:, :64], b[:, :64]))
     return calls
 
 
@@ -113,22 +117,22 @@ def test_selection_is_a_fixed_subset() -> None:
 def test_evaluate_reports_scores_per_class_and_protocol(tiny_model_dir: Path, cheap: list[int]) -> None:
     dataset = FakeDataset({"cat": (4, 30), "dog": (4, 10)})
     generator = Generator.load(tiny_model_dir)
-    result = evaluate(generator, dataset, metrics=("fid", "kid", "pr"), n=20, seed=5, truncation=0.8)
+    result = evaluate(generator, dataset, metrics=("fid", "kid", "pr"), n=40, seed=5, truncation=0.8)
     overall = result["overall"]
-    assert overall["n_real"] == 40 and overall["n_fake"] == 20
+    assert overall["n_real"] == 40 and overall["n_fake"] == 40
     assert overall["fid"] > 0 and {"kid_mean", "kid_std", "precision", "recall"} <= set(overall)
     assert set(result["per_class"]) == {"cat", "dog"}
-    assert result["per_class"]["cat"]["n_fake"] == 15 and result["per_class"]["dog"]["n_fake"] == 5
+    assert result["per_class"]["cat"]["n_fake"] == 30 and result["per_class"]["dog"]["n_fake"] == 10
     proto = result["protocol"]
     assert proto["network_sha256"] == PINNED_SHA256 and proto["resize"] == "tf1-bilinear"
     assert proto["feature_dim"] == 2048 and proto["precision"] == "fp32"
-    assert proto["generated_per_class"] == {"cat": 15, "dog": 5}
+    assert proto["generated_per_class"] == {"cat": 30, "dog": 10}
     assert proto["reference_per_class"] == {"cat": 30, "dog": 10} and proto["reference_count"] == 40
-    assert proto["seeds"] == [5, 24] and proto["truncation"] == 0.8
+    assert proto["seeds"] == [5, 44] and proto["truncation"] == 0.8
     assert proto["dataset_content_hash"] == "fake-0" and proto["reference_split"] == "heldout"
-    assert proto["kid_subsets"] == 100 and overall["kid_subset_size"] == 20
+    assert proto["kid_subsets"] == 100 and overall["kid_subset_size"] == 40
     assert proto["muybridge_version"] == muybridge.__version__
-    assert proto["inception_images"] == 60 and proto["elapsed_s"] >= 0
+    assert proto["inception_images"] == 80 and proto["elapsed_s"] >= 0
     json.dumps(result)  # the whole result is plain JSON
 
 

@@ -1,4 +1,4 @@
-"""The pinned Inception network: locating, hash refusal, the TF1 resize, and the rebuilt network's agreement."""
+"""The pinned Inception network: locating, hash refusal, TF1 resize, and the rebuilt network's agreement."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import SPRITES
 from PIL import Image, ImageFilter
 
-from conftest import SPRITES
 from muybridge.errors import MuybridgeError
 from muybridge.metrics import inception
 from muybridge.metrics.features import extract_features
@@ -108,7 +108,8 @@ def test_fid_rises_with_blur_and_noise() -> None:
     rng = np.random.default_rng(0)
     scores = []
     for level in (1, 4):
-        degraded = _flatten([image.filter(ImageFilter.GaussianBlur(level)) for image in originals]).astype(float)
+        blurred = [image.filter(ImageFilter.GaussianBlur(level)) for image in originals]
+        degraded = _flatten(blurred).astype(float)
         degraded += rng.normal(0, 6 * level, degraded.shape)
         scores.append(fid(reference, extract_features(degraded.clip(0, 255).astype(np.uint8))))
     assert 1.0 < scores[0] < scores[1], scores

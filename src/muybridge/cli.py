@@ -1,6 +1,7 @@
 """The ``muybridge`` command: parses options, calls the library, prints. No logic of its own.
 
-Every verb turns a :class:`~muybridge.errors.MuybridgeError` into ``error: <one line>`` and exit code 2. Set ``MUYBRIDGE_DEBUG=1`` to see tracebacks of internal errors.
+Every verb turns a :class:`~muybridge.errors.MuybridgeError` into ``error: <one line>`` and exit code 2.
+Set ``MUYBRIDGE_DEBUG=1`` to see tracebacks of internal errors.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from typing import Annotated, Optional  # noqa: F401  (Optional is used by typer
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from muybridge.errors import MuybridgeError
 from muybridge.progress import Progress as ProgressCallback
@@ -49,9 +57,22 @@ def progress_bar(description: str) -> Iterator[ProgressCallback]:
         yield update
 
 
+def import_plugins(names: str) -> None:
+    """Import the user's modules that register architectures, losses or augmentations (docs/extending.md)."""
+    import importlib
+
+    sys.path.insert(0, os.getcwd())
+    for name in filter(None, (part.strip() for part in names.split(","))):
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise MuybridgeError(f"MUYBRIDGE_PLUGINS: cannot import {name!r} ({exc})") from None
+
+
 def main() -> None:
     """Console-script entry point with the project's error contract (usage errors are typer's own)."""
     try:
+        import_plugins(os.environ.get("MUYBRIDGE_PLUGINS", ""))
         app()
     except MuybridgeError as exc:
         console.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True, style="red")
@@ -72,6 +93,24 @@ def version() -> None:
     from muybridge import __version__
 
     out.print(f"muybridge {__version__}  torch {torch.__version__}  threads {torch.get_num_threads()}")
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write into.")] = Path("demo"),
+    model: Annotated[str | None, typer.Option(help="Model folder or bundled name (default: bundled).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the featured character.")] = 7,
+) -> None:
+    """Show what a model can do: a grid of characters, a loop (GIF, MP4), a morph, a motion, a sprite sheet.
+
+    Example: muybridge demo --out demo
+    """
+    from muybridge.demo import run_demo
+
+    with progress_bar("demo") as bar:
+        files = run_demo(out_dir, model, seed, bar)
+    for path in files:
+        out.print(f"wrote {path}")
 
 
 # ---- data commands: prepare, dataset info ----
@@ -106,7 +145,7 @@ def prepare(
     with progress_bar("prepare") as bar:
         meta = prepare_dataset(sources, out_dir, size=size, class_name=class_name, holdout=holdout, fps=fps,
                                min_side=min_size, workers=workers, overwrite=overwrite,
-                               progress=bar)  # type: ignore[arg-type]
+                               progress=bar)
     for line in summarize(meta):
         out.print(line, markup=False, highlight=False)
     out.print(f"wrote {out_dir}", markup=False, highlight=False)
@@ -143,16 +182,16 @@ def dataset_info(
 def train(
     data: Annotated[Path, typer.Option("--data", help="Prepared dataset folder (muybridge prepare).")],
     run_dir: Annotated[Path, typer.Option("--out", help="Run folder: checkpoints, samples, logs.")],
-    arch: Annotated[Optional[str], typer.Option("--arch", help="Architecture: gallop (default) or dcgan.")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="YAML file of training settings.")] = None,
-    minutes: Annotated[Optional[float], typer.Option(help="Train until this much training time (whole run).")] = None,
-    kimg: Annotated[Optional[float], typer.Option(help="Train until this many thousand images (whole run).")] = None,
-    batch: Annotated[Optional[int], typer.Option(help="Images per step, over all processes.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed of every random draw.")] = None,
-    precision: Annotated[Optional[str], typer.Option(help="fp32 or bf16 (autocast).")] = None,
-    eval_kimg: Annotated[Optional[float], typer.Option(
+    arch: Annotated[str | None, typer.Option("--arch", help="Architecture: gallop (default) or dcgan.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML file of training settings.")] = None,
+    minutes: Annotated[float | None, typer.Option(help="Train until this much training time (whole run).")] = None,
+    kimg: Annotated[float | None, typer.Option(help="Train until this many thousand images (whole run).")] = None,
+    batch: Annotated[int | None, typer.Option(help="Images per step, over all processes.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of every random draw.")] = None,
+    precision: Annotated[str | None, typer.Option(help="fp32 or bf16 (autocast).")] = None,
+    eval_kimg: Annotated[float | None, typer.Option(
         help="Score held-out KID this often and keep the best checkpoint (0: off).")] = None,
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads (default: all cores).")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads (default: all cores).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out exactly.")] = False,
 ) -> None:
     """Train a class-conditional GAN (and its encoder) on a prepared dataset.
@@ -202,7 +241,7 @@ def export(
     run: Annotated[Path, typer.Argument(help="Run folder written by muybridge train.")],
     model_dir: Annotated[Path, typer.Option("--out", help="Model folder to write.")],
     checkpoint: Annotated[str, typer.Option(help="latest, best, or a checkpoint file.")] = "latest",
-    name: Annotated[Optional[str], typer.Option(help="Model name (default: the folder name).")] = None,
+    name: Annotated[str | None, typer.Option(help="Model name (default: the folder name).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing model folder.")] = False,
 ) -> None:
     """Export a run's checkpoint as a model folder (config.json + model.safetensors + model_card.md).
@@ -277,14 +316,14 @@ def evaluate(
     with progress_bar("inception") as bar:
         if real:
             result = evaluate_real(dataset, "train", split, n, class_name, chosen,
-                                   bar, precision)  # type: ignore[arg-type]
+                                   bar, precision)
             title = f"real-data floor: train vs {split} of {data}"
         else:
             from muybridge import Generator
 
             generator = Generator.load(model)
             result = evaluate_model(generator, dataset, split, chosen, n, class_name, seed, truncation,
-                                    bar, precision)  # type: ignore[arg-type]
+                                    bar, precision)
             title = f"{generator.name} vs {split} of {data}"
     out.print(_score_table(result, title))
     proto = result["protocol"]
@@ -325,7 +364,7 @@ def _animate(build: object, output: Path, model: str, fps: float, frames: int | 
     with progress_bar("animate") as bar:
         result = animate_to_file(model, build, output, fps=fps, frames=frames,  # type: ignore[arg-type]
                                  duration=duration, size=size, truncation=truncation, grid=grid,
-                                 pixel_art=pixel_art, progress=bar)  # type: ignore[arg-type]
+                                 pixel_art=pixel_art, progress=bar)
     names = " + ".join(str(f) for f in result.files) if len(result.files) == 2 else str(output)
     out.print(f"wrote {names} ({result.frames} frames, {result.width}x{result.height}, {fps:g} fps)",
               markup=False, highlight=False)
@@ -533,7 +572,7 @@ def directions(
     generator = Generator.load(model)
     with progress_bar("directions") as bar:
         files = write_previews(generator, out_dir, method, top, amplitude, truncation,
-                               progress=bar)  # type: ignore[arg-type]
+                               progress=bar)
     out.print(f"wrote {len(files)} strips to {out_dir}/ (rows: characters; columns: offsets -{amplitude:g} … "
               f"+{amplitude:g})", markup=False, highlight=False)
     out.print(f"name one with: muybridge directions name {generator.path or model} {method}:0 NAME",
@@ -571,6 +610,34 @@ def directions_list(
     if not named:
         out.print("no named directions yet: see `muybridge directions --help`", markup=False, highlight=False)
 # ---- end rendering commands ----
+
+
+# ---- studio commands ----
+@app.command()
+def studio(
+    host: Annotated[str, typer.Option(help="Address to listen on; anything but loopback needs --token.")
+                    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
+    workspace: Annotated[Path, typer.Option(help="Folder for models, datasets, runs and outputs.")
+                         ] = Path("studio-workspace"),
+    token: Annotated[Optional[str], typer.Option(  # noqa: UP045 (typer reads the annotation)
+        envvar="MUYBRIDGE_STUDIO_TOKEN",
+        help="Secret every request must carry (Authorization: Bearer T); open the UI at /?token=T.")] = None,
+) -> None:
+    """Start the web studio (UI and REST API under /v1) on this machine.
+
+    Example: muybridge studio --workspace my-studio      then open http://127.0.0.1:7860
+    """
+    from muybridge.studio import serve
+    from muybridge.studio.security import check_bind
+
+    check_bind(host, token)
+    shown = "localhost" if host in ("127.0.0.1", "::1") else host
+    suffix = f"/?token={token}" if token else ""
+    console.print(f"muybridge studio: http://{shown}:{port}{suffix}  (workspace {workspace.resolve()}; "
+                  "Ctrl-C stops it)", markup=False, highlight=False)
+    serve(host, port, workspace, token)
+# ---- end studio commands ----
 
 
 if __name__ == "__main__":

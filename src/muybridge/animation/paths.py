@@ -96,10 +96,7 @@ def parse_key(text: str) -> tuple[ClassSpec, int | None]:
 
 
 def format_key(class_spec: ClassSpec, seed: int | None) -> str:
-    if isinstance(class_spec, str):
-        names = class_spec
-    else:
-        names = "+".join(f"{k}*{v:g}" for k, v in class_spec.items())
+    names = class_spec if isinstance(class_spec, str) else "+".join(f"{k}*{v:g}" for k, v in class_spec.items())
     return names if seed is None else f"{names}:{seed}"
 
 

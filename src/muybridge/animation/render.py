@@ -146,7 +146,7 @@ def render_animation(generator: Generator, spec: AnimationSpec,
     chunks = []
     for start in range(0, total, spec.batch_size):
         stop = min(start + spec.batch_size, total)
-        decoded = generator.decode(latents[start:stop], weights[start:stop], spec.truncation, spec.batch_size)
+        decoded = generator.decode(latents[start:stop], weights[start:stop], spec.truncation)
         images = to_uint8(decoded)
         chunks.append(resize_images(images, side, resample))
         report(progress, stop, total, stage="render")

@@ -26,7 +26,7 @@ from muybridge.progress import Progress, report
 
 CACHE_ENV = "MUYBRIDGE_CACHE"
 PRECISIONS = ("fp32", "bf16")
-DEFAULT_BATCH_SIZE = 16
+DEFAULT_BATCH_SIZE = 32
 SELECTION_SEED = 0
 
 

@@ -19,6 +19,7 @@ import functools
 import hashlib
 import importlib.util
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -219,7 +220,9 @@ def load_scripted(path: Path) -> torch.jit.ScriptModule:
     """The scripted network as shipped (after the hash check); used to cross-check the rebuilt one."""
     verify_network(path)
     try:
-        return torch.jit.load(str(path), map_location="cpu").eval()
+        with warnings.catch_warnings():  # "torch.jit.load is deprecated": the file is TorchScript, by pin
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return torch.jit.load(str(path), map_location="cpu").eval()
     except (RuntimeError, ValueError) as exc:
         raise MuybridgeError(f"{path}: unreadable TorchScript network ({exc})") from None
 

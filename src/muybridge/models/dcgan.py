@@ -10,7 +10,7 @@ Works at any power-of-two resolution from 16 px.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
 from torch import nn
@@ -60,7 +60,7 @@ class DCGANDecoder(Decoder):
         return self.main(inputs[:, :, None, None])
 
     def latent_projection(self) -> torch.Tensor:
-        first = self.main[0].weight  # (in, out, 4, 4) for a transposed convolution
+        first = cast(nn.ConvTranspose2d, self.main[0]).weight  # (in, out, 4, 4): a transposed convolution
         return first[: self.latent_dim].permute(1, 2, 3, 0).reshape(-1, self.latent_dim)
 
 

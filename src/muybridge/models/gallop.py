@@ -60,12 +60,21 @@ class EqualConv2d(nn.Module):
         return F.conv2d(x, self.weight * self.scale, self.bias, self.stride, self.padding)
 
 
+def blur(x: torch.Tensor) -> torch.Tensor:
+    """[1, 2, 1] low-pass filter in both axes. Its response at the stride-2 period is exactly zero, so it removes
+    the checkerboard that transposed convolutions leave (StyleGAN2 filters its upsampling the same way)."""
+    kernel = x.new_tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]) / 16
+    channels = x.shape[1]
+    return F.conv2d(F.pad(x, [1, 1, 1, 1], mode="replicate"), kernel.expand(channels, 1, 3, 3), groups=channels)
+
+
 class ModulatedConv(nn.Module):
-    """Style-modulated convolution; ``up`` makes it a 4x4 stride-2 transposed convolution."""
+    """Style-modulated convolution; ``up`` makes it a 4x4 stride-2 transposed convolution followed by a blur."""
 
     def __init__(self, cin: int, cout: int, style_dim: int, kernel: int = 3, up: bool = False,
-                 demodulate: bool = True) -> None:
+                 demodulate: bool = True, input_gain: float = SQRT2) -> None:
         super().__init__()
+        self.input_gain = input_gain
         self.up = up
         self.kernel = 4 if up else kernel
         self.demodulate = demodulate
@@ -75,11 +84,11 @@ class ModulatedConv(nn.Module):
         self.scale = 1.0 / math.sqrt(cin * self.kernel**2)
 
     def forward(self, x: torch.Tensor, style_input: torch.Tensor) -> torch.Tensor:
-        styles = self.affine(style_input)
+        styles = self.affine(style_input) * self.input_gain
         weight = self.weight * self.scale
         x = x * styles[:, :, None, None]
         if self.up:
-            out = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2, padding=1)
+            out = blur(F.conv_transpose2d(x, weight.transpose(0, 1), stride=2, padding=1))
         else:
             out = F.conv2d(x, weight, padding=self.kernel // 2)
         if self.demodulate:
@@ -107,7 +116,7 @@ class GallopDecoder(Decoder):
             if res > 4:
                 block.append(ModulatedConv(cin, cout, style_dim, up=True))
             if res == 4 or res <= params["refine_upto"]:
-                block.append(ModulatedConv(cout, cout, style_dim, kernel=3))
+                block.append(ModulatedConv(cout, cout, style_dim, kernel=3, input_gain=SQRT2 if res > 4 else 1.0))
             self.convs.append(block)
             self.to_rgb.append(ModulatedConv(cout, 3, style_dim, kernel=1, demodulate=False))
             cin = cout
@@ -120,8 +129,8 @@ class GallopDecoder(Decoder):
         x = self.const.expand(latents.shape[0], -1, -1, -1)
         rgb: torch.Tensor | None = None
         for block, to_rgb in zip(self.convs, self.to_rgb, strict=True):
-            for conv in block:
-                x = F.leaky_relu(conv(x, style_input), 0.2) * SQRT2
+            for conv in block:  # type: ignore[attr-defined]
+                x = F.leaky_relu(conv(x, style_input), 0.2)
             layer_rgb = to_rgb(x, style_input)
             rgb = layer_rgb if rgb is None else F.interpolate(rgb, scale_factor=2, mode="bilinear",
                                                               align_corners=False) + layer_rgb
@@ -135,14 +144,16 @@ class GallopDecoder(Decoder):
 
 
 class ResidualDown(nn.Module):
+    """``(sqrt2 * lrelu(conv(x)) + skip(pool(x))) / sqrt2``, with the constants folded into the skip weights."""
+
     def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
         self.conv = EqualConv2d(cin, cout, 4, 2, 1)
         self.skip = EqualConv2d(cin, cout, 1, bias=False)
+        self.skip.scale /= SQRT2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        main = F.leaky_relu(self.conv(x), 0.2) * SQRT2
-        return (main + self.skip(F.avg_pool2d(x, 2))) / SQRT2
+        return F.leaky_relu(self.conv(x), 0.2) + self.skip(F.avg_pool2d(x, 2))
 
 
 class Trunk(nn.Module):
@@ -209,7 +220,7 @@ class GallopEncoder(nn.Module):
 @register_architecture("gallop")
 class Gallop(Architecture):
     defaults: ClassVar[dict[str, Any]] = {
-        "channel_base": 1024, "channel_min": 16, "channel_max": 256, "embed_dim": 32,
+        "channel_base": 1024, "channel_min": 16, "channel_max": 128, "embed_dim": 32,
         "refine_upto": 8, "mbstd_group": 4,
     }
     training_defaults: ClassVar[dict[str, Any]] = {

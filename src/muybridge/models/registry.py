@@ -14,6 +14,7 @@ Add one by subclassing :class:`Architecture` and decorating it with ``@register_
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -83,7 +84,7 @@ class Architecture:
 ARCHITECTURES: dict[str, type[Architecture]] = {}
 
 
-def register_architecture(name: str):  # type: ignore[no-untyped-def]
+def register_architecture(name: str) -> Callable[[type[Architecture]], type[Architecture]]:
     """Class decorator: ``@register_architecture("mine")`` makes ``architecture: mine`` usable in configs."""
 
     def wrap(cls: type[Architecture]) -> type[Architecture]:

@@ -54,7 +54,9 @@ FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 def _check_keys(values: dict[str, Any], source: str) -> None:
     unknown = sorted(set(values) - FIELDS)
     if unknown:
-        raise MuybridgeError(f"{source}: unknown training setting {', '.join(unknown)}; known: {', '.join(sorted(FIELDS))}")
+        raise MuybridgeError(
+            f"{source}: unknown training setting {', '.join(unknown)}; known: {', '.join(sorted(FIELDS))}"
+        )
 
 
 def read_yaml_config(path: str | Path) -> dict[str, Any]:

@@ -51,6 +51,7 @@ class TrainResult:
     step: int
     kimg: float
     train_seconds: float
+    cpu_seconds: float
     stopped_by: str
     checkpoint: Path | None
     rollbacks: int
@@ -114,6 +115,7 @@ class Trainer:
         self.step = 0
         self.nimg = 0
         self.train_seconds = 0.0
+        self.cpu_seconds = 0.0
         self.rollbacks = 0
         self.d_wins = 0
         self.best_kid: float | None = None
@@ -128,6 +130,7 @@ class Trainer:
 
     def state(self) -> dict[str, Any]:
         return {"step": self.step, "nimg": self.nimg, "kimg": self.nimg / 1000, "train_seconds": self.train_seconds,
+                "cpu_seconds": self.cpu_seconds,
                 "rollbacks": self.rollbacks, "best_kid": self.best_kid, "loader": self.loader.state_dict(),
                 "world_size": self.world.size}
 
@@ -160,6 +163,7 @@ class Trainer:
         self.loader.load_state_dict(state["loader"])
         self.step, self.nimg = int(state["step"]), int(state["nimg"])
         self.train_seconds = float(state["train_seconds"])
+        self.cpu_seconds = float(state.get("cpu_seconds", 0.0))
         self.rollbacks = int(state.get("rollbacks", 0))
         self.best_kid = state.get("best_kid")
 
@@ -220,7 +224,7 @@ class Trainer:
             stats.update(self.encoder_step(real, classes))
 
         self.track_d_wins(real_logits, fake_logits)
-        stats.update(loss_d=float(d_loss), loss_g=float(g_loss),
+        stats.update(loss_d=d_loss.item(), loss_g=g_loss.item(),
                      d_real=float(torch.sigmoid(real_logits).mean()), d_fake=float(torch.sigmoid(fake_logits).mean()))
         self.step += 1
         self.nimg += cfg.batch
@@ -298,19 +302,22 @@ def prepare_run(data_dir: Path, run_dir: Path, config: TrainConfig, resume: bool
 
 
 def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kimg: float | None = None,
-          minutes: float | None = None, resume: bool = False, progress: Progress | None = None,
+          minutes: float | None = None, cpu_minutes: float | None = None, resume: bool = False,
+          progress: Progress | None = None,
           should_stop: Callable[[], bool] = lambda: False,
           warn: Callable[[str], None] = lambda message: None,
           evaluate: Callable[[Generator], float] | None = None) -> TrainResult:
-    """Train until ``kimg`` thousand images or ``minutes`` of training time (both counted over the whole run,
-    across resumes), or until ``should_stop()``; the last state is checkpointed in every case.
+    """Train until ``kimg`` thousand images, ``minutes`` of training (wall-clock) time or ``cpu_minutes`` of
+    training CPU time (all counted over the whole run, across resumes), or until ``should_stop()``; the last
+    state is checkpointed in every case. CPU time (the process's, all threads) is what a fair comparison of
+    architectures on a shared machine should count.
 
     ``evaluate`` (optional) scores the EMA generator (lower is better, e.g. held-out KID) every
     ``config.eval_kimg``; the best-scoring snapshot is kept as ``checkpoints/best.safetensors``.
     """
     data_dir, run_dir = Path(data_dir), Path(run_dir)
-    if kimg is None and minutes is None:
-        raise MuybridgeError("give a training length: kimg or minutes")
+    if kimg is None and minutes is None and cpu_minutes is None:
+        raise MuybridgeError("give a training length: kimg, minutes or cpu_minutes")
     world = init_world()
     if world.is_main:
         config = prepare_run(data_dir, run_dir, config, resume)
@@ -328,6 +335,7 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
     logger = RunLogger(run_dir) if world.is_main else None
     total_nimg = int(kimg * 1000) if kimg is not None else None
     time_limit = minutes * 60 if minutes is not None else math.inf
+    cpu_limit = cpu_minutes * 60 if cpu_minutes is not None else math.inf
     stopped_by = "length"
     last_snapshot = trainer.nimg
     last_sample = trainer.nimg
@@ -339,12 +347,13 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
     last_checkpoint: Path | None = latest
     try:
         while True:
-            if (total_nimg is not None and trainer.nimg >= total_nimg) or trainer.train_seconds >= time_limit:
+            if (total_nimg is not None and trainer.nimg >= total_nimg) or trainer.train_seconds >= time_limit \
+                    or trainer.cpu_seconds >= cpu_limit:
                 break
             if should_stop():
                 stopped_by = "request"
                 break
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             real, labels = next(batches)
             try:
                 stats = trainer.train_step(real, labels)
@@ -363,6 +372,7 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
                 batches = iter(trainer.loader)
                 continue
             trainer.train_seconds += time.perf_counter() - started
+            trainer.cpu_seconds += time.process_time() - cpu_started
 
             if trainer.nimg - last_tick >= config.tick_kimg * 1000:
                 now = time.perf_counter()
@@ -397,8 +407,8 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
     if logger:
         logger.samples(trainer.nimg, sample_grid(trainer.generator()))
         logger.close()
-    return TrainResult(run_dir, trainer.step, trainer.nimg / 1000, trainer.train_seconds, stopped_by,
-                       final or last_checkpoint, trainer.rollbacks)
+    return TrainResult(run_dir, trainer.step, trainer.nimg / 1000, trainer.train_seconds, trainer.cpu_seconds,
+                       stopped_by, final or last_checkpoint, trainer.rollbacks)
 
 
 def write_best(folder: Path, source: Path) -> None:

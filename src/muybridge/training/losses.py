@@ -5,6 +5,7 @@ Add one with ``@register_loss("name")`` on a subclass of :class:`GANLoss` and na
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 import torch
@@ -26,7 +27,7 @@ class GANLoss:
 LOSSES: dict[str, type[GANLoss]] = {}
 
 
-def register_loss(name: str):  # type: ignore[no-untyped-def]
+def register_loss(name: str) -> Callable[[type[GANLoss]], type[GANLoss]]:
     def wrap(cls: type[GANLoss]) -> type[GANLoss]:
         cls.name = name
         LOSSES[name] = cls

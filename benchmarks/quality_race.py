@@ -1,0 +1,282 @@
+"""The quality race: the ``dcgan`` baseline against the default architecture (``gallop``) on the same cats.
+
+Each architecture trains with its own training defaults and ``torch.set_num_threads(1)``; at 15, 30 and
+60 CPU-minutes of training the run is exported and scored (FID and KID of 2,000 generated images against
+the held-out cats), and an 8x4 sample grid is saved. Results: ``benchmarks/results/quality_race.json``
+and ``quality_race.md`` (+ grids in ``benchmarks/results/race/``), rewritten atomically after each milestone.
+
+Resumable at any moment: kill it (Ctrl-C, SIGTERM, kill -9) and run it again; every stage that is done is
+skipped and the training runs continue from their last checkpoint. See docs/quality.md.
+
+Usage: .venv/bin/python benchmarks/quality_race.py [--archs dcgan,gallop] [--milestones 15,30,60]
+       [--data work/cats64] [--workdir benchmarks/work/race] [--n 2000] [--no-floor] [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from muybridge import __version__
+from muybridge.data import open_dataset, prepare_dataset
+from muybridge.files import atomic_path, atomic_write_json, atomic_write_text
+from muybridge.generator import Generator
+from muybridge.metrics.evaluate import evaluate, evaluate_real
+from muybridge.training.config import TrainConfig, resolve_config, resume_config
+from muybridge.training.export import export_run
+from muybridge.training.loop import RUN_FILE, read_run, train
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+SHARED_CATS = ROOT.parent / "shared" / "data" / "cat_faces_64"
+GRID_COLUMNS, GRID_ROWS = 8, 4
+#: A run whose latest checkpoint is this far past a milestone can no longer be scored at that milestone.
+OVERSHOOT_S = 60.0
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def ensure_dataset(data: Path) -> Path | None:
+    """The prepared cats; prepared from ../shared/data when missing; None when there are no photos."""
+    if (data / "dataset.json").is_file():
+        return data
+    if not SHARED_CATS.is_dir():
+        return None
+    log(f"preparing {data} from {SHARED_CATS} (held-out list {SHARED_CATS / 'heldout.txt'})")
+    prepare_dataset([SHARED_CATS], data, size=64, holdout=[str(SHARED_CATS / "heldout.txt")])
+    return data
+
+
+def race_config(arch: str, run_dir: Path) -> TrainConfig:
+    """The architecture's own defaults; a resumed run keeps the config it was started with."""
+    if (run_dir / RUN_FILE).is_file():
+        return resume_config(read_run(run_dir)["config"], {})
+    return resolve_config(None, {"architecture": arch})
+
+
+def train_to(data: Path, run_dir: Path, arch: str, minutes: float) -> dict[str, Any] | None:
+    """Train (or resume) to ``minutes`` CPU-minutes; the milestone's training facts, or None if interrupted."""
+    last_reported = [-1]
+
+    def progress(done: int, total: int | None, /, **info: float | str) -> None:
+        if done // 2000 != last_reported[0]:
+            last_reported[0] = done // 2000
+            log(f"  {arch}: {done / 1000:.1f} kimg  " + "  ".join(
+                f"{k}={v:.3g}" for k, v in info.items() if isinstance(v, float) and k != "kimg"))
+
+    result = train(data, run_dir, race_config(arch, run_dir), cpu_minutes=minutes, resume=True,
+                   progress=progress, warn=lambda message: log(f"  warning: {message}"))
+    if result.stopped_by != "length":
+        log(f"  {arch}: stopped ({result.stopped_by}) at {result.cpu_seconds / 60:.2f} CPU-min; run again to resume")
+        return None
+    return {"kimg": round(result.kimg, 3), "step": result.step, "cpu_minutes": round(result.cpu_seconds / 60, 3),
+            "wall_minutes": round(result.train_seconds / 60, 3),
+            "images_per_s": round(result.kimg * 1000 / max(result.train_seconds, 1e-9), 2),
+            "images_per_cpu_s": round(result.kimg * 1000 / max(result.cpu_seconds, 1e-9), 2)}
+
+
+def sample_grid(generator: Generator) -> np.ndarray:
+    """``GRID_ROWS`` x ``GRID_COLUMNS`` cats of seeds 0..31 as one ``(H, W, 3)`` uint8 image."""
+    images = generator.generate("cat", list(range(GRID_ROWS * GRID_COLUMNS)))
+    rows = [np.concatenate(list(images[r * GRID_COLUMNS:(r + 1) * GRID_COLUMNS]), axis=1) for r in range(GRID_ROWS)]
+    return np.concatenate(rows, axis=0)
+
+
+def save_png(pixels: np.ndarray, path: Path) -> None:
+    with atomic_path(path, suffix=".png") as tmp:
+        Image.fromarray(pixels).save(tmp, format="PNG")
+
+
+def milestone_key(arch: str, minutes: float) -> str:
+    return f"{arch}@{minutes:g}"
+
+
+def run_milestone(args: argparse.Namespace, data: Path, arch: str, minutes: float,
+                  results: dict[str, Any]) -> bool:
+    """Train, export, score and draw one (arch, milestone); False when interrupted or impossible."""
+    arch_dir = args.workdir / arch
+    run_dir, model_dir = arch_dir / "run", arch_dir / f"model-{minutes:g}min"
+    facts_path = arch_dir / f"milestone-{minutes:g}min.json"
+    if not facts_path.is_file():
+        log(f"{arch}: training to {minutes:g} CPU-minutes in {run_dir}")
+        facts = train_to(data, run_dir, arch, minutes)
+        if facts is None:
+            return False
+        if facts["cpu_minutes"] * 60 > minutes * 60 + OVERSHOOT_S:
+            log(f"{arch}: the run is already at {facts['cpu_minutes']:.1f} CPU-min, past {minutes:g}; "
+                f"delete {arch_dir} to rerun this milestone")
+            return False
+        atomic_write_json(facts_path, facts)
+    facts = json.loads(facts_path.read_text(encoding="utf-8"))
+    if not model_dir.is_dir():
+        export_run(run_dir, model_dir, name=f"race-{arch}-{minutes:g}min")
+    generator = Generator.load(model_dir)
+    grid_path = args.results / "race" / f"{arch}-{minutes:g}min.png"
+    save_png(sample_grid(generator), grid_path)
+    log(f"{arch}@{minutes:g}: scoring {args.n} generated images against the held-out cats")
+    scores = evaluate(generator, open_dataset(data), split="heldout", metrics=("fid", "kid"), n=args.n)
+    overall = scores["overall"]
+    results["milestones"][milestone_key(arch, minutes)] = {
+        "arch": arch, "milestone_cpu_minutes": minutes, **facts,
+        "fid": round(overall["fid"], 3), "kid": overall["kid_mean"], "kid_std": overall["kid_std"],
+        "generated_samples": overall["n_fake"], "reference_samples": overall["n_real"],
+        "grid": str(grid_path.relative_to(args.results)), "model": str(model_dir),
+        "config": read_run(run_dir)["config"], "protocol": scores["protocol"],
+    }
+    log(f"{arch}@{minutes:g}: FID {overall['fid']:.2f}  KID {overall['kid_mean'] * 1e3:.2f} ± "
+        f"{overall['kid_std'] * 1e3:.2f} (x1e3)  ({facts['kimg']:.1f} kimg)")
+    return True
+
+
+def real_floor(args: argparse.Namespace, data: Path) -> dict[str, Any]:
+    log(f"real-data floor: {args.n} train cats against the held-out cats")
+    scores = evaluate_real(open_dataset(data), "train", "heldout", n=args.n)
+    overall = scores["overall"]
+    return {"fid": round(overall["fid"], 3), "kid": overall["kid_mean"], "kid_std": overall["kid_std"],
+            "train_samples": overall["n_fake"], "heldout_samples": overall["n_real"], "protocol": scores["protocol"]}
+
+
+def race_protocol(args: argparse.Namespace, data: Path) -> dict[str, Any]:
+    dataset = open_dataset(data)
+    return {
+        "dataset": str(data), "dataset_content_hash": dataset.content_hash,
+        "train_images": dataset.count("train"), "heldout_images": dataset.count("heldout"),
+        "torch_threads": 1, "training_budget": "CPU time of the training process (time.process_time), "
+        "counted over the whole run across resumes", "generated_samples": args.n,
+        "reference": "held-out split (all of it, at most n)", "seeds": f"0..{args.n - 1}", "truncation": 1.0,
+        "grid": f"{GRID_COLUMNS}x{GRID_ROWS} cats, seeds 0..{GRID_ROWS * GRID_COLUMNS - 1}",
+        "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+        "torch": torch.__version__, "muybridge": __version__,
+    }
+
+
+def load_results(path: Path) -> dict[str, Any]:
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))
+    return {"milestones": {}}
+
+
+def markdown(results: dict[str, Any], archs: list[str], milestones: list[float]) -> str:
+    done = results["milestones"]
+    proto = results.get("protocol", {})
+    lines = ["# Quality race: dcgan (baseline) vs gallop (default) on cats", "",
+             f"Same data ({proto.get('train_images', '?')} train / {proto.get('heldout_images', '?')} held-out "
+             "cats, 64 px), each architecture with its own training defaults, 1 torch thread, equal CPU time.",
+             f"FID and KID (x1e3, mean ± std over subsets): {proto.get('generated_samples', '?')} generated "
+             "images vs the held-out cats; lower is better. Produced by `make bench-quality` (resumable).", "",
+             "| CPU-min | " + " | ".join(f"{a} FID | {a} KID x1e3" for a in archs) + " |",
+             "|---:|" + "---:|---:|" * len(archs)]
+    for minutes in milestones:
+        cells = []
+        for arch in archs:
+            row = done.get(milestone_key(arch, minutes))
+            cells += ([f"{row['fid']:.2f}", f"{row['kid'] * 1e3:.2f} ± {row['kid_std'] * 1e3:.2f}"] if row
+                      else ["pending", "pending"])
+        lines.append(f"| {minutes:g} | " + " | ".join(cells) + " |")
+    floor = results.get("floor")
+    if floor:
+        lines += ["", f"Real-data floor (train vs held-out cats, {floor['train_samples']} vs "
+                      f"{floor['heldout_samples']} images): FID {floor['fid']:.2f}, "
+                      f"KID x1e3 {floor['kid'] * 1e3:.2f} ± {floor['kid_std'] * 1e3:.2f}."]
+    lines += ["", "## Per milestone", "",
+              "| arch | CPU-min | wall min | kimg | img/s (wall) | img/CPU-s | FID | KID x1e3 | generated | "
+              "held-out |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for minutes in milestones:
+        for arch in archs:
+            row = done.get(milestone_key(arch, minutes))
+            if row:
+                lines.append(f"| {arch} | {row['cpu_minutes']:.1f} | {row['wall_minutes']:.1f} | {row['kimg']:.1f} "
+                             f"| {row['images_per_s']:.1f} | {row['images_per_cpu_s']:.1f} | {row['fid']:.2f} | "
+                             f"{row['kid'] * 1e3:.2f} ± {row['kid_std'] * 1e3:.2f} | {row['generated_samples']} | "
+                             f"{row['reference_samples']} |")
+    lines += ["", "## Samples (seeds 0-31)", ""]
+    for minutes in milestones:
+        for arch in archs:
+            row = done.get(milestone_key(arch, minutes))
+            if row:
+                lines.append(f"**{arch}, {minutes:g} CPU-min**  \n![{arch} at {minutes:g} CPU-min]({row['grid']})\n")
+    lines += ["", f"Machine: {proto.get('cpu', '?')}, {proto.get('cores', '?')} cores (shared; wall times vary "
+                  f"with load, CPU-minutes do not much); torch {proto.get('torch', '?')}.", ""]
+    return "\n".join(lines)
+
+
+def write_results(args: argparse.Namespace, results: dict[str, Any], archs: list[str],
+                  milestones: list[float]) -> None:
+    atomic_write_json(args.results / "quality_race.json", results)
+    atomic_write_text(args.results / "quality_race.md", markdown(results, archs, milestones))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--archs", default="dcgan,gallop", help="comma-separated architectures")
+    parser.add_argument("--milestones", default="15,30,60", help="CPU-minutes of training to score at")
+    parser.add_argument("--data", type=Path, default=ROOT / "work" / "cats64", help="prepared cats dataset")
+    parser.add_argument("--workdir", type=Path, default=None, help="runs and exported models")
+    parser.add_argument("--results", type=Path, default=None, help="where the JSON, Markdown and grids go")
+    parser.add_argument("--n", type=int, default=None, help="generated images per evaluation (default 2000)")
+    parser.add_argument("--no-floor", action="store_true", help="skip the real-data floor (train vs held-out)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="check the plumbing: milestones 0.1,0.2 CPU-min, n=50, in a separate work folder")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.milestones = "0.1,0.2" if args.milestones == "15,30,60" else args.milestones
+        args.n = args.n or 50
+        args.workdir = args.workdir or ROOT / "benchmarks" / "work" / "race-smoke"
+        args.results = args.results or args.workdir / "results"
+    args.n = args.n or 2000
+    args.workdir = args.workdir or ROOT / "benchmarks" / "work" / "race"
+    args.results = args.results or RESULTS
+    return args
+
+
+def interrupt(signum: int, frame: object) -> None:
+    """SIGTERM behaves like Ctrl-C: training checkpoints and returns, anything else stops at once."""
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(1)
+    signal.signal(signal.SIGTERM, interrupt)
+    archs = [a.strip() for a in args.archs.split(",") if a.strip()]
+    milestones = sorted(float(m) for m in args.milestones.split(","))
+    data = ensure_dataset(args.data)
+    if data is None:
+        print(f"skipped: {args.data} is not prepared and the photos ({SHARED_CATS}) are absent", file=sys.stderr)
+        return 0
+    results_path = args.results / "quality_race.json"
+    results = load_results(results_path)
+    results["protocol"] = race_protocol(args, data)
+    try:
+        for minutes in milestones:  # interleaved, so a partial race already compares like with like
+            for arch in archs:
+                if milestone_key(arch, minutes) in results["milestones"]:
+                    continue
+                if not run_milestone(args, data, arch, minutes, results):
+                    return 1
+                write_results(args, results, archs, milestones)
+        if not args.no_floor and "floor" not in results:
+            results["floor"] = real_floor(args, data)
+        write_results(args, results, archs, milestones)
+    except KeyboardInterrupt:
+        log("interrupted; run again to continue where it stopped")
+        return 130
+    log(f"race complete: {args.results / 'quality_race.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""``make demo`` / ``muybridge demo``: what the bundled model can do, written into one folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from muybridge.animation.export import save_image
+from muybridge.animation.modes import (
+    PathBuilder,
+    animate_to_file,
+    loop_builder,
+    morph_builder,
+    motion_builder,
+)
+from muybridge.generator import Generator
+from muybridge.progress import Progress
+
+TRUNCATION = 0.7
+SIZE = 256
+
+
+def character_grid(generator: Generator, seeds: list[int], cell: int) -> np.ndarray:
+    """One row per class, one column per seed, each image upscaled to ``cell`` pixels."""
+    rows = []
+    for name in generator.classes:
+        images = [Image.fromarray(img).resize((cell, cell), Image.Resampling.LANCZOS)
+                  for img in generator.generate(name, seeds, TRUNCATION)]
+        rows.append(np.concatenate([np.asarray(img) for img in images], axis=1))
+    return np.concatenate(rows, axis=0)
+
+
+def run_demo(out: str | Path, model: str | Path | None = None, seed: int = 7,
+             progress: Progress | None = None) -> list[Path]:
+    """Render a character grid, a seamless loop (GIF and MP4), a morph across the first two classes, a motion
+    along the top semantic direction and a sprite sheet with its atlas; returns the files written."""
+    out = Path(out)
+    generator = Generator.load(model)
+    first, second = generator.classes[0], generator.classes[min(1, len(generator.classes) - 1)]
+    written = [save_image(character_grid(generator, list(range(seed, seed + 8)), 128), out / "characters.png")]
+    jobs: list[tuple[PathBuilder, str]] = [
+        (loop_builder(f"{first}:{seed}"), f"{first}_loop.gif"),
+        (loop_builder(f"{first}:{seed}"), f"{first}_loop.mp4"),
+        (morph_builder(f"{first}:{seed}", f"{second}:{seed}", closed=True), f"{first}_to_{second}.gif"),
+        (motion_builder(f"{first}:{seed}", "0"), f"{first}_motion.gif"),
+        (loop_builder(f"{first}:{seed}"), f"{first}_loop_sprites.png"),
+    ]
+    for build, name in jobs:
+        size = generator.resolution if name.endswith("sprites.png") else SIZE
+        rendered = animate_to_file(generator, build, out / name, fps=24, duration=4, size=size,
+                                   truncation=TRUNCATION, progress=progress)
+        written.extend(rendered.files)
+    return written

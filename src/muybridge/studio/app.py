@@ -1,0 +1,138 @@
+"""The studio application: settings, shared state, error contract, static UI, and the server entry point."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from muybridge import __version__
+from muybridge.errors import MuybridgeError
+from muybridge.generator import ZOO
+from muybridge.studio.batcher import GenerateBatcher
+from muybridge.studio.catalog import ModelCatalog
+from muybridge.studio.errors import Busy
+from muybridge.studio.jobs import JobManager
+from muybridge.studio.security import AccessGuard, check_bind
+from muybridge.studio.uploads import UploadLimits
+from muybridge.studio.workspace import Workspace
+
+STATIC = Path(__file__).parent / "static"
+log = logging.getLogger("muybridge.studio")
+
+
+@dataclass(frozen=True)
+class StudioSettings:
+    workspace: Path = Path("studio-workspace")
+    token: str | None = None
+    bundled_dir: Path | None = ZOO
+    max_queue: int = 64
+    """Generate requests waiting at most; more are answered 503 with Retry-After."""
+    max_batch: int = 64
+    batch_window_s: float = 0.004
+    max_pending_jobs: int = 8
+    max_training_jobs: int = 1
+    train_threads: int = max(1, (os.cpu_count() or 2) - 1)
+    """Torch threads of a training process: one core stays free for the server on a 2-core CPU."""
+    upload: UploadLimits = field(default_factory=UploadLimits)
+
+
+class Studio:
+    """Everything the routes share: workspace, models, the generate batcher and the jobs."""
+
+    def __init__(self, settings: StudioSettings) -> None:
+        self.settings = settings
+        self.workspace = Workspace(settings.workspace)
+        self.catalog = ModelCatalog(self.workspace, settings.bundled_dir)
+        self.batcher = GenerateBatcher(self.catalog.load, max_queue=settings.max_queue,
+                                       max_batch=settings.max_batch, window_s=settings.batch_window_s)
+        self.jobs = JobManager(settings.max_pending_jobs, settings.max_training_jobs)
+
+    def close(self) -> None:
+        self.jobs.shutdown()
+        self.batcher.close()
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    errors = exc.errors()
+    if not errors:
+        return "invalid request"
+    first = errors[0]
+    where = ".".join(str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path"))
+    message = str(first.get("msg", "invalid value"))
+    more = f" (and {len(errors) - 1} more problem{'s' * (len(errors) > 2)})" if len(errors) > 1 else ""
+    return f"{where}: {message}{more}" if where else f"{message}{more}"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error is ``{"error": "one line"}`` with a fitting status; never a stack trace."""
+
+    @app.exception_handler(MuybridgeError)
+    async def user_error(request: Request, exc: MuybridgeError) -> JSONResponse:
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Busy) else None
+        return error_response(getattr(exc, "status", 400), str(exc).splitlines()[0] if str(exc) else "error",
+                              headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(422, _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal error; the server log has the details")
+
+
+def create_app(settings: StudioSettings | None = None) -> FastAPI:
+    """The FastAPI app of one workspace; see ``docs/studio.md``."""
+    from muybridge.studio.api import router
+
+    settings = settings or StudioSettings()
+    studio = Studio(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        studio.close()
+
+    app = FastAPI(title="muybridge studio", version=__version__, lifespan=lifespan,
+                  description="Generate, animate and train animal characters. Errors are "
+                              '`{"error": "one line"}`.')
+    app.state.studio = studio
+    install_error_handlers(app)
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+    app.add_middleware(AccessGuard, token=settings.token, max_body=settings.upload.max_bytes)
+    return app
+
+
+def serve(host: str = "127.0.0.1", port: int = 7860, workspace: Path = Path("studio-workspace"),
+          token: str | None = None) -> None:
+    """Check the binding, then run the studio with uvicorn until interrupted."""
+    import uvicorn
+
+    check_bind(host, token)
+    app = create_app(StudioSettings(workspace=workspace, token=token))
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -1,0 +1,236 @@
+"""Long work off the event loop: render and prepare jobs on a worker thread, training in its own process.
+
+A :class:`Job` is the studio's record of one piece of work: status, progress (``done``/``total`` and the
+library's ``info`` facts), result files and error message. Its ``version`` grows on every change, which is
+what the server-sent event stream watches. Thread jobs are cancelled through their progress callback
+(it raises :class:`Cancelled` at the next report); training jobs are asked to stop through an event the
+training loop polls, so they always end on a checkpoint and can be resumed.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from muybridge.errors import MuybridgeError
+from muybridge.studio.errors import Busy, Conflict, NotFound
+
+TERMINAL = frozenset({"done", "failed", "cancelled"})
+KEEP_FINISHED = 200
+
+
+class Cancelled(Exception):
+    """Raised inside a job's work by its progress callback once cancellation was asked for."""
+
+
+@dataclass
+class Job:
+    id: str
+    kind: str
+    title: str
+    status: str = "queued"
+    done: int = 0
+    total: int | None = None
+    info: dict[str, float | str] = field(default_factory=dict)
+    error: str | None = None
+    files: list[str] = field(default_factory=list)
+    result: dict[str, Any] = field(default_factory=dict)
+    created: float = field(default_factory=time.time)
+    started: float | None = None
+    finished: float | None = None
+    version: int = 0
+    cancel_requested: threading.Event = field(default_factory=threading.Event, repr=False)
+    changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
+
+    def update(self, **values: Any) -> None:
+        with self.changed:
+            for key, value in values.items():
+                setattr(self, key, value)
+            self.version += 1
+            self.changed.notify_all()
+
+    def progress(self, done: int, total: int | None, /, **info: float | str) -> None:
+        """The library's ``Progress`` callback for this job; raises :class:`Cancelled` when asked to stop."""
+        if self.cancel_requested.is_set() and self.kind != "train":
+            raise Cancelled()
+        self.update(done=done, total=total, info={**self.info, **info})
+
+    @property
+    def finished_or_failed(self) -> bool:
+        return self.status in TERMINAL
+
+    def public(self) -> dict[str, Any]:
+        fraction = (self.done / self.total) if self.total else None
+        return {"id": self.id, "kind": self.kind, "title": self.title, "status": self.status,
+                "done": self.done, "total": self.total, "fraction": fraction, "info": dict(self.info),
+                "error": self.error, "files": list(self.files), "result": dict(self.result),
+                "created": self.created, "started": self.started, "finished": self.finished,
+                "version": self.version, "stop_requested": self.cancel_requested.is_set()}
+
+
+Work = Callable[[Job], None]
+
+
+class JobManager:
+    """Thread jobs run one at a time (the CPU has 2 cores); at most ``max_training`` training processes."""
+
+    def __init__(self, max_pending: int = 8, max_training: int = 1) -> None:
+        self.max_pending = max_pending
+        self.max_training = max_training
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="studio-job")
+        self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self._futures: dict[str, Future[None]] = {}
+        self._processes: dict[str, multiprocessing.process.BaseProcess] = {}
+        self._stop_events: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, job_id: str) -> Job:
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id!r}")
+        return job
+
+    def all(self) -> list[Job]:
+        with self._lock:
+            return list(reversed(self._jobs.values()))
+
+    def _add(self, kind: str, title: str) -> Job:
+        job = Job(uuid.uuid4().hex[:12], kind, title)
+        with self._lock:
+            self._jobs[job.id] = job
+            finished = [j.id for j in self._jobs.values() if j.finished_or_failed]
+            for old in finished[: max(0, len(finished) - KEEP_FINISHED)]:
+                del self._jobs[old]
+        return job
+
+    def submit(self, kind: str, title: str, work: Work) -> Job:
+        """Queue ``work(job)`` on the job thread; :class:`Busy` when ``max_pending`` jobs already wait."""
+        with self._lock:
+            pending = sum(1 for j in self._jobs.values() if j.kind != "train" and not j.finished_or_failed)
+        if pending >= self.max_pending:
+            raise Busy(f"{pending} jobs are queued already; wait for one to finish", retry_after=5)
+        job = self._add(kind, title)
+        self._futures[job.id] = self.executor.submit(_run_thread_job, job, work)
+        return job
+
+    def start_process(self, title: str, target: Callable[..., None], args: tuple[Any, ...],
+                      on_message: Callable[[Job, str, Any], None] | None = None) -> Job:
+        """Run ``target(*args, stop_event, messages)`` in a spawned process and follow its messages.
+
+        The target sends ``("progress", (done, total, info))``, ``("done", result)`` or ``("error", text)``.
+        """
+        if len(self.running_training()) >= self.max_training:
+            raise Conflict("a training job is running already; stop it first (one at a time on this CPU)")
+        context = multiprocessing.get_context("spawn")
+        stop_event = context.Event()
+        messages = context.Queue(maxsize=256)
+        job = self._add("train", title)
+        process = context.Process(target=target, args=(*args, stop_event, messages), daemon=True,
+                                  name=f"studio-train-{job.id}")
+        self._processes[job.id] = process
+        self._stop_events[job.id] = stop_event
+        job.update(status="running", started=time.time())
+        process.start()
+        threading.Thread(target=_follow_process, args=(job, process, messages, on_message), daemon=True,
+                         name=f"studio-follow-{job.id}").start()
+        return job
+
+    def running_training(self) -> list[Job]:
+        with self._lock:
+            return [j for j in self._jobs.values() if j.kind == "train" and not j.finished_or_failed]
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a queued job, interrupt a running render, or ask a training job to stop (and save)."""
+        job = self.get(job_id)
+        if job.finished_or_failed:
+            return job
+        job.cancel_requested.set()
+        if job.kind == "train":
+            self._stop_events[job.id].set()
+            job.update(info={**job.info, "stage": "stopping"})
+        else:
+            future = self._futures.get(job.id)
+            if future is not None and future.cancel():
+                job.update(status="cancelled", finished=time.time())
+        return job
+
+    def wait(self, job_id: str, timeout: float) -> Job:
+        """Block until the job ends or ``timeout`` passes (for tests and scripts)."""
+        job = self.get(job_id)
+        deadline = time.monotonic() + timeout
+        with job.changed:
+            while not job.finished_or_failed and time.monotonic() < deadline:
+                job.changed.wait(min(0.5, max(0.0, deadline - time.monotonic())))
+        return job
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Stop training processes (they checkpoint), cancel queued work, and wait a little for both."""
+        for job in self.running_training():
+            self.cancel(job.id)
+        for job in self.all():
+            if not job.finished_or_failed:
+                job.cancel_requested.set()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + timeout
+        for process in self._processes.values():
+            process.join(max(0.1, deadline - time.monotonic()))
+            if process.is_alive():
+                process.terminate()
+
+
+def _run_thread_job(job: Job, work: Work) -> None:
+    if job.cancel_requested.is_set():
+        job.update(status="cancelled", finished=time.time())
+        return
+    job.update(status="running", started=time.time())
+    try:
+        work(job)
+    except Cancelled:
+        job.update(status="cancelled", finished=time.time())
+    except MuybridgeError as exc:
+        job.update(status="failed", error=str(exc), finished=time.time())
+    except Exception as exc:  # an internal bug: the job fails with one line, the server keeps running
+        job.update(status="failed", error=f"internal error ({type(exc).__name__})", finished=time.time())
+    else:
+        job.update(status="done", finished=time.time())
+
+
+def _follow_process(job: Job, process: multiprocessing.process.BaseProcess, messages: Any,
+                    on_message: Callable[[Job, str, Any], None] | None) -> None:
+    """Copy the training process's messages onto its job until it exits."""
+    ended = False
+    while not ended:
+        try:
+            kind, payload = messages.get(timeout=0.5)
+        except queue.Empty:
+            if process.is_alive():
+                continue
+            try:  # it may have sent its last message just before exiting
+                kind, payload = messages.get(timeout=1.0)
+            except queue.Empty:
+                kind, payload = "exit", None
+        if on_message is not None:
+            on_message(job, kind, payload)
+        if kind == "progress":
+            done, total, info = payload
+            job.update(done=done, total=total, info={**job.info, **info})
+        elif kind == "done":
+            job.update(status="done", result={**job.result, **payload}, finished=time.time())
+            ended = True
+        elif kind == "error":
+            job.update(status="failed", error=str(payload), finished=time.time())
+            ended = True
+        elif kind == "exit":
+            job.update(status="failed", error=f"the training process ended unexpectedly "
+                                              f"(exit code {process.exitcode})", finished=time.time())
+            ended = True
+    process.join(timeout=30)
