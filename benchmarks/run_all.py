@@ -34,8 +34,8 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 def machine_line() -> str:
     import torch
 
-    return (f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, torch {torch.__version__}, "
-            f"{datetime.date.today().isoformat()}")
+    return (f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+            f"torch {torch.__version__}, {datetime.date.today().isoformat()}")
 
 
 def run(names: list[str]) -> list[str]:

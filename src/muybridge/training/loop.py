@@ -225,7 +225,7 @@ class Trainer:
 
         self.track_d_wins(real_logits, fake_logits)
         stats.update(loss_d=d_loss.item(), loss_g=g_loss.item(),
-                     d_real=float(torch.sigmoid(real_logits).mean()), d_fake=float(torch.sigmoid(fake_logits).mean()))
+                     d_real=torch.sigmoid(real_logits).mean().item(), d_fake=torch.sigmoid(fake_logits).mean().item())
         self.step += 1
         self.nimg += cfg.batch
         return stats

@@ -522,8 +522,12 @@ function watchTraining(id) {
     const info = job.info || {};
     setProgress($("#train-progress"), job);
     const number = (v, digits) => (typeof v === "number" ? v.toFixed(digits) : "–");
-    const stats = [["stage", info.stage || job.status], ["kimg", number(info.kimg, 2)], ["loss D", number(info.loss_d, 3)],
-      ["loss G", number(info.loss_g, 3)], ["images/s", number(info.img_per_s, 1)], ["ETA", formatSeconds(info.eta_s)]];
+    const ended = ["done", "failed", "cancelled"].includes(job.status);
+    const stoppedEarly = job.result && job.result.stopped_by === "request";
+    const stage = ended ? (stoppedEarly ? "stopped" : job.status) : info.stage || job.status;
+    const stats = [["stage", stage], ["kimg", number(info.kimg, 2)], ["loss D", number(info.loss_d, 3)],
+      ["loss G", number(info.loss_g, 3)], ["images/s", number(info.img_per_s, 1)],
+      ["ETA", ended ? "–" : formatSeconds(info.eta_s)]];
     $("#train-stats").replaceChildren(...stats.map(([k, v]) => element("div", {}, [element("dt", { text: k }), element("dd", { text: v })])));
     $("#train-status").textContent = `${job.title} · ${job.status}`;
     const run = job.result && job.result.run;
@@ -534,12 +538,11 @@ function watchTraining(id) {
       probe.onload = () => { image.src = probe.src; };
       probe.src = `/v1/runs/${encodeURIComponent(run)}/sample.png?t=${Date.now()}`;
     }
-    const ended = ["done", "failed", "cancelled"].includes(job.status);
     $("#train-stop").disabled = ended || job.stop_requested;
     if (ended) {
       state.trainJob = null;
       if (job.status === "failed") toast(job.error, true);
-      else toast(job.result.model ? `Training ${job.result.stopped_by === "request" ? "stopped" : "finished"}: model ${job.result.model} is in Models` : "Training ended");
+      else toast(job.result.model ? `Training ${stoppedEarly ? "stopped" : "finished"}: model ${job.result.model} is in Models` : "Training ended");
       if (run) $("#train-sample").src = `/v1/runs/${encodeURIComponent(run)}/sample.png?t=${Date.now()}`;
       refreshTrain();
       loadModels();
