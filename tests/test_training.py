@@ -229,3 +229,15 @@ def test_config_errors_are_one_line(tmp_path: Path) -> None:
         resolve_config(None, {"architecture": "stylegan9"})
     with pytest.raises(MuybridgeError, match="has no parameter width"):
         resolve_config(None, {"params": {"width": 3}})
+
+
+def test_progress_counts_in_the_unit_of_the_given_length(tiny_dataset: Path, tmp_path: Path) -> None:
+    seen: list[tuple[int, int | None]] = []
+    settings = resolve_config(None, TINY)
+    loop.train(tiny_dataset, tmp_path / "by-images", settings, kimg=0.032,
+               progress=lambda done, total, **info: seen.append((done, total)))
+    assert seen[-1] == (32, 32)
+    seen.clear()
+    loop.train(tiny_dataset, tmp_path / "by-time", settings, minutes=0.05,
+               progress=lambda done, total, **info: seen.append((done, total)))
+    assert seen and all(total == 3 for _, total in seen) and seen[-1][0] >= 3  # stopped once past 3 s

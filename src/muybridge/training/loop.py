@@ -380,7 +380,8 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
                 tick_start, tick_nimg, last_tick = now, trainer.nimg, trainer.nimg
                 if logger:
                     logger.scalars(trainer.nimg, stats)
-            report(progress, trainer.nimg, total_nimg, kimg=trainer.nimg / 1000,
+            done, total = progress_position(trainer, total_nimg, time_limit, cpu_limit)
+            report(progress, done, total, kimg=trainer.nimg / 1000,
                    **{k: v for k, v in stats.items() if k in ("loss_d", "loss_g", "img_per_s")})
             if trainer.nimg - last_sample >= config.sample_kimg * 1000:
                 last_sample = trainer.nimg
@@ -409,6 +410,19 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
         logger.close()
     return TrainResult(run_dir, trainer.step, trainer.nimg / 1000, trainer.train_seconds, trainer.cpu_seconds,
                        stopped_by, final or last_checkpoint, trainer.rollbacks)
+
+
+def progress_position(trainer: Trainer, total_nimg: int | None, time_limit: float,
+                      cpu_limit: float) -> tuple[int, int | None]:
+    """Progress in the unit of the given length (images when kimg is set, else seconds of training time or of
+    CPU time), so the bar's ETA is right whichever length was given."""
+    if total_nimg is not None:
+        return trainer.nimg, total_nimg
+    if math.isfinite(time_limit):
+        return int(trainer.train_seconds), int(time_limit)
+    if math.isfinite(cpu_limit):
+        return int(trainer.cpu_seconds), int(cpu_limit)
+    return trainer.nimg, None
 
 
 def write_best(folder: Path, source: Path) -> None:
