@@ -69,12 +69,14 @@ def blur(x: torch.Tensor) -> torch.Tensor:
 
 
 class ModulatedConv(nn.Module):
-    """Style-modulated convolution; ``up`` makes it a 4x4 stride-2 transposed convolution followed by a blur."""
+    """Style-modulated convolution; ``up`` makes it a 4x4 stride-2 transposed convolution followed by a blur
+    (unless ``low_pass`` is off)."""
 
     def __init__(self, cin: int, cout: int, style_dim: int, kernel: int = 3, up: bool = False,
-                 demodulate: bool = True, input_gain: float = SQRT2) -> None:
+                 demodulate: bool = True, input_gain: float = SQRT2, low_pass: bool = True) -> None:
         super().__init__()
         self.input_gain = input_gain
+        self.low_pass = up and low_pass
         self.up = up
         self.kernel = 4 if up else kernel
         self.demodulate = demodulate
@@ -88,7 +90,9 @@ class ModulatedConv(nn.Module):
         weight = self.weight * self.scale
         x = x * styles[:, :, None, None]
         if self.up:
-            out = blur(F.conv_transpose2d(x, weight.transpose(0, 1), stride=2, padding=1))
+            out = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2, padding=1)
+            if self.low_pass:
+                out = blur(out)
         else:
             out = F.conv2d(x, weight, padding=self.kernel // 2)
         if self.demodulate:
@@ -121,8 +125,9 @@ class GallopDecoder(Decoder):
             self.to_rgb.append(ModulatedConv(cout, 3, style_dim, kernel=1, demodulate=False))
             cin = cout
         # The full resolution has no feature maps: its RGB comes straight from the half-resolution features
-        # through one transposed convolution (as in DCGAN's last layer), which halves the decoder's cost.
-        self.final_rgb = ModulatedConv(cin, 3, style_dim, up=True, demodulate=False)
+        # through one transposed convolution (as in DCGAN's last layer), which halves the decoder's cost. It is
+        # not blurred: nothing follows it that could restore the detail a low-pass filter would remove.
+        self.final_rgb = ModulatedConv(cin, 3, style_dim, up=True, demodulate=False, low_pass=False)
 
     def forward(self, latents: torch.Tensor, class_weights: torch.Tensor) -> torch.Tensor:
         style_input = torch.cat([latents, self.class_embedding(class_weights)], dim=1)

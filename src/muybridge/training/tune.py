@@ -210,6 +210,24 @@ def write_best_config(result: TuneResult, path: str | Path) -> Path:
     return Path(path)
 
 
+TABLE_COLUMNS = ("trial", "KID x1e3", "kimg", "lr_g", "lr_d", "betas", "r1_gamma", "augment", "width", "note")
+
+
+def table_rows(result: TuneResult) -> list[list[str]]:
+    """One row of text per trial, in :data:`TABLE_COLUMNS` order (the CLI renders them)."""
+    best = result.best.number if any(t.kid is not None for t in result.trials) else None
+    rows = []
+    for trial in result.trials:
+        s = trial.settings
+        note = ", ".join(filter(None, ["default" if trial.number == 0 else "",
+                                       "best" if trial.number == best else "", trial.error or ""]))
+        rows.append([str(trial.number), "-" if trial.kid is None else f"{trial.kid * 1e3:.2f}", f"{trial.kimg:.1f}",
+                     f"{s['lr_g']:.2e}", f"{s['lr_d']:.2e}", "/".join(f"{b:g}" for b in s["betas"]),
+                     f"{s['r1_gamma']:.3g}", subset_name(s["augment"]),
+                     " ".join(f"{k}={v}" for k, v in s.get("params", {}).items()) or "-", note])
+    return rows
+
+
 def describe_kid(kid: float | None) -> str:
     return "failed" if kid is None else f"{kid:.5f}"
 
