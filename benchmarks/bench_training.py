@@ -6,8 +6,9 @@ Writes benchmarks/results/training.json and training.md. Needs no photos: a smal
 prepared in a temporary folder.
 
 * Every measurement runs in its own process (so its peak RSS, ``ru_maxrss``, is its own): build the trainer,
-  warm up, then run whole blocks of steps (a block spans the lazy R1 and encoder intervals, so the average
-  includes them) until ``--seconds`` have passed.
+  warm up, then run steps until ``--seconds`` have passed. The 1-thread figure counts whole blocks of steps
+  (a block spans the lazy R1 and encoder intervals, so the average includes them); the 2-thread figure counts
+  single steps (at least 2), so that a crowded machine cannot stretch one measurement for minutes.
 * images per CPU-second (1 thread): ``time.process_time`` of the process; robust when other processes share
   the machine. images/s wall (2 threads): ``time.perf_counter``; only meaningful on an otherwise idle machine
   (the load average at the start of each measurement is recorded).
@@ -79,12 +80,13 @@ def measure(data: Path, arch: str, threads: int, seconds: float) -> dict[str, An
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = Trainer(data, Path(run_dir), config, init_world())
         batches = iter(trainer.loader)
-        block = block_steps(config)
+        # CPU figure: whole blocks. Wall figure: single steps, so a crowded machine cannot stretch it for minutes.
+        block = block_steps(config) if threads == 1 else 1
         for _ in range(2):  # warm-up: allocator, oneDNN kernels
             trainer.train_step(*next(batches))
         clock = time.process_time if threads == 1 else time.perf_counter
         steps, cpu_started, wall_started, started = 0, time.process_time(), time.perf_counter(), clock()
-        while steps == 0 or clock() - started < seconds:
+        while steps < 2 or clock() - started < seconds:
             for _ in range(block):
                 trainer.train_step(*next(batches))
             steps += block
@@ -114,18 +116,24 @@ def markdown(report: dict[str, Any]) -> str:
     lines = ["# Training speed (dcgan baseline vs gallop default)", "",
              "Each architecture with its own training defaults (batch, precision, R1, EMA, encoder). "
              "img/CPU-s: 1 torch thread, images per CPU-second of the process (fair on a shared machine); "
-             "img/s wall: 2 threads (depends on the load, recorded). Peak RSS: the measuring process's "
-             "ru_maxrss (includes Python + torch, about 0.3 GiB).", "",
+             "img/s wall: 2 threads, only meaningful on an idle machine: the load average before the "
+             "measurement and the cores the process actually got (CPU-seconds per second) are shown. Peak RSS: "
+             "the measuring process's ru_maxrss (includes Python + torch, about 0.3 GiB).", "",
              "| arch | px | batch | precision | img/CPU-s (1 thread) | img/s wall (2 threads) | load avg | "
-             "peak RSS MiB (1 / 2 threads) |", "|---|---:|---:|---|---:|---:|---:|---:|"]
+             "cores got | peak RSS MiB (1 / 2 threads) |", "|---|---:|---:|---|---:|---:|---:|---:|---:|"]
     for row in report["rows"]:
         lines.append(f"| {row['arch']} | {row['size']} | {row['batch']} | {row['precision']} | "
                      f"{row['cpu1']['images_per_cpu_s']:.1f} | {row['wall2']['images_per_s']:.1f} | "
-                     f"{row['wall2']['load_average_before']:.1f} | {row['cpu1']['peak_rss_mib']:.0f} / "
+                     f"{row['wall2']['load_average_before']:.1f} | "
+                     f"{row['wall2']['cpu_seconds'] / row['wall2']['wall_seconds']:.2f} | "
+                     f"{row['cpu1']['peak_rss_mib']:.0f} / "
                      f"{row['wall2']['peak_rss_mib']:.0f} |")
     lines += ["", "gallop / dcgan: " + "; ".join(
         f"{size} px {r['images_per_cpu_s']}x per CPU-second, {r['images_per_s']}x wall"
-        for size, r in report["ratio_gallop_over_dcgan"].items()), ""]
+        for size, r in report["ratio_gallop_over_dcgan"].items()),
+        "", "When other processes hold the cores, 2 threads can be many times slower than 1 (each parallel op "
+        "waits for a descheduled thread; gallop's many small ops suffer most): on a shared machine train with "
+        "`--threads 1` and read the 1-thread column.", ""]
     return "\n".join(lines)
 
 
@@ -145,7 +153,8 @@ def main() -> None:
         datasets = prepare_datasets(Path(tmp))
         for size in SIZES:
             for arch in ARCHS:
-                found = {mode: run_child(datasets[size], arch, threads, args.seconds) for mode, threads in MODES.items()}
+                found = {mode: run_child(datasets[size], arch, threads, args.seconds)
+                         for mode, threads in MODES.items()}
                 rows.append({"arch": arch, "size": size, "batch": found["cpu1"]["batch"],
                              "precision": found["cpu1"]["precision"], **found})
                 print(f"{arch} {size}px: {found['cpu1']['images_per_cpu_s']} img/CPU-s (1 thread), "

@@ -30,6 +30,7 @@ from PIL import Image
 
 from muybridge import __version__
 from muybridge.data import open_dataset, prepare_dataset
+from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_path, atomic_write_json, atomic_write_text
 from muybridge.generator import Generator
 from muybridge.metrics.evaluate import evaluate, evaluate_real
@@ -72,9 +73,10 @@ def train_to(data: Path, run_dir: Path, arch: str, minutes: float) -> dict[str, 
     last_reported = [-1]
 
     def progress(done: int, total: int | None, /, **info: float | str) -> None:
-        if done // 2000 != last_reported[0]:
-            last_reported[0] = done // 2000
-            log(f"  {arch}: {done / 1000:.1f} kimg  " + "  ".join(
+        kimg = float(info.get("kimg", 0.0))
+        if int(kimg // 2) != last_reported[0]:  # a line every 2 kimg
+            last_reported[0] = int(kimg // 2)
+            log(f"  {arch}: {kimg:.1f} kimg, {done / 60:.1f} of {(total or 0) / 60:.1f} CPU-min  " + "  ".join(
                 f"{k}={v:.3g}" for k, v in info.items() if isinstance(v, float) and k != "kimg"))
 
     result = train(data, run_dir, race_config(arch, run_dir), cpu_minutes=minutes, resume=True,
@@ -112,7 +114,14 @@ def run_milestone(args: argparse.Namespace, data: Path, arch: str, minutes: floa
     facts_path = arch_dir / f"milestone-{minutes:g}min.json"
     if not facts_path.is_file():
         log(f"{arch}: training to {minutes:g} CPU-minutes in {run_dir}")
-        facts = train_to(data, run_dir, arch, minutes)
+        try:
+            facts = train_to(data, run_dir, arch, minutes)
+        except MuybridgeError as exc:
+            if "diverged" not in str(exc):
+                raise
+            results.setdefault("failures", {})[arch] = {"before_cpu_minutes": minutes, "error": str(exc)}
+            log(f"{arch}: {exc}; recorded as a result, the race goes on without it")
+            return True
         if facts is None:
             return False
         if facts["cpu_minutes"] * 60 > minutes * 60 + OVERSHOOT_S:
@@ -183,9 +192,12 @@ def markdown(results: dict[str, Any], archs: list[str], milestones: list[float])
         cells = []
         for arch in archs:
             row = done.get(milestone_key(arch, minutes))
+            status = "diverged" if arch in results.get("failures", {}) else "pending"
             cells += ([f"{row['fid']:.2f}", f"{row['kid'] * 1e3:.2f} ± {row['kid_std'] * 1e3:.2f}"] if row
-                      else ["pending", "pending"])
+                      else [status, status])
         lines.append(f"| {minutes:g} | " + " | ".join(cells) + " |")
+    for arch, failure in results.get("failures", {}).items():
+        lines += ["", f"{arch} diverged before {failure['before_cpu_minutes']:g} CPU-minutes: {failure['error']}"]
     floor = results.get("floor")
     if floor:
         lines += ["", f"Real-data floor (train vs held-out cats, {floor['train_samples']} vs "
@@ -263,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for minutes in milestones:  # interleaved, so a partial race already compares like with like
             for arch in archs:
-                if milestone_key(arch, minutes) in results["milestones"]:
+                if milestone_key(arch, minutes) in results["milestones"] or arch in results.get("failures", {}):
                     continue
                 if not run_milestone(args, data, arch, minutes, results):
                     return 1

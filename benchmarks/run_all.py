@@ -80,7 +80,7 @@ def main() -> int:
     failed = [] if args.collect else run(names)
     summary = collect()
     (RESULTS / "SUMMARY.md").write_text("# Benchmark summary\n\n" + summary, encoding="utf-8")
-    update_readme(summary)
+    update_readme(summary.replace("](race/", "](benchmarks/results/race/"))  # links relative to the README
     print(f"wrote {RESULTS / 'SUMMARY.md'} and the README's benchmark section")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)

@@ -6,11 +6,13 @@ function of the trained generator.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import optuna
 import pytest
+import torch
 import yaml
 from PIL import Image
 from typer.testing import CliRunner
@@ -49,8 +51,13 @@ def fake_kid(generator: Generator, dataset: object, n: int = 500, seed: int = 0)
 
 
 @pytest.fixture
-def cheap_objective(monkeypatch: pytest.MonkeyPatch) -> None:
+def cheap_objective(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The fake KID, and one torch thread (two threads crawl on a 2-core machine that is busy elsewhere)."""
     monkeypatch.setattr(tune_module, "quick_kid", fake_kid)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("arch", ["gallop", "dcgan"])
@@ -93,7 +100,8 @@ def test_tune_command_prints_the_verdict_and_writes_the_yaml(tiny_dataset: Path,
     base.write_text(yaml.safe_dump(BASE))
     out = tmp_path / "best.yaml"
     result = CliRunner().invoke(app, ["tune", "--data", str(tiny_dataset), "--trials", "2", "--config", str(base),
-                                      "--minutes-per-trial", str(TRIAL_CPU_MINUTES), "--out", str(out)])
+                                      "--minutes-per-trial", str(TRIAL_CPU_MINUTES), "--out", str(out),
+                                      "--threads", "1"])
     assert result.exit_code == 0, result.output
     assert "beat the default" in result.output and "tuning trials" in result.output
     assert resolve_config(read_yaml_config(out)).latent_dim == 16

@@ -336,6 +336,8 @@ def evaluate(
 # ---- end evaluation commands ----
 
 # ---- rendering commands: generate, animate, directions ----
+from typing import TYPE_CHECKING  # noqa: E402  (for --from-latent's type only)
+
 ModelOption = Annotated[str, typer.Option("--model", "-m", help="Model folder, or a bundled model's name.")]
 OutputOption = Annotated[Path, typer.Option(
     "--output", "-o", help="Output: NAME.gif, .mp4, .webp, .png (sprite sheet + .json atlas) or a folder "
@@ -355,6 +357,22 @@ SeedOption = Annotated[Optional[int], typer.Option(help="Seed naming the charact
 EasingOption = Annotated[str, typer.Option(help="linear, ease-in-out or cubic.")]
 InterpolationOption = Annotated[str, typer.Option(help="slerp (keeps latents typical) or lerp.")]
 KEY_HELP = "CLASS:SEED, e.g. cat:7; a class mix such as cat*0.7+dog*0.3:7 also works."
+FromLatentOption = Annotated[Optional[Path], typer.Option(  # noqa: UP045
+    "--from-latent", help="Animate a latent from `muybridge invert` (your pet) instead of a CLASS:SEED; a CLASS "
+                          "alone then renders it in that class.")]
+IndexOption = Annotated[int, typer.Option("--index", help="Which latent of the --from-latent file (0 = first); "
+                                                           "grid cell i takes index+i.")]
+
+if TYPE_CHECKING:
+    from muybridge.animation.modes import CharacterPicker
+
+
+def _latent_source(from_latent: Path | None, index: int,
+                   class_key: str | None = None) -> CharacterPicker | None:
+    """The character picker of ``--from-latent`` (None without it)."""
+    from muybridge.animation.modes import latent_picker
+
+    return latent_picker(from_latent, index, class_key) if from_latent is not None else None
 
 
 def _animate(build: object, output: Path, model: str, fps: float, frames: int | None, duration: float | None,
@@ -413,8 +431,11 @@ app.add_typer(animate_app, name="animate")
 
 @animate_app.command("loop")
 def animate_loop(
-    character: Annotated[str, typer.Argument(metavar="CLASS[:SEED]", help=KEY_HELP)],
     output: OutputOption,
+    character: Annotated[Optional[str], typer.Argument(  # noqa: UP045
+        metavar="CLASS[:SEED]", help=KEY_HELP + " Optional with --from-latent.")] = None,
+    from_latent: FromLatentOption = None,
+    index: IndexOption = 0,
     seed: SeedOption = None,
     radius: Annotated[float, typer.Option(help="How far the loop strays from the character (latent units).")
                       ] = 2.0,
@@ -430,10 +451,12 @@ def animate_loop(
     """A seamless loop: the character drifts around a small circle in latent space and comes back.
 
     Example: muybridge animate loop cat --seed 7 -o cat.gif      (four cats: --grid 2x2; video: -o cat.mp4)
+    Your pet (see `muybridge invert`): muybridge animate loop --from-latent pet.json -o pet.gif
     """
     from muybridge.animation.modes import loop_builder
 
-    build = loop_builder(character, seed, radius)
+    source = _latent_source(from_latent, index, character)
+    build = loop_builder(None if source else character, seed, radius, source)
     _animate(build, output, model, fps, frames, duration, size, truncation, grid, pixel_art)
 
 
@@ -442,6 +465,8 @@ def animate_walk(
     characters: Annotated[list[str], typer.Argument(metavar="CLASS:SEED...", help=f"2 or more. {KEY_HELP}")],
     output: OutputOption,
     loop_back: Annotated[bool, typer.Option("--loop", help="Walk back to the first key (seamless).")] = False,
+    from_latent: FromLatentOption = None,
+    index: IndexOption = 0,
     easing: EasingOption = "ease-in-out",
     interpolation: InterpolationOption = "slerp",
     model: ModelOption = "default",
@@ -456,20 +481,25 @@ def animate_walk(
     """Walk through latent space from key to key; across classes the class blends on the way.
 
     Example: muybridge animate walk cat:1 cat:2 dog:3 --loop --easing ease-in-out -o walk.webp
+    With --from-latent the walk starts at your pet; a key without a seed is your pet in that class.
     """
     from muybridge.animation.modes import walk_builder
 
-    build = walk_builder(characters, loop_back, easing, interpolation)
+    build = walk_builder(characters, loop_back, easing, interpolation,
+                         _latent_source(from_latent, index))
     _animate(build, output, model, fps, frames, duration, size, truncation, grid, pixel_art)
 
 
 @animate_app.command("morph")
 def animate_morph(
-    start: Annotated[str, typer.Argument(metavar="FROM", help=KEY_HELP)],
-    end: Annotated[str, typer.Argument(metavar="TO", help="Like FROM; without a seed it keeps FROM's seed "
-                                                         "(same identity noise, only the class changes).")],
+    start: Annotated[str, typer.Argument(metavar="FROM", help=KEY_HELP + " With --from-latent, give only TO.")],
     output: OutputOption,
+    end: Annotated[Optional[str], typer.Argument(  # noqa: UP045
+        metavar="TO", help="Like FROM; without a seed it keeps FROM's seed (same identity noise, only the "
+                           "class changes).")] = None,
     loop_back: Annotated[bool, typer.Option("--loop", help="Morph back again (seamless ping-pong).")] = False,
+    from_latent: FromLatentOption = None,
+    index: IndexOption = 0,
     easing: EasingOption = "ease-in-out",
     interpolation: InterpolationOption = "slerp",
     model: ModelOption = "default",
@@ -484,17 +514,29 @@ def animate_morph(
     """Morph one character into another, across classes: the class weights blend, the latent follows.
 
     Example: muybridge animate morph cat:3 dog:5 -o morph.mp4      (cat:3 dog = the dog of seed 3)
+    Your pet into a dog: muybridge animate morph --from-latent pet.json dog -o pet-dog.gif  (or dog:3)
     """
     from muybridge.animation.modes import morph_builder
 
-    build = morph_builder(start, end, loop_back, easing, interpolation)
+    if from_latent is not None:
+        if end is not None:
+            raise MuybridgeError("with --from-latent, morph takes only TO (the start is your latent)")
+        build = morph_builder(None, start, loop_back, easing, interpolation,
+                              _latent_source(from_latent, index))
+    elif end is None:
+        raise MuybridgeError("morph needs FROM and TO, e.g. `animate morph cat:3 dog -o morph.gif`")
+    else:
+        build = morph_builder(start, end, loop_back, easing, interpolation)
     _animate(build, output, model, fps, frames, duration, size, truncation, grid, pixel_art)
 
 
 @animate_app.command("motion")
 def animate_motion(
-    character: Annotated[str, typer.Argument(metavar="CLASS[:SEED]", help=KEY_HELP)],
     output: OutputOption,
+    character: Annotated[Optional[str], typer.Argument(  # noqa: UP045
+        metavar="CLASS[:SEED]", help=KEY_HELP + " Optional with --from-latent.")] = None,
+    from_latent: FromLatentOption = None,
+    index: IndexOption = 0,
     direction: Annotated[str, typer.Option(help="A named direction (see `muybridge directions`), an index "
                                                 "(SeFa) or METHOD:INDEX, e.g. ganspace:2.")] = "0",
     amplitude: Annotated[float, typer.Option(help="How far to swing along the direction (latent units).")
@@ -516,7 +558,9 @@ def animate_motion(
     """
     from muybridge.animation.modes import motion_builder
 
-    build = motion_builder(character, direction, seed, amplitude, cycles)
+    source = _latent_source(from_latent, index, character)
+    build = motion_builder(None if source else character, direction, seed, amplitude, cycles,
+                           source)
     _animate(build, output, model, fps, frames, duration, size, truncation, grid, pixel_art)
 
 
@@ -658,16 +702,16 @@ def tune(
     data: Annotated[Path, typer.Option("--data", help="Prepared dataset folder with a held-out split.")],
     trials: Annotated[int, typer.Option(help="Configurations to try; trial 0 is the default.")] = 10,
     minutes_per_trial: Annotated[float, typer.Option(
-        help="CPU-minutes of training per trial (all threads counted: 2 threads spend it in about half "
-             "the wall time).")] = 5.0,
-    arch: Annotated[Optional[str], typer.Option("--arch", help="Architecture: gallop (default) or dcgan.")] = None,
-    config: Annotated[Optional[Path], typer.Option(
+        help="CPU-minutes of training per trial (all threads counted, so trials compare fairly on a busy "
+             "machine).")] = 5.0,
+    arch: Annotated[str | None, typer.Option("--arch", help="Architecture: gallop (default) or dcgan.")] = None,
+    config: Annotated[Path | None, typer.Option(
         "--config", help="YAML of training settings every trial starts from.")] = None,
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the best config (YAML).")
                         ] = Path("best.yaml"),
     seed: Annotated[int, typer.Option(help="Seed of the TPE sampler.")] = 0,
     kid_n: Annotated[int, typer.Option(help="Generated images per KID score (≈ n/5 s each on 1 core).")] = 500,
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads (default: all cores).")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads (default: all cores).")] = None,
 ) -> None:
     """Search learning rates, betas, R1, augmentations and width with Optuna; score each trial by held-out KID.
 
@@ -677,8 +721,8 @@ def tune(
     import torch
 
     from muybridge.training.config import read_yaml_config
-    from muybridge.training.tune import tune as run_tune
     from muybridge.training.tune import table_rows, verdict, write_best_config
+    from muybridge.training.tune import tune as run_tune
 
     if threads:
         torch.set_num_threads(threads)
@@ -691,6 +735,45 @@ def tune(
     out.print(verdict(result), markup=False, highlight=False)
     out.print(f"wrote {path} (use it with: muybridge train --config {path})", markup=False, highlight=False)
 # ---- end tuning commands ----
+
+# ---- inversion commands ----
+@app.command()
+def invert(
+    photos: Annotated[list[Path], typer.Argument(metavar="PHOTO...", help="Photos of your pet (JPEG, PNG, ...).")],
+    latents_out: Annotated[Path, typer.Option("--out", "-o", help="Latent file to write (.json); a "
+                                              "side-by-side PNG per photo is written beside it.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model folder, or a bundled model's name.")
+                     ] = "default",
+    class_name: Annotated[Optional[str], typer.Option(  # noqa: UP045 (typer reads the annotation)
+        "--class", help="The pet's class [default: cat when the model has it, else its first class].")] = None,
+    steps: Annotated[int, typer.Option(help="Refinement steps after the encoder's guess (0: encoder only).")
+                     ] = 200,
+    lr: Annotated[float, typer.Option("--lr", help="Refinement step size (Adam, cosine-decayed).")] = 0.05,
+    no_detect: Annotated[bool, typer.Option("--no-detect", help="Use the centre square instead of finding "
+                                            "the cat's face.")] = False,
+) -> None:
+    """Find your pet's face in a photo and fit a latent that makes the model draw it, to animate it.
+
+    Example: muybridge invert my-cat.jpg --out pet.json
+    Then: muybridge animate loop --from-latent pet.json -o pet.gif   (or: animate morph --from-latent pet.json dog)
+    """
+    from muybridge.generator import Generator
+    from muybridge.inversion import RefineSettings, invert_photos, write_latent_file
+
+    settings = RefineSettings(steps=steps, lr=lr).check()
+    if latents_out.suffix.lower() != ".json":
+        raise MuybridgeError(f"{latents_out}: the latent file must end in .json")
+    generator = Generator.load(model)
+    with progress_bar("invert") as bar:
+        results = invert_photos(generator, photos, class_name, settings, detect=not no_detect, progress=bar)
+    files = write_latent_file(latents_out, generator, results)
+    for result in results:
+        how = "face found" if result.detected else "centre square"
+        out.print(f"{result.source}: {result.class_name}, {how}; PSNR encoder {result.losses['encoder_psnr']:.1f} "
+                  f"dB → refined {result.losses['refined_psnr']:.1f} dB", markup=False, highlight=False)
+    out.print(f"wrote {latents_out} and {len(files) - 1} preview PNG{'s' * (len(files) > 2)} "
+              f"(photo | encoder | refined)", markup=False, highlight=False)
+# ---- end inversion commands ----
 
 
 if __name__ == "__main__":

@@ -18,8 +18,10 @@ import torch
 from muybridge.animation.directions import resolve_direction
 from muybridge.animation.export import check_output, export_frames
 from muybridge.animation.paths import (
+    Character,
     LatentPath,
     character,
+    character_from_latent,
     check_interpolation,
     easing_function,
     loop,
@@ -44,6 +46,8 @@ from muybridge.generator import ClassSpec, Generator
 from muybridge.progress import Progress
 
 PathBuilder = Callable[[Generator, int], LatentPath]
+CharacterPicker = Callable[[Generator, int], Character]
+"""``pick(generator, cell) -> Character``: where a character comes from other than a (class, seed) key."""
 
 
 def character_key(text: str, seed_option: int | None = None, default_seed: int = 0) -> tuple[ClassSpec, int]:
@@ -56,48 +60,114 @@ def character_key(text: str, seed_option: int | None = None, default_seed: int =
     return class_spec, seed_option if seed_option is not None else default_seed
 
 
-def loop_builder(key: str, seed: int | None = None, radius: float = 2.0) -> PathBuilder:
-    class_spec, first = character_key(key, seed)
+def latent_picker(path: str | os.PathLike[str], index: int = 0, class_key: str | None = None) -> CharacterPicker:
+    """Characters from a latent file (``muybridge invert``): grid cell ``i`` takes entry ``index + i``, cycling.
+
+    ``class_key`` (a class or mix, no seed) renders the latents as another class. The file's structure is
+    checked now; that it belongs to the model is checked when the model is loaded.
+    """
+    from muybridge.inversion.latent_file import read_latent_file, read_latents
+
+    count = len(read_latent_file(path)["latents"])
+    if not 0 <= index < count:
+        raise MuybridgeError(f"{path}: --index {index} is out of range; the file holds {count} latent"
+                             f"{'s' * (count > 1)} (0..{count - 1})")
+    class_spec: ClassSpec | None = None
+    if class_key is not None:
+        class_spec, seed = parse_key(class_key)
+        if seed is not None:
+            raise MuybridgeError(f"'{class_key}': --from-latent gives the character, so it takes no seed; "
+                                 "name only a class")
+    loaded: dict[int, list[Character]] = {}
+
+    def pick(generator: Generator, cell: int) -> Character:
+        if id(generator) not in loaded:
+            loaded[id(generator)] = read_latents(path, generator, class_spec)
+        return loaded[id(generator)][(index + cell) % count]
+
+    return pick
+
+
+def _key_picker(key: str | None, seed: int | None = None, default_seed: int = 0) -> CharacterPicker:
+    if key is None:
+        raise MuybridgeError("name a character as CLASS[:SEED], or give --from-latent FILE")
+    class_spec, first = character_key(key, seed, default_seed)
+    return lambda generator, cell: character(generator, class_spec, first + cell)
+
+
+def _after_picker(key: str, source: CharacterPicker) -> CharacterPicker:
+    """A key following a latent-file character: ``CLASS`` alone is that character's latent in CLASS."""
+    class_spec, seed = parse_key(key)
+    if seed is not None:
+        return _key_picker(key)
+    return lambda generator, cell: character_from_latent(generator, class_spec, source(generator, cell).latent)
+
+
+def _centre_picker(key: str | None, seed: int | None, source: CharacterPicker | None) -> CharacterPicker:
+    if source is None:
+        return _key_picker(key, seed)
+    if key is not None or seed is not None:
+        raise MuybridgeError("--from-latent gives the character: it takes no seed (a CLASS alone renders "
+                             "the latent in that class)")
+    return source
+
+
+def loop_builder(key: str | None, seed: int | None = None, radius: float = 2.0,
+                 source: CharacterPicker | None = None) -> PathBuilder:
+    """``source`` (e.g. :func:`latent_picker`) replaces the (class, seed) key."""
+    pick = _centre_picker(key, seed, source)
 
     def build(generator: Generator, cell: int) -> LatentPath:
-        return loop(character(generator, class_spec, first + cell), radius)
+        centre = pick(generator, cell)
+        return loop(centre, radius, plane_seed=None if source is None else cell)
 
     return build
 
 
 def walk_builder(keys: Sequence[str], closed: bool = False, easing: str = "ease-in-out",
-                 interpolation: str = "slerp") -> PathBuilder:
-    stops = [character_key(text) for text in keys]
+                 interpolation: str = "slerp", source: CharacterPicker | None = None) -> PathBuilder:
+    """With ``source``, the walk starts at that character; a later key without a seed is its latent in
+    that key's class."""
+    stops = [_after_picker(text, source) for text in keys] if source else [_key_picker(text) for text in keys]
+    stops = [source, *stops] if source else stops
     if len(stops) < 2:
         raise MuybridgeError(f"a walk needs at least two keys, got {len(stops)}")
     easing_function(easing)
     check_interpolation(interpolation)
 
     def build(generator: Generator, cell: int) -> LatentPath:
-        characters = [character(generator, spec, seed + cell) for spec, seed in stops]
+        characters = [pick(generator, cell) for pick in stops]
         return walk(characters, interpolation, easing, closed)
 
     return build
 
 
-def morph_builder(start: str, end: str, closed: bool = False, easing: str = "ease-in-out",
-                  interpolation: str = "slerp") -> PathBuilder:
-    """``end`` without a seed keeps ``start``'s seed: the same identity noise, another class."""
-    start_spec, start_seed = character_key(start)
-    end_spec, end_seed = character_key(end, default_seed=start_seed)
+def morph_builder(start: str | None, end: str, closed: bool = False, easing: str = "ease-in-out",
+                  interpolation: str = "slerp", source: CharacterPicker | None = None) -> PathBuilder:
+    """``end`` without a seed keeps ``start``'s seed: the same identity noise, another class.
+
+    With ``source`` instead of ``start``, ``end`` without a seed keeps the source's latent (your cat as a
+    dog); ``end`` with a seed morphs into that character.
+    """
+    if source is not None:
+        begin = _centre_picker(start, None, source)
+        finish = _after_picker(end, source)
+    else:
+        begin = _key_picker(start)
+        start_seed = character_key(start)[1] if start is not None else 0
+        finish = _key_picker(end, default_seed=start_seed)
     easing_function(easing)
     check_interpolation(interpolation)
 
     def build(generator: Generator, cell: int) -> LatentPath:
-        return morph(character(generator, start_spec, start_seed + cell),
-                     character(generator, end_spec, end_seed + cell), interpolation, easing, closed)
+        return morph(begin(generator, cell), finish(generator, cell), interpolation, easing, closed)
 
     return build
 
 
-def motion_builder(key: str, direction: str, seed: int | None = None, amplitude: float = 3.0,
-                   cycles: int = 1) -> PathBuilder:
-    class_spec, first = character_key(key, seed)
+def motion_builder(key: str | None, direction: str, seed: int | None = None, amplitude: float = 3.0,
+                   cycles: int = 1, source: CharacterPicker | None = None) -> PathBuilder:
+    pick = _centre_picker(key, seed, source)
     if not 0 < abs(amplitude) <= 100:
         raise MuybridgeError(f"--amplitude must be non-zero and at most 100 in size, got {amplitude:g}")
     if cycles < 1:
@@ -107,8 +177,7 @@ def motion_builder(key: str, direction: str, seed: int | None = None, amplitude:
     def build(generator: Generator, cell: int) -> LatentPath:
         if id(generator) not in resolved:  # computed once, shared by every grid cell
             resolved[id(generator)] = resolve_direction(generator, direction).vector
-        center = character(generator, class_spec, first + cell)
-        return motion(center, resolved[id(generator)], amplitude, cycles)
+        return motion(pick(generator, cell), resolved[id(generator)], amplitude, cycles)
 
     return build
 

@@ -155,6 +155,15 @@ def run_trial(data_dir: Path, dataset: Any, config: TrainConfig, cpu_minutes: fl
         return float(quick_kid(generator, dataset, n=kid_n, seed=seed)), result.kimg
 
 
+def trial_progress(progress: Progress | None, number: int, trials: int, stage: str) -> Progress:
+    """Training progress inside trial ``number``, reported on the bar over trials."""
+
+    def update(done: int, total: int | None, /, **info: float | str) -> None:
+        report(progress, number, trials, stage=stage, kimg=float(info.get("kimg", 0.0)))
+
+    return update
+
+
 def tune(data_dir: str | Path, *, trials: int, cpu_minutes_per_trial: float, arch: str | None = None,
          base: dict[str, Any] | None = None, seed: int = 0, kid_n: int = 500,
          progress: Progress | None = None) -> TuneResult:
@@ -183,12 +192,9 @@ def tune(data_dir: str | Path, *, trials: int, cpu_minutes_per_trial: float, arc
         settings = suggest(trial, default)
         config = resolve_config(merge_settings(base_values, settings))
         stage = f"trial {number + 1}/{trials}"
-
-        def training(done: int, total: int | None, /, **info: float | str) -> None:
-            report(progress, number, trials, stage=stage, kimg=float(info.get("kimg", done / 1000)))
-
         try:
-            kid, kimg = run_trial(data_dir, dataset, config, cpu_minutes_per_trial, kid_n, seed, training)
+            kid, kimg = run_trial(data_dir, dataset, config, cpu_minutes_per_trial, kid_n, seed,
+                                  trial_progress(progress, number, trials, stage))
         except MuybridgeError as exc:  # a diverged trial is a result, not the end of the search
             records.append(TrialRecord(number, settings, None, 0.0, str(exc)))
             study.tell(trial, state=optuna.trial.TrialState.FAIL)

@@ -1,0 +1,122 @@
+"""Photo → latent: crop the face, encode it with the model's encoder E, refine the latent by optimisation.
+
+:func:`invert_image` does one photo (path, bytes or array: what the studio needs); :func:`invert_photos`
+crops every photo first (so a bad one fails before any optimisation) and refines them together.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from muybridge.data.decode import ImageSource, UnusableImageError
+from muybridge.errors import MuybridgeError
+from muybridge.generator import Generator, from_uint8, to_uint8
+from muybridge.inversion.photo import Box, face_crop, load_photo
+from muybridge.inversion.quality import psnr
+from muybridge.inversion.refine import RefineSettings, refine_latents
+from muybridge.progress import Progress
+
+
+@dataclass
+class InversionResult:
+    """One inverted photo: its crop, both latents, both reconstructions and the losses."""
+
+    class_name: str
+    crop: np.ndarray  # (R, R, 3) uint8: what was inverted
+    encoder_latent: torch.Tensor  # (D,): E's one-pass guess
+    latent: torch.Tensor  # (D,): after refinement
+    encoder_reconstruction: np.ndarray  # (R, R, 3) uint8
+    reconstruction: np.ndarray  # (R, R, 3) uint8
+    losses: dict[str, float] = field(default_factory=dict)
+    source: str | None = None
+    box: Box | None = None
+    detected: bool = False
+
+    def side_by_side(self) -> np.ndarray:
+        """``(R, 3R, 3)``: the crop, the encoder-only reconstruction, the refined one."""
+        return np.concatenate([self.crop, self.encoder_reconstruction, self.reconstruction], axis=1)
+
+
+def default_class(generator: Generator) -> str:
+    """``cat`` when the model knows it (the cascade finds cat faces), else the model's first class."""
+    return "cat" if "cat" in generator.classes else generator.classes[0]
+
+
+def prepare_crop(generator: Generator, source: ImageSource | np.ndarray, class_name: str, detect: bool = True,
+                 name: str | None = None) -> tuple[np.ndarray, Box, bool]:
+    """Decode and crop one photo to the model's resolution; errors name the photo."""
+    label = name or (str(source) if isinstance(source, str | os.PathLike) else "photo")
+    try:
+        photo = load_photo(source, min_side=max(1, generator.resolution // 2))
+    except UnusableImageError as exc:
+        raise MuybridgeError(f"{label}: {exc.reason}") from None
+    return face_crop(photo, generator.resolution, class_name, detect, label)
+
+
+def invert_crops(generator: Generator, crops: np.ndarray, class_names: Sequence[str],
+                 settings: RefineSettings | None = None, progress: Progress | None = None,
+                 start: torch.Tensor | None = None) -> list[InversionResult]:
+    """Invert ``(N, R, R, 3)`` uint8 crops already framed like the training photos.
+
+    Refinement starts from the encoder's latents, or from ``start`` ``(N, D)`` when given (reported as the
+    ``encoder_*`` fields).
+    """
+    if crops.ndim != 4 or crops.shape[1:] != (generator.resolution, generator.resolution, 3):
+        raise MuybridgeError(f"crops must be (N, {generator.resolution}, {generator.resolution}, 3) uint8, "
+                             f"got {crops.shape}")
+    weights = generator.class_weights(list(class_names))
+    targets = from_uint8(crops)
+    encoded = generator.encode(crops) if start is None else start.float()
+    refined, terms = refine_latents(generator, targets, weights, encoded, settings, progress)
+    encoder_images = to_uint8(generator.decode(encoded, weights))
+    refined_images = to_uint8(generator.decode(refined, weights))
+    encoder_psnr, refined_psnr = psnr(crops, encoder_images), psnr(crops, refined_images)
+    encoder_l1 = (targets - from_uint8(encoder_images)).abs().flatten(1).mean(1)
+    results = []
+    for i, name in enumerate(class_names):
+        losses = {"encoder_l1": float(encoder_l1[i]), "encoder_psnr": float(encoder_psnr[i]),
+                  "refined_l1": float(terms["pixel_l1"][i]), "refined_psnr": float(refined_psnr[i]),
+                  "perceptual": float(terms["perceptual"][i]), "norm_penalty": float(terms["norm"][i])}
+        results.append(InversionResult(name, crops[i], encoded[i].clone(), refined[i].clone(), encoder_images[i],
+                                       refined_images[i], {k: round(v, 5) for k, v in losses.items()}))
+    return results
+
+
+def invert_photos(generator: Generator, sources: Sequence[str | os.PathLike[str]], class_name: str | None = None,
+                  settings: RefineSettings | None = None, detect: bool = True,
+                  progress: Progress | None = None) -> list[InversionResult]:
+    """Invert photo files: every photo is cropped first, then all are refined in one batch."""
+    if not sources:
+        raise MuybridgeError("no photos given")
+    chosen = class_name or default_class(generator)
+    generator.class_index(chosen)
+    prepared = [prepare_crop(generator, source, chosen, detect, str(source)) for source in sources]
+    crops = np.stack([crop for crop, _, _ in prepared])
+    results = invert_crops(generator, crops, [chosen] * len(crops), settings, progress)
+    for result, source, (_, box, detected) in zip(results, sources, prepared, strict=True):
+        result.source, result.box, result.detected = str(Path(source)), box, detected
+    return results
+
+
+def invert_image(generator: Generator, image: ImageSource | np.ndarray, class_name: str | None = None,
+                 steps: int = 200, detect: bool = True, progress: Progress | None = None,
+                 lr: float | None = None) -> InversionResult:
+    """One photo (a path, its bytes, or an ``(H, W, 3)`` uint8 array) → its latent in ``generator``'s space.
+
+    Raises :class:`~muybridge.errors.MuybridgeError` with a one-line reason for a non-image, a photo that is
+    too small, or (class cat with ``detect``) a photo without a detectable face.
+    """
+    chosen = class_name or default_class(generator)
+    generator.class_index(chosen)
+    settings = RefineSettings(steps=steps) if lr is None else RefineSettings(steps=steps, lr=lr)
+    crop, box, detected = prepare_crop(generator, image, chosen, detect)
+    result = invert_crops(generator, crop[None], [chosen], settings, progress)[0]
+    result.source = str(image) if isinstance(image, str | os.PathLike) else None
+    result.box, result.detected = box, detected
+    return result

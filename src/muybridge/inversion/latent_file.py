@@ -1,0 +1,139 @@
+"""LATENTS.json: inverted photos as latents, tied to the model they belong to.
+
+A latent means something only to the decoder it was fitted to, so the file records the model's identity
+(name, architecture, latent size and the sha256 of its canonical ``config.json``) and refuses to load
+against another model. Layout::
+
+    {"format": "muybridge-latents", "format_version": 1,
+     "model": {"name", "architecture", "config_sha256", "latent_dim", "resolution", "classes"},
+     "latents": [{"source", "class", "latent": [...], "encoder_latent": [...], "losses": {...},
+                  "face_box": [l, t, w, h] | null, "detected": bool, "preview": "NAME-0.png"}, ...]}
+
+The model's ``name`` is left out of the hash: renaming a model folder does not change what its latents mean.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from muybridge.animation.paths import Character, character_from_latent
+from muybridge.errors import MuybridgeError
+from muybridge.files import atomic_path, atomic_write_json
+from muybridge.generator import ClassSpec, Generator
+from muybridge.inversion.invert import InversionResult
+
+LATENTS_FORMAT = "muybridge-latents"
+LATENTS_VERSION = 1
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+def config_sha256(config: dict[str, Any]) -> str:
+    """sha256 of the config's canonical JSON (sorted keys, no spaces), without its ``name``."""
+    identity = {key: value for key, value in config.items() if key != "name"}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def model_identity(generator: Generator) -> dict[str, Any]:
+    return {"name": generator.name, "architecture": str(generator.config["architecture"]),
+            "config_sha256": config_sha256(generator.config), "latent_dim": generator.latent_dim,
+            "resolution": generator.resolution, "classes": generator.classes}
+
+
+def preview_paths(path: Path, count: int) -> list[Path]:
+    """Where the side-by-side PNGs go: ``NAME-0.png``, ``NAME-1.png``... beside ``NAME.json``."""
+    return [path.with_name(f"{path.stem}-{i}.png") for i in range(count)]
+
+
+def write_latent_file(path: str | os.PathLike[str], generator: Generator,
+                      results: Sequence[InversionResult]) -> list[Path]:
+    """Write the side-by-side PNGs, then the JSON (each atomically); returns every file written."""
+    target = Path(path)
+    if target.suffix.lower() != ".json":
+        raise MuybridgeError(f"{target}: the latent file must end in .json")
+    if target.is_dir():
+        raise MuybridgeError(f"{target}: is a folder")
+    previews = preview_paths(target, len(results))
+    for result, preview in zip(results, previews, strict=True):
+        with atomic_path(preview, suffix=".png") as tmp:
+            Image.fromarray(result.side_by_side()).save(tmp, format="PNG")
+    entries = [{"source": result.source, "class": result.class_name,
+                "latent": [float(v) for v in result.latent.tolist()],
+                "encoder_latent": [float(v) for v in result.encoder_latent.tolist()],
+                "losses": result.losses, "face_box": result.box.as_list() if result.box else None,
+                "detected": result.detected, "preview": preview.name}
+               for result, preview in zip(results, previews, strict=True)]
+    atomic_write_json(target, {"format": LATENTS_FORMAT, "format_version": LATENTS_VERSION,
+                               "model": model_identity(generator), "latents": entries})
+    return [*previews, target]
+
+
+def read_latent_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and check a latent file's structure (not yet against a model)."""
+    source = Path(path)
+    try:
+        if source.stat().st_size > MAX_FILE_BYTES:
+            raise MuybridgeError(f"{source}: too large for a latent file")
+        data = json.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MuybridgeError(f"{source}: no such latent file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MuybridgeError(f"{source}: not a readable latent file ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != LATENTS_FORMAT:
+        raise MuybridgeError(f"{source}: not a muybridge latent file (missing \"format\": \"{LATENTS_FORMAT}\"; "
+                             "make one with `muybridge invert`)")
+    if not isinstance(data.get("format_version"), int) or data["format_version"] > LATENTS_VERSION:
+        raise MuybridgeError(f"{source}: latent file version {data.get('format_version')!r} is not one this "
+                             f"muybridge reads (≤ {LATENTS_VERSION})")
+    entries = data.get("latents")
+    if not isinstance(data.get("model"), dict) or not isinstance(entries, list) or not entries:
+        raise MuybridgeError(f"{source}: latent file has no model identity or no latents")
+    for i, entry in enumerate(entries):
+        latent = entry.get("latent") if isinstance(entry, dict) else None
+        if (not isinstance(latent, list) or not latent
+                or not all(isinstance(v, int | float) and math.isfinite(v) for v in latent)):
+            raise MuybridgeError(f"{source}: latents[{i}].latent is not a list of finite numbers")
+        if not isinstance(entry.get("class"), str):
+            raise MuybridgeError(f"{source}: latents[{i}].class is missing")
+    return data
+
+
+def check_model(data: dict[str, Any], generator: Generator, path: str | os.PathLike[str]) -> None:
+    """Refuse latents fitted to another model, in one line saying which."""
+    model = data["model"]
+    mine = model_identity(generator)
+    if model.get("latent_dim") != mine["latent_dim"]:
+        raise MuybridgeError(f"{path}: latents of size {model.get('latent_dim')} from model "
+                             f"'{model.get('name')}' cannot drive model '{mine['name']}' "
+                             f"(latent size {mine['latent_dim']}); invert the photo again with this model")
+    if model.get("config_sha256") != mine["config_sha256"]:
+        raise MuybridgeError(f"{path}: made with another model ('{model.get('name')}', config "
+                             f"{str(model.get('config_sha256'))[:12]}…), not '{mine['name']}' (config "
+                             f"{mine['config_sha256'][:12]}…); invert the photo again with this model")
+
+
+def read_latents(path: str | os.PathLike[str], generator: Generator,
+                 class_spec: ClassSpec | None = None) -> list[Character]:
+    """The characters of a latent file, checked against ``generator``; ``class_spec`` overrides their class
+    (e.g. your cat's latent rendered as a dog)."""
+    data = read_latent_file(path)
+    check_model(data, generator, path)
+    characters = []
+    for i, entry in enumerate(data["latents"]):
+        latent = torch.tensor(entry["latent"], dtype=torch.float32)
+        if latent.shape != (generator.latent_dim,):
+            raise MuybridgeError(f"{path}: latents[{i}] has {latent.numel()} values, the model needs "
+                                 f"{generator.latent_dim}")
+        spec = class_spec if class_spec is not None else entry["class"]
+        found = character_from_latent(generator, spec, latent)
+        label = Path(str(entry.get("source") or f"latent {i}")).stem
+        characters.append(Character(found.latent, found.class_weights, label))
+    return characters

@@ -1,0 +1,139 @@
+"""`muybridge invert` and `animate ... --from-latent` end to end through the real entry point, and their
+one-line errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from muybridge.cli import main
+from muybridge.generator import Generator
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def invoke(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setattr(sys, "argv", ["muybridge", *argv])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    code = exited.value.code
+    return code if isinstance(code, int) else 0
+
+
+def run(argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = invoke(argv, monkeypatch)
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+@pytest.fixture(scope="module")
+def pet_json(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A latent file of two 'photos': pictures the tiny model drew, padded to a wider frame."""
+    folder = tmp_path_factory.mktemp("pets")
+    pictures = Generator.load(tiny_model_dir).generate("cat", [4, 5])
+    for i, picture in enumerate(pictures):
+        Image.fromarray(np.pad(picture, ((0, 0), (6, 6), (0, 0)), mode="edge")).save(folder / f"pet{i}.png")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        code = invoke(["invert", str(folder / "pet0.png"), str(folder / "pet1.png"), "-m", str(tiny_model_dir),
+                       "--no-detect", "--steps", "5", "--out", str(folder / "pets.json")], monkeypatch)
+    assert code == 0
+    return folder / "pets.json"
+
+
+def test_invert_writes_latents_and_previews(pet_json: Path) -> None:
+    data = json.loads(pet_json.read_text())
+    assert data["format"] == "muybridge-latents" and data["format_version"] == 1
+    assert data["model"]["name"] == "tiny" and len(data["model"]["config_sha256"]) == 64
+    assert [Path(entry["source"]).name for entry in data["latents"]] == ["pet0.png", "pet1.png"]
+    for entry in data["latents"]:
+        assert entry["class"] == "cat" and len(entry["latent"]) == 16 and len(entry["encoder_latent"]) == 16
+        assert entry["detected"] is False and entry["face_box"] == [6.0, 0.0, 32.0, 32.0]  # the centre square
+        assert entry["losses"]["refined_l1"] <= entry["losses"]["encoder_l1"]
+        with Image.open(pet_json.parent / entry["preview"]) as preview:
+            assert preview.size == (96, 32)
+
+
+def test_animate_every_mode_from_latent(pet_json: Path, tiny_model_dir: Path, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    model = ["-m", str(tiny_model_dir)]
+    code, text = run(["animate", "loop", "--from-latent", str(pet_json), "--frames", "4", "-o",
+                      str(tmp_path / "pet.gif"), *model], monkeypatch, capsys)
+    assert code == 0, text
+    with Image.open(tmp_path / "pet.gif") as gif:
+        assert gif.n_frames == 4 and gif.size == (32, 32)
+    commands = [
+        ["animate", "morph", "--from-latent", str(pet_json), "dog", "--frames", "3", "-o", str(tmp_path / "m")],
+        ["animate", "morph", "--from-latent", str(pet_json), "--index", "1", "dog:3", "--frames", "3", "-o",
+         str(tmp_path / "m3")],
+        ["animate", "walk", "--from-latent", str(pet_json), "cat:2", "dog", "--frames", "3", "-o",
+         str(tmp_path / "w")],
+        ["animate", "motion", "dog", "--from-latent", str(pet_json), "--frames", "3", "--grid", "1x2", "-o",
+         str(tmp_path / "mo")],
+    ]
+    for argv in commands:
+        code, text = run([*argv, *model], monkeypatch, capsys)
+        assert code == 0, f"{argv}: {text}"
+    first = np.asarray(Image.open(tmp_path / "m" / sorted(p.name for p in (tmp_path / "m").iterdir())[0]))
+    preview = np.asarray(Image.open(pet_json.with_name("pets-0.png")))
+    assert np.abs(first.astype(int) - preview[:, 64:].astype(int)).max() <= 1  # frame 0 is the refined pet
+    motion_frame = sorted((tmp_path / "mo").iterdir())[0]
+    assert Image.open(motion_frame).size == (64, 32)  # two cells: both pets
+
+
+def bad_cases(tmp: Path, pet_json: Path, other_model: Path) -> list[tuple[list[str], str]]:
+    (tmp / "notes.jpg").write_text("not a picture")
+    Image.new("RGB", (10, 12), "white").save(tmp / "tiny.png")
+    Image.new("RGB", (120, 90), (128, 128, 128)).save(tmp / "wall.png")
+    return [
+        (["invert", str(tmp / "notes.jpg"), "--out", str(tmp / "o.json")], "notes.jpg: not a recognised image"),
+        (["invert", str(tmp / "tiny.png"), "--out", str(tmp / "o.json")], "tiny.png: too small (10x12"),
+        (["invert", str(tmp / "wall.png"), "--out", str(tmp / "o.json")], "no cat face found; pass --no-detect"),
+        (["invert", str(tmp / "missing.jpg"), "--out", str(tmp / "o.json")], "missing.jpg: cannot read"),
+        (["invert", str(tmp / "wall.png"), "--out", str(tmp / "o.txt")], "must end in .json"),
+        (["invert", str(tmp / "wall.png"), "--class", "cow", "--out", str(tmp / "o.json")], "unknown class 'cow'"),
+        (["animate", "loop", "--from-latent", str(pet_json), "-o", str(tmp / "a.gif"), "-m", str(other_model)],
+         "made with another model"),
+        (["animate", "loop", "--from-latent", str(pet_json), "--index", "5", "-o", str(tmp / "a.gif")],
+         "--index 5 is out of range"),
+        (["animate", "loop", "cat:3", "--from-latent", str(pet_json), "-o", str(tmp / "a.gif")], "takes no seed"),
+        (["animate", "morph", "--from-latent", str(tmp / "wall.png"), "dog", "-o", str(tmp / "a.gif")],
+         "not a readable latent file"),
+        (["animate", "loop", "-o", str(tmp / "a.gif")], "or give --from-latent"),
+    ]
+
+
+def test_bad_input_gives_one_line(pet_json: Path, tiny_model_dir: Path, tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    other = shutil.copytree(tiny_model_dir, tmp_path / "other")
+    config = json.loads((other / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps({**config, "training": {"kimg": 2}}))
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    for argv, message in bad_cases(inputs, pet_json, other):
+        if "-m" not in argv:
+            argv += ["-m", str(tiny_model_dir)]
+        before = sorted(p.name for p in inputs.iterdir())
+        code, text = run(argv, monkeypatch, capsys)
+        assert code == 2, (argv, text)
+        assert text.startswith("error: ") and message in text and text.count("\n") == 1, (argv, text)
+        assert "Traceback" not in text
+        assert sorted(p.name for p in inputs.iterdir()) == before  # nothing written
+
+
+def test_help_has_examples(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    code, text = run(["invert", "--help"], monkeypatch, capsys)
+    assert code == 0 and "Example: muybridge invert" in text and "--no-detect" in text
