@@ -99,10 +99,11 @@ def main() -> int:
     heldout, paths = load_heldout(args.data, args.n, generator.resolution)
     reference = reference_features(heldout, split=None).features
     originals = heldout.pixels
-    variants = {"refined (L1 + norm)": RefineSettings(steps=args.steps)}
+    variants = {"refined (L1 + perceptual + norm)": RefineSettings(steps=args.steps)}
     if args.compare_losses:
-        variants["refined (L1 + perceptual + norm)"] = RefineSettings(steps=args.steps, perceptual_weight=1.0)
-        variants["refined (L1, no norm term)"] = RefineSettings(steps=args.steps, norm_weight=0.0)
+        variants["refined (L1 + norm)"] = RefineSettings(steps=args.steps, perceptual_weight=0.0)
+        variants["refined (perceptual on 2x upsampled)"] = RefineSettings(steps=args.steps, perceptual_upsample=2)
+        variants["refined (no norm term)"] = RefineSettings(steps=args.steps, norm_weight=0.0)
     rows = []
     encoder_row: dict[str, object] | None = None
     for label, settings in variants.items():

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import shared_data
 
 from muybridge.errors import MuybridgeError
 from muybridge.generator import Generator
@@ -19,7 +20,6 @@ from muybridge.inversion.latent_file import config_sha256
 from muybridge.inversion.photo import FACE_MARGIN, Box, crop_box, detect_face, face_crop, load_photo
 from muybridge.inversion.quality import psnr, ssim
 from muybridge.models.format import read_model_config
-from conftest import shared_data
 
 
 @pytest.fixture(scope="module", autouse=True)

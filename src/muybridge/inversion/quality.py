@@ -15,6 +15,8 @@ import torch.nn.functional as F
 
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
+PERCEPTUAL_MIN_SIDE = 32
+"""The Inception stem's valid convolutions and pools need at least this input side."""
 
 
 def _as_unit_floats(images: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -57,12 +59,13 @@ def ssim(reference: np.ndarray, test: np.ndarray) -> np.ndarray:
 class PerceptualDistance(torch.nn.Module):
     """Distance between early Inception features (the FID network's stem), LPIPS-style.
 
-    Images in [-1, 1] are upsampled by ``upsample``, passed through the stem up to the given layers, each
-    feature vector is unit-normalised over channels, and the squared differences are averaged. Uses the
-    pinned FID network, so it works offline and rewards what FID measures.
+    Images in [-1, 1] are upsampled by ``upsample`` (to at least :data:`PERCEPTUAL_MIN_SIDE`), passed
+    through the stem up to the given layers; each feature vector is unit-normalised over channels and the
+    squared differences are averaged. Uses the pinned FID network, so it works offline and rewards what FID
+    measures.
     """
 
-    def __init__(self, upsample: int = 2, layers: tuple[int, ...] = (2, 5)) -> None:
+    def __init__(self, upsample: int = 1, layers: tuple[int, ...] = (2, 5)) -> None:
         super().__init__()
         from muybridge.metrics.inception import load_inception
 
@@ -77,8 +80,9 @@ class PerceptualDistance(torch.nn.Module):
 
     def features(self, images: torch.Tensor) -> list[torch.Tensor]:
         x = (images + 1) * (127.5 / 128.0) - 1.0  # the network's x/128 - 1 input scaling
-        if self.upsample != 1:
-            x = F.interpolate(x, scale_factor=self.upsample, mode="bilinear", align_corners=False)
+        side = max(x.shape[-1] * self.upsample, PERCEPTUAL_MIN_SIDE)
+        if side != x.shape[-1]:
+            x = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False)
         out = []
         for stage in self.stages:
             x = stage(x)

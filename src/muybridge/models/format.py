@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from muybridge.errors import MuybridgeError
-from muybridge.files import atomic_dir, atomic_write_json, atomic_write_text
+from muybridge.files import atomic_dir, atomic_path, atomic_write_json, atomic_write_text
 
 MODEL_FORMAT = "muybridge-model"
 FORMAT_VERSION = 1
@@ -104,7 +104,8 @@ def save_model_folder(
     folder = Path(folder)
     with atomic_dir(folder) as tmp:
         atomic_write_json(tmp / CONFIG_NAME, config)
-        save_file(tensors, str(tmp / WEIGHTS_NAME), metadata=metadata)
+        with atomic_path(tmp / WEIGHTS_NAME) as weights:
+            save_file(tensors, str(weights), metadata=metadata)
         atomic_write_text(tmp / CARD_NAME, card)
         for name, text in (extra_files or {}).items():
             atomic_write_text(tmp / name, text)
