@@ -54,11 +54,14 @@ def decoder_flops(generator: Generator) -> int:
 
 
 def frames_per_second(generator: Generator, batch: int, frames: int) -> float:
+    """The decoder itself at this batch size (``Generator.decode`` always runs chunks of DECODE_CHUNK)."""
     latents = generator.latents(range(frames))
     weights = generator.class_weights([generator.classes[0]] * frames)
-    generator.decode(latents[:batch], weights[:batch], batch_size=batch)  # warm-up
-    start = time.perf_counter()
-    generator.decode(latents, weights, batch_size=batch)
+    with torch.inference_mode():
+        generator.decoder(latents[:batch], weights[:batch])  # warm-up
+        start = time.perf_counter()
+        for i in range(0, frames, batch):
+            generator.decoder(latents[i : i + batch], weights[i : i + batch])
     return frames / (time.perf_counter() - start)
 
 
