@@ -137,15 +137,14 @@ class Trainer:
     def save(self) -> Path | None:
         """Write a checkpoint (rank 0) with every rank's RNG state; returns its path on rank 0."""
         states = gather_tensors(self.rng.get_state(), self.world)
-        loader_states = [self.loader.state_dict()]  # every rank's loader shares epoch and position
         path = None
         if self.world.is_main:
             folder = self.run_dir / "checkpoints"
             path = folder / ckpt.checkpoint_name(self.step)
             rng = {f"rank{r}": s for r, s in enumerate(states)}
             rng["torch"] = torch.get_rng_state()
-            ckpt.save_checkpoint(path, self.modules(), self.optimizers(), rng,
-                                 {**self.state(), "loader": loader_states[0]})
+            # Every rank's loader shares epoch and position, so rank 0's state restores them all.
+            ckpt.save_checkpoint(path, self.modules(), self.optimizers(), rng, self.state())
             ckpt.prune_checkpoints(folder, self.config.keep_checkpoints)
         barrier(self.world)
         return path
