@@ -1,4 +1,4 @@
-"""The REST API under ``/v1``: models, generate, preview, animate, jobs, datasets, training, outputs.
+"""The REST API under ``/v1``: models, generate, preview, animate, jobs, pets, datasets, training, outputs.
 
 Routes stay thin: they check input, hand work to the batcher (generate) or a job (animate, prepare,
 train) and shape the answer. Nothing here blocks the event loop: model loading, decoding and file work
@@ -30,9 +30,22 @@ from muybridge.animation.paths import parse_key
 from muybridge.data.format import DATASET_FILE
 from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_write_bytes
+from muybridge.inversion.invert import default_class
 from muybridge.studio.app import Studio
 from muybridge.studio.errors import Conflict, NotFound, StudioError
 from muybridge.studio.jobs import Job
+from muybridge.studio.pets import (
+    DEFAULT_STEPS,
+    MAX_STEPS,
+    check_pet_model,
+    check_steps,
+    existing_pet,
+    invert_pet,
+    list_pets,
+    pet_file,
+    pet_preview,
+    read_photo_upload,
+)
 from muybridge.studio.render import (
     FORMAT_SUFFIXES,
     MEDIA_TYPES,
@@ -262,6 +275,8 @@ class AnimateBody(BaseModel):
     offsets: dict[str, float] = Field(default_factory=dict, description="Slider offsets for every frame.")
     keyframes: list[dict[str, Any]] | None = Field(None, max_length=64, description=(
         "timeline: [{time, class, seed, directions, easing}]; default: the characters spread evenly."))
+    pet: str | None = Field(None, description=(
+        "A pet's id (POST /v1/pets): its latent replaces the first character (loop, walk, morph, motion)."))
 
 
 @router.post("/animate", tags=["animate"], status_code=202)
@@ -270,20 +285,24 @@ async def animate(request: Request, body: AnimateBody) -> JSONResponse:
     studio = studio_of(request)
     model = body.model or studio.catalog.default_name()
     studio.catalog.find(model)
+    pet = existing_pet(studio.workspace, body.pet) if body.pet else None
+    if pet is not None:
+        await asyncio.to_thread(lambda: check_pet_model(pet, studio.catalog.load(model)))
     spec = AnimationRequest(body.mode, body.characters, body.fps, body.duration, body.format, body.size,
                             body.truncation, body.grid, body.direction, body.amplitude, body.radius,
                             body.cycles, body.loop, body.easing, body.interpolation, body.offsets,
-                            body.keyframes)
+                            body.keyframes, pet)
     _, fixed_frames = path_builder(spec)  # refuses bad keys and keyframes now, not in the job
     frames = fixed_frames or round(body.fps * body.duration)
     if frames > MAX_FRAMES:
         raise StudioError(f"{frames} frames is over the studio's limit of {MAX_FRAMES}: "
                           "lower fps or duration")
-    title = f"{body.mode} {' '.join(body.characters)} ({body.format})"
+    characters = [f"pet-{body.pet}", *body.characters[1:]] if body.pet else body.characters
+    title = f"{body.mode} {' '.join(characters)} ({body.format})"
 
     def work(job: Job) -> None:
         generator = studio.catalog.load(model)
-        name = _output_name(body.mode, *body.characters[:2], job.id) + FORMAT_SUFFIXES[body.format]
+        name = _output_name(body.mode, *characters[:2], job.id) + FORMAT_SUFFIXES[body.format]
         output = studio.workspace.inside("outputs", "animations", name)
         rendered = render_animation_file(generator, spec, output, job.progress)
         job.update(files=[studio.workspace.relative(path) for path in rendered.files],
@@ -481,6 +500,57 @@ def _form_int(value: Any, default: int, what: str) -> int:
         return int(str(value))
     except ValueError:
         raise StudioError(f"{what} {value!r}: expected a whole number") from None
+
+
+# ---- your pet ----
+PET_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["photo"], "properties": {
+        "photo": {"type": "string", "format": "binary", "description": "One photo of your pet."},
+        "model": {"type": "string", "description": "Model name (default: the first listed)."},
+        "class": {"type": "string", "default": "cat"},
+        "steps": {"type": "integer", "default": DEFAULT_STEPS, "maximum": MAX_STEPS},
+        "detect": {"type": "boolean", "default": True,
+                   "description": "Find the face (cats); off: the photo's centre square."}}}}}}}
+
+
+@router.post("/pets", tags=["pets"], status_code=202, openapi_extra=PET_SCHEMA)
+async def upload_pet(request: Request) -> JSONResponse:
+    """Upload a photo → an inversion job; when done, the pet's id is ``result.pet`` (use it in animate)."""
+    studio = studio_of(request)
+    async with request.form(max_files=2, max_fields=8) as form:
+        photo = form.get("photo")
+        if photo is None or isinstance(photo, str):
+            raise StudioError("no photo uploaded: send one image as the 'photo' field")
+        photo_name = photo.filename or "photo"
+        data = await asyncio.to_thread(read_photo_upload, photo_name, photo.file, studio.settings.upload.max_bytes)
+        model = str(form.get("model") or "").strip() or studio.catalog.default_name()
+        class_field = str(form.get("class") or "").strip() or None
+        steps = check_steps(_form_int(form.get("steps"), DEFAULT_STEPS, "steps"))
+        detect = str(form.get("detect") or "true").lower() in ("1", "true", "on", "yes")
+    generator = await asyncio.to_thread(studio.catalog.load, model)
+    class_name = class_field or default_class(generator)
+    generator.class_index(class_name)
+
+    def work(job: Job) -> None:
+        target = pet_file(studio.workspace, job.id)
+        summary = invert_pet(generator, data, photo_name, class_name, steps, detect, target, job.progress)
+        job.update(files=[studio.workspace.relative(pet_preview(target)), studio.workspace.relative(target)],
+                   result={"pet": job.id, **summary})
+
+    title = f"invert {photo_name} as {class_name} ({model})"
+    return job_json(studio.jobs.submit("invert", title, work), 202)
+
+
+@router.get("/pets", tags=["pets"])
+async def get_pets(request: Request) -> list[dict[str, Any]]:
+    """Your pets (inverted photos), newest first: id, model, class, photo name, losses, preview URL."""
+    return await asyncio.to_thread(list_pets, studio_of(request).workspace)
+
+
+@router.get("/pets/{pet_id}/preview.png", tags=["pets"], response_class=FileResponse)
+async def pet_preview_png(request: Request, pet_id: str) -> FileResponse:
+    """The pet's side-by-side strip: the photo's crop, the encoder's guess, the refined reconstruction."""
+    return _file_response(pet_preview(existing_pet(studio_of(request).workspace, pet_id)), False)
 
 
 # ---- training ----

@@ -20,6 +20,7 @@ from muybridge.animation.modes import (
     Rendered,
     animate_to_file,
     character_key,
+    latent_picker,
     loop_builder,
     morph_builder,
     motion_builder,
@@ -58,6 +59,8 @@ class AnimationRequest:
     interpolation: str = "slerp"
     offsets: dict[str, float] | None = None
     keyframes: list[dict[str, Any]] | None = None
+    pet: Path | None = None
+    """A latent file (an inverted photo) that replaces the first character (not for timelines)."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,8 @@ def path_builder(request: AnimationRequest) -> tuple[PathBuilder, int | None]:
         raise MuybridgeError(f"unknown mode {request.mode!r}; known: {', '.join(MODES)}")
     if not keys and request.mode != "timeline":
         raise MuybridgeError("name at least one character, e.g. cat:7")
+    if request.pet is not None:
+        return pet_builder(request, request.pet), None
     if request.mode == "loop":
         return loop_builder(keys[0], None, request.radius), None
     if request.mode == "walk":
@@ -133,6 +138,24 @@ def path_builder(request: AnimationRequest) -> tuple[PathBuilder, int | None]:
                              seed_offset=cell)
 
     return build, round(timeline.duration * request.fps) + 1
+
+
+def pet_builder(request: AnimationRequest, pet: Path) -> PathBuilder:
+    """The mode's builder with the pet's latent in place of the first character (morph: pet → 2nd key)."""
+    source = latent_picker(pet)
+    keys = request.characters
+    if request.mode == "loop":
+        return loop_builder(None, None, request.radius, source)
+    if request.mode == "walk":
+        return walk_builder(keys[1:], request.closed, request.easing, request.interpolation, source)
+    if request.mode == "morph":
+        if len(keys) != 2:
+            raise MuybridgeError(f"a morph goes from your pet (in place of the first character) to the second: "
+                                 f"give 2 characters, got {len(keys)}")
+        return morph_builder(None, keys[1], request.closed, request.easing, request.interpolation, source)
+    if request.mode == "motion":
+        return motion_builder(None, request.direction, None, request.amplitude, request.cycles, source)
+    raise MuybridgeError(f"your pet works with loop, walk, morph and motion, not {request.mode}")
 
 
 def render_animation_file(generator: Generator, request: AnimationRequest, output: Path,

@@ -1,7 +1,8 @@
 """The studio's workspace folder, and the one place where user-supplied names become paths.
 
 Layout: ``models/NAME`` (model folders), ``datasets/NAME`` (prepared datasets), ``runs/NAME`` (training
-runs), ``outputs/`` (saved images and animations), ``.staging/`` (uploads being prepared) and ``.tmp/``.
+runs), ``outputs/`` (saved images and animations), ``pets/`` (inverted photos), ``.staging/`` (uploads
+being prepared) and ``.tmp/``.
 Every name from a request goes through :func:`check_name` and every path through :meth:`Workspace.inside`,
 which resolves symlinks and refuses anything that lands outside the workspace.
 """
@@ -15,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from muybridge.studio.errors import NotFound, StudioError
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-AREAS = ("models", "datasets", "runs", "outputs", ".staging", ".tmp")
+AREAS = ("models", "datasets", "runs", "outputs", "pets", ".staging", ".tmp")
 
 
 def check_name(name: str, what: str = "name") -> str:

@@ -3,7 +3,7 @@
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
-const state = { models: [], modelInfo: {}, animMode: "loop", trainJob: null };
+const state = { models: [], modelInfo: {}, animMode: "loop", trainJob: null, pet: null };
 
 /* ---------- helpers ---------- */
 function toast(message, isError = false) {
@@ -305,7 +305,7 @@ function sendToAnimate() {
 const MODE_HINTS = {
   loop: "One character drifts around a small circle and comes back: a seamless loop.",
   walk: "Walk from character to character (two or more keys).",
-  morph: "Morph the first character into the second (exactly two keys); e.g. cat:3 dog:3.",
+  morph: "Morph the first character into the second (exactly two keys); e.g. cat:3 dog:3. With \"use my pet\": your pet → the second.",
   motion: "Swing one character back and forth along a direction.",
   timeline: "Characters spread evenly over the duration, eased between keys.",
 };
@@ -340,6 +340,61 @@ async function onAnimateModel() {
     return element("label", {}, [d.label, value, input]);
   }));
   schedulePreview();
+  await showPetsFor(name);
+}
+
+/* ---------- your pet ---------- */
+function showPet(pet) {
+  state.pet = pet;
+  $("#pet-use").disabled = !pet;
+  if (!pet) { $("#pet-use").checked = false; $("#pet-preview").hidden = true; return; }
+  $("#pet-preview").src = `${pet.preview}?v=${pet.created}`;
+  $("#pet-preview").hidden = false;
+  const psnr = pet.losses && pet.losses.refined_psnr;
+  $("#pet-status").textContent = `${pet.source || "photo"} as ${pet.class}${psnr ? ` · ${psnr.toFixed(1)} dB` : ""}`;
+}
+
+/* The class list follows the model; the newest pet inverted with this model comes back after a reload. */
+async function showPetsFor(model) {
+  const info = modelByName(model);
+  const classes = info ? info.classes : [];
+  const select = $("#pet-class");
+  select.replaceChildren(...classes.map((c) => element("option", { value: c, text: c })));
+  if (classes.includes("cat")) select.value = "cat";
+  let pets = [];
+  try { pets = await getJSON("/v1/pets"); } catch (error) { toast(error.message, true); }
+  showPet(pets.find((p) => p.model === model && !p.error) || null);
+}
+
+async function invertPet() {
+  const file = $("#pet-file").files[0];
+  if (!file) { toast("Choose a photo of your pet first", true); return; }
+  const form = new FormData();
+  form.append("photo", file, file.name);
+  form.append("model", $("#anim-model").value);
+  form.append("class", $("#pet-class").value);
+  form.append("detect", $("#pet-detect").checked ? "true" : "false");
+  const button = $("#pet-invert");
+  button.disabled = true;
+  $("#pet-job").hidden = false;
+  $("#pet-status").textContent = "uploading…";
+  try {
+    const job = await (await api("/v1/pets", { method: "POST", body: form })).json();
+    followJob(job.id, (update) => {
+      setProgress($("#pet-progress"), update);
+      $("#pet-status").textContent = `${update.status}${update.total ? ` · step ${update.done}/${update.total}` : ""}`;
+      if (!["done", "failed", "cancelled"].includes(update.status)) return;
+      button.disabled = false;
+      $("#pet-job").hidden = true;
+      if (update.status === "failed") { toast(update.error, true); $("#pet-status").textContent = update.error; }
+      if (update.status === "done") { showPet({ ...update.result, id: update.result.pet }); $("#pet-use").checked = true; }
+    });
+  } catch (error) {
+    toast(error.message, true);
+    $("#pet-status").textContent = error.message;
+    $("#pet-job").hidden = true;
+    button.disabled = false;
+  }
 }
 
 function sliderOffsets() {
@@ -382,6 +437,7 @@ async function animate(event) {
     radius: Number($("#anim-radius").value), direction: $("#anim-direction").value || "0",
     amplitude: Number($("#anim-amplitude").value),
   };
+  if ($("#pet-use").checked && state.pet) body.pet = state.pet.id;
   const button = $("#anim-render");
   button.disabled = true;
   try {
@@ -581,6 +637,7 @@ async function start() {
     for (const input of $$("#anim-sliders input")) { input.value = 0; input.dispatchEvent(new Event("input")); }
   });
   $("#anim-cancel").addEventListener("click", cancelAnimation);
+  $("#pet-invert").addEventListener("click", invertPet);
   $("#upload-form").addEventListener("submit", uploadDataset);
   $("#upload-files").addEventListener("change", updateUploadLabel);
   const drop = $("#upload-drop");
