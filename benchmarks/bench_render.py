@@ -80,6 +80,7 @@ def main() -> None:
     parser.add_argument("--model", help="model folder or bundled name (default: random-init gallop 64 px)")
     args = parser.parse_args()
     generator, label = load(args.model)
+    load_average = os.getloadavg()[0]
     limit = matmul_gflops()
     flops = decoder_flops(generator)
     rows = []
@@ -105,7 +106,8 @@ def main() -> None:
         gif_cli = time.perf_counter() - start
     result = {
         "model": label, "resolution": generator.resolution, "torch_threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(), "decoder_mflops_per_frame": flops / 1e6, "matmul_gflops": limit,
+        "cpu_count": os.cpu_count(), "load_average_at_start": load_average,
+        "decoder_mflops_per_frame": flops / 1e6, "matmul_gflops": limit,
         "decode": rows, "gif_loop_4s_24fps_in_process_s": gif_in_process, "gif_loop_4s_24fps_cli_s": gif_cli,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -113,7 +115,7 @@ def main() -> None:
     lines = [
         "# Rendering benchmark", "",
         f"Model: {label}; {generator.resolution} px; torch threads {result['torch_threads']} of "
-        f"{result['cpu_count']} CPUs; decoder {flops / 1e6:.1f} MFLOP/frame; "
+        f"{result['cpu_count']} CPUs (load average {load_average:.1f} at start); decoder {flops / 1e6:.1f} MFLOP/frame; "
         f"fp32 matmul limit {limit:.1f} GFLOP/s (2048², same run).", "",
         "| batch | frames/s | GFLOP/s | of matmul limit |", "|---:|---:|---:|---:|",
         *[f"| {r['batch']} | {r['frames_per_s']:.1f} | {r['gflops']:.2f} | {r['of_limit']:.0%} |"
