@@ -115,7 +115,8 @@ def main() -> None:
     lines = [
         "# Rendering benchmark", "",
         f"Model: {label}; {generator.resolution} px; torch threads {result['torch_threads']} of "
-        f"{result['cpu_count']} CPUs (load average {load_average:.1f} at start); decoder {flops / 1e6:.1f} MFLOP/frame; "
+        f"{result['cpu_count']} CPUs (load average {load_average:.1f} at start); "
+        f"decoder {flops / 1e6:.1f} MFLOP/frame; "
         f"fp32 matmul limit {limit:.1f} GFLOP/s (2048², same run).", "",
         "| batch | frames/s | GFLOP/s | of matmul limit |", "|---:|---:|---:|---:|",
         *[f"| {r['batch']} | {r['frames_per_s']:.1f} | {r['gflops']:.2f} | {r['of_limit']:.0%} |"
