@@ -1,5 +1,6 @@
 """Bundle a trained run as the default model: export, evaluate against held-out photos, render samples, write
-the model card. Run: ``.venv/bin/python scripts/bundle_model.py --run runs/catdog64 --data work/catdog64``.
+the model card. Run: ``.venv/bin/python scripts/bundle_model.py --run runs/catdog64 --data work/catdog64
+--status scripts/cats-dogs-64-status.md`` (update the status file's numbers first).
 
 The card records the exact commands, the training state, and every figure with its protocol, so that
 ``muybridge evaluate`` reproduces them.
@@ -73,6 +74,7 @@ def main() -> None:
     parser.add_argument("--checkpoint", default="best")
     parser.add_argument("--n", type=int, default=1000, help="generated samples for the held-out evaluation")
     parser.add_argument("--out", type=Path, default=ZOO / DEFAULT_MODEL)
+    parser.add_argument("--status", type=Path, help="Markdown file with a '## Status' section for the top of the card")
     args = parser.parse_args()
 
     run = read_run(args.run)
@@ -114,8 +116,9 @@ def main() -> None:
                    "![a seamless loop](cat_loop.gif)",
         "Known limitations": LIMITS,
     }
+    status = args.status.read_text(encoding="utf-8") if args.status else None
     folder = export_run(args.run, args.out, args.checkpoint, name=DEFAULT_MODEL, overwrite=True,
-                        card_sections=sections)
+                        card_sections=sections, card_status=status)
     generator = Generator.load(folder)
     atomic_write_json(folder / "metrics.json", result)
     with atomic_path(folder / "samples.png", suffix=".png") as tmp_png:

@@ -241,3 +241,11 @@ def test_progress_counts_in_the_unit_of_the_given_length(tiny_dataset: Path, tmp
     loop.train(tiny_dataset, tmp_path / "by-time", settings, minutes=0.05,
                progress=lambda done, total, **info: seen.append((done, total)))
     assert seen and all(total == 3 for _, total in seen) and seen[-1][0] >= 3  # stopped once past 3 s
+
+
+def test_export_puts_the_status_at_the_top_of_the_card(tiny_dataset: Path, tmp_path: Path) -> None:
+    run_training(tiny_dataset, tmp_path / "run", kimg=0.016)
+    folder = export_run(tmp_path / "run", tmp_path / "model", card_sections={"Data": "photos"},
+                        card_status="## Status: early\n\nNot good yet.")
+    card = (folder / "model_card.md").read_text()
+    assert card.index("## Status: early") < card.index("## Use") < card.index("## Data")

@@ -6,8 +6,10 @@ import json
 from typing import Any
 
 
-def render_card(config: dict[str, Any], extra_sections: dict[str, str] | None = None) -> str:
-    """Markdown describing the model: what it draws, how it was trained, how to use it."""
+def render_card(config: dict[str, Any], extra_sections: dict[str, str] | None = None,
+                status: str | None = None) -> str:
+    """Markdown describing the model: what it draws, how it was trained, how to use it. ``status`` (Markdown
+    starting with its own ``## `` heading) goes right after the introduction, where readers look first."""
     training = config.get("training", {})
     name = config.get("name", "muybridge model")
     lines = [
@@ -16,6 +18,7 @@ def render_card(config: dict[str, Any], extra_sections: dict[str, str] | None = 
         f"A class-conditional GAN (`{config['architecture']}` architecture) drawing "
         f"{', '.join(config['classes'])} at {config['resolution']}×{config['resolution']} px, made with muybridge.",
         "",
+        *([status.strip(), ""] if status else []),
         "## Use",
         "```python",
         "from muybridge import Generator",

@@ -33,7 +33,8 @@ def find_checkpoint(run_dir: Path, which: str) -> Path:
 
 
 def export_run(run_dir: str | Path, out_dir: str | Path, checkpoint: str = "latest", name: str | None = None,
-               overwrite: bool = False, card_sections: dict[str, str] | None = None) -> Path:
+               overwrite: bool = False, card_sections: dict[str, str] | None = None,
+               card_status: str | None = None) -> Path:
     """Write ``out_dir`` with config.json, model.safetensors (EMA generator + encoder) and model_card.md."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     if out_dir.exists() and not overwrite:
@@ -57,4 +58,4 @@ def export_run(run_dir: str | Path, out_dir: str | Path, checkpoint: str = "late
         training["best_kid"] = state["best_kid"]
     config = {**model, "name": name or out_dir.name, "training": training}
     return save_model_folder(out_dir, config, {"decoder": networks.decoder, "encoder": networks.encoder},
-                             render_card(config, card_sections))
+                             render_card(config, card_sections, card_status))
