@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -40,3 +44,36 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     save_model_folder(folder, {**TINY_CONFIG, "name": "tiny"},
                       {"decoder": networks.decoder, "encoder": networks.encoder}, card="# tiny test model\n")
     return folder
+
+
+LOCAL = "http://127.0.0.1"
+
+
+def workspace_with_model(tmp_path: Path, tiny_model_dir: Path) -> Path:
+    """A studio workspace holding the tiny model under models/tiny."""
+    workspace = tmp_path / "ws"
+    shutil.copytree(tiny_model_dir, workspace / "models" / "tiny")
+    return workspace
+
+
+@pytest.fixture
+def client(tmp_path: Path, tiny_model_dir: Path) -> Iterator[Any]:
+    """A studio TestClient on a workspace with the tiny model (no bundled model)."""
+    from fastapi.testclient import TestClient
+
+    from muybridge.studio import StudioSettings, create_app
+
+    settings = StudioSettings(workspace=workspace_with_model(tmp_path, tiny_model_dir), bundled_dir=None)
+    with TestClient(create_app(settings), base_url=LOCAL) as test_client:
+        yield test_client
+
+
+def wait_for_job(client: Any, job_id: str, timeout: float = 60.0) -> dict:
+    """Poll a studio job until it ends."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] in ("done", "failed", "cancelled"):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish in {timeout} s")

@@ -8,42 +8,16 @@ import io
 import shutil
 import time
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import numpy as np
-import pytest
+from conftest import LOCAL, wait_for_job, workspace_with_model
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from muybridge.studio import StudioSettings, create_app
 from muybridge.studio.batcher import GenerateBatcher
-
-LOCAL = "http://127.0.0.1"
-
-
-def workspace_with_model(tmp_path: Path, tiny_model_dir: Path) -> Path:
-    workspace = tmp_path / "ws"
-    shutil.copytree(tiny_model_dir, workspace / "models" / "tiny")
-    return workspace
-
-
-@pytest.fixture
-def client(tmp_path: Path, tiny_model_dir: Path) -> Iterator[TestClient]:
-    settings = StudioSettings(workspace=workspace_with_model(tmp_path, tiny_model_dir), bundled_dir=None)
-    with TestClient(create_app(settings), base_url=LOCAL) as test_client:
-        yield test_client
-
-
-def wait_for_job(client: TestClient, job_id: str, timeout: float = 60.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"/v1/jobs/{job_id}").json()
-        if job["status"] in ("done", "failed", "cancelled"):
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not finish in {timeout} s")
 
 
 def test_models_list_get_and_samples(client: TestClient) -> None:

@@ -3,38 +3,11 @@
 from __future__ import annotations
 
 import io
-import shutil
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
-import pytest
+from conftest import wait_for_job
 from fastapi.testclient import TestClient
 from PIL import Image
-
-from muybridge.studio import StudioSettings, create_app
-
-LOCAL = "http://127.0.0.1"
-
-
-@pytest.fixture
-def client(tmp_path: Path, tiny_model_dir: Path) -> Iterator[TestClient]:
-    workspace = tmp_path / "ws"
-    shutil.copytree(tiny_model_dir, workspace / "models" / "tiny")
-    settings = StudioSettings(workspace=workspace, bundled_dir=None)
-    with TestClient(create_app(settings), base_url=LOCAL) as test_client:
-        yield test_client
-
-
-def wait_for_job(client: TestClient, job_id: str, timeout: float = 60.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"/v1/jobs/{job_id}").json()
-        if job["status"] in ("done", "failed", "cancelled"):
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not finish in {timeout} s")
 
 
 def photo_png(side: int = 48) -> bytes:
