@@ -227,8 +227,18 @@ def markdown(results: dict[str, Any], archs: list[str], milestones: list[float])
 
 def write_results(args: argparse.Namespace, results: dict[str, Any], archs: list[str],
                   milestones: list[float]) -> None:
+    """Merge with what is on disk first, so races of different architectures may run side by side."""
+    on_disk = load_results(args.results / "quality_race.json")
+    for key in ("milestones", "failures"):
+        results[key] = {**on_disk.get(key, {}), **results.get(key, {})}
+    results.setdefault("floor", on_disk.get("floor"))
+    if results["floor"] is None:
+        del results["floor"]
+    scored = results["milestones"].values()
+    all_archs = sorted(set(archs) | {row["arch"] for row in scored}, key=lambda a: (a != "dcgan", a))
+    all_milestones = sorted(set(milestones) | {row["milestone_cpu_minutes"] for row in scored})
     atomic_write_json(args.results / "quality_race.json", results)
-    atomic_write_text(args.results / "quality_race.md", markdown(results, archs, milestones))
+    atomic_write_text(args.results / "quality_race.md", markdown(results, all_archs, all_milestones))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -35,6 +35,7 @@ gathered = [torch.empty_like(digest) for _ in range(world.size)]
 dist.all_gather(gathered, digest)
 if world.rank == 0:
     Path(sys.argv[4]).write_text(json.dumps([g.tolist() for g in gathered]))
+dist.barrier()  # both ranks are done with gloo before either tears it down
 dist.destroy_process_group()
 """
 PARAMS = {"params": {"channel_base": 128, "channel_min": 8, "channel_max": 32, "embed_dim": 8}, "latent_dim": 16,

@@ -76,9 +76,19 @@ def decode_image(source: ImageSource, size: int, *, min_side: int | None = None)
     data = read_source_bytes(source)
     with _bomb_warnings_as_errors():
         image = _open(data)
-        _check_dimensions(image.size, size, min_side)
+        check_dimensions(image.size, size, min_side)
         _draft_jpeg(image, size)
         return square_rgb_array(_oriented(image), size)
+
+
+def decode_picture(source: ImageSource, *, min_side: int) -> Image.Image:
+    """Decode a still picture (path or bytes) at full size: RGB, EXIF-rotated, with the same refusals as
+    :func:`decode_image` (non-images, decompression bombs, a shorter side below ``min_side``)."""
+    data = read_source_bytes(source)
+    with _bomb_warnings_as_errors():
+        image = _open(data)
+        check_dimensions(image.size, 0, min_side)
+        return to_rgb(_oriented(image))
 
 
 def decode_frames(source: str | os.PathLike[str], size: int, fps: float, *,
@@ -145,7 +155,7 @@ def _open(data: bytes) -> Image.Image:
     return image
 
 
-def _check_dimensions(dimensions: tuple[int, int], size: int, min_side: int | None) -> None:
+def check_dimensions(dimensions: tuple[int, int], size: int, min_side: int | None) -> None:
     smallest = max(1, size // 2) if min_side is None else min_side
     width, height = dimensions
     if min(width, height) < smallest:
@@ -182,7 +192,7 @@ def _animation_frames(data: bytes, size: int, fps: float, min_side: int | None) 
     """Sample an animated picture at ``fps`` using each frame's display duration (GIF 0 ms → 100 ms)."""
     with _bomb_warnings_as_errors():
         image = _open(data)
-        _check_dimensions(image.size, size, min_side)
+        check_dimensions(image.size, size, min_side)
         step_ms = 1000.0 / fps
         next_sample_ms, frame_start_ms = 0.0, 0.0
         try:
@@ -208,7 +218,7 @@ def _video_frames(path: str | os.PathLike[str], size: int, fps: float,
     try:
         meta = next(reader)
         width, height = (int(v) for v in meta["size"])
-        _check_dimensions((width, height), size, min_side)
+        check_dimensions((width, height), size, min_side)
         for raw in reader:
             pixels = np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
             yield square_rgb_array(Image.fromarray(pixels, mode="RGB"), size)

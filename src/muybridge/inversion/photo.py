@@ -18,16 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from muybridge.data.decode import (
-    ImageSource,
-    UnusableImageError,
-    _bomb_warnings_as_errors,
-    _check_dimensions,
-    _open,
-    _oriented,
-    read_source_bytes,
-    to_rgb,
-)
+from muybridge.data.decode import ImageSource, UnusableImageError, check_dimensions, decode_picture
 from muybridge.errors import MuybridgeError
 
 FACE_MARGIN = 1.06
@@ -70,12 +61,9 @@ def load_photo(source: ImageSource | np.ndarray, min_side: int) -> Image.Image:
     if isinstance(source, np.ndarray):
         if source.ndim != 3 or source.shape[2] != 3 or source.dtype != np.uint8:
             raise MuybridgeError(f"a photo array must be uint8 (H, W, 3), got {source.dtype} {source.shape}")
-        _check_dimensions((source.shape[1], source.shape[0]), 0, min_side)
+        check_dimensions((source.shape[1], source.shape[0]), 0, min_side)
         return Image.fromarray(source, mode="RGB")
-    with _bomb_warnings_as_errors():
-        image = _open(read_source_bytes(source))
-        _check_dimensions(image.size, 0, min_side)
-        return to_rgb(_oriented(image))
+    return decode_picture(source, min_side=min_side)
 
 
 def detect_face(photo: Image.Image) -> Box | None:

@@ -187,13 +187,15 @@ class Trainer:
         classes = self.one_hot(labels)
         stats: dict[str, float] = {}
 
+        # One batch of fakes serves both steps (as in DCGAN): it saves a generator pass per step.
+        with self.autocast():
+            fake = self.G(self.latents(self.batch), classes).float()
+
         # Discriminator: real vs fake, plus lazy R1 on reals.
         self.D.requires_grad_(True)
-        with torch.no_grad(), self.autocast():
-            fake = self.G(self.latents(self.batch), classes)
         with self.autocast():
             real_logits = self.D(self.aug(real), labels).float()
-            fake_logits = self.D(self.aug(fake.float()), labels).float()
+            fake_logits = self.D(self.aug(fake.detach()), labels).float()
             d_loss = self.loss.discriminator(real_logits, fake_logits)
         if cfg.r1_gamma > 0 and self.step % cfg.r1_every == 0:
             real_r1 = self.aug(real).detach().requires_grad_(True)
@@ -206,11 +208,10 @@ class Trainer:
         average_gradients(self.D, self.world)
         self.opt_d.step()
 
-        # Generator: fool D (D's weights are frozen for this pass, which also saves their gradients).
+        # Generator: fool the updated D (its weights are frozen for this pass, which also saves their gradients).
         self.D.requires_grad_(False)
         with self.autocast():
-            fake = self.G(self.latents(self.batch), classes)
-            g_logits = self.D(self.aug(fake.float()), labels).float()
+            g_logits = self.D(self.aug(fake), labels).float()
             g_loss = self.loss.generator(g_logits)
         self.check_finite(g_loss, "generator loss")
         self.opt_g.zero_grad(set_to_none=True)
