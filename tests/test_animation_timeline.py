@@ -51,7 +51,6 @@ def test_json_list_form(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("text", "message"), [
     ("keyframes: [", r"not valid YAML \(line"),
     ("- {time: 0, class: cat, seed: 1}", "keyframes: expected a list of at least two"),
-    ("- {time: 0, class: cat, seed: 1}\n- {time: 1, class: cat}", r"keyframes\[1\].seed: missing"),
     ("- {time: 0, class: cat, seed: 1}\n- {time: 0, class: cat, seed: 1}",
      r"keyframes\[1\].time: must be later"),
     ("- {time: -1, class: cat, seed: 1}\n- {time: 1, class: cat, seed: 1}", r"keyframes\[0\].time: must be"),
@@ -84,3 +83,10 @@ def test_unknown_class_or_direction_names_the_key(tmp_path: Path, tiny_model_dir
                     "- {time: 1, class: cat, seed: 1}\n")
     with pytest.raises(MuybridgeError, match=r"keyframes\[0\].directions.wag: unknown direction 'wag'"):
         timeline_path(generator, read_timeline(path), lambda name: resolve_direction(generator, name).vector)
+    path.write_text("- {time: 0, class: cat, seed: 1}\n- {time: 1, class: cat}\n")
+    with pytest.raises(MuybridgeError, match=r"keyframes\[1\].seed: missing \(or give a latent file"):
+        timeline_path(generator, read_timeline(path), lambda name: torch.zeros(generator.latent_dim))
+    given = torch.full((generator.latent_dim,), 0.5)
+    track = timeline_path(generator, read_timeline(path), lambda name: torch.zeros(generator.latent_dim),
+                          given_latent=given)
+    assert torch.equal(track.sample(np.array([1.0]))[0][0], given)

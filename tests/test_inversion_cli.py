@@ -87,9 +87,15 @@ def test_animate_every_mode_from_latent(pet_json: Path, tiny_model_dir: Path, tm
     for argv in commands:
         code, text = run([*argv, *model], monkeypatch, capsys)
         assert code == 0, f"{argv}: {text}"
-    first = np.asarray(Image.open(tmp_path / "m" / sorted(p.name for p in (tmp_path / "m").iterdir())[0]))
+    keys = tmp_path / "keys.yaml"
+    keys.write_text("- {time: 0, class: cat}\n- {time: 0.5, class: dog, seed: 4}\n")
+    code, text = run(["animate", "timeline", str(keys), "--from-latent", str(pet_json), "--fps", "4", "-o",
+                      str(tmp_path / "t"), *model], monkeypatch, capsys)
+    assert code == 0, text
     preview = np.asarray(Image.open(pet_json.with_name("pets-0.png")))
-    assert np.abs(first.astype(int) - preview[:, 64:].astype(int)).max() <= 1  # frame 0 is the refined pet
+    for folder in ("m", "t"):  # frame 0 is the refined pet
+        first = np.asarray(Image.open(sorted((tmp_path / folder).iterdir())[0]))
+        assert np.abs(first.astype(int) - preview[:, 64:].astype(int)).max() <= 1, folder
     motion_frame = sorted((tmp_path / "mo").iterdir())[0]
     assert Image.open(motion_frame).size == (64, 32)  # two cells: both pets
 

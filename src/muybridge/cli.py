@@ -576,14 +576,17 @@ def animate_timeline(
     truncation: TruncationOption = 1.0,
     grid: GridOption = "1x1",
     pixel_art: PixelArtOption = None,
+    from_latent: FromLatentOption = None,
+    index: IndexOption = 0,
 ) -> None:
     """Render a keyframe file: characters, classes and direction offsets at given times, eased between.
+    Keyframes without a seed take the --from-latent character (your pet).
 
     Example: muybridge animate timeline keys.yaml --fps 24 -o film.mp4
     """
     from muybridge.animation.modes import timeline_builder
 
-    build, seconds = timeline_builder(keyframes)
+    build, seconds = timeline_builder(keyframes, _latent_source(from_latent, index))
     frames = round(seconds * fps) + 1 if fps > 0 else None
     _animate(build, output, model, fps, frames, None, size, truncation, grid, pixel_art)
 

@@ -182,13 +182,14 @@ def motion_builder(key: str | None, direction: str, seed: int | None = None, amp
     return build
 
 
-def timeline_builder(path: str | Path) -> tuple[PathBuilder, float]:
-    """The builder and the timeline's length in seconds."""
+def timeline_builder(path: str | Path, source: CharacterPicker | None = None) -> tuple[PathBuilder, float]:
+    """The builder and the timeline's length in seconds; keyframes without a seed take ``source``'s character."""
     timeline = read_timeline(path)
 
     def build(generator: Generator, cell: int) -> LatentPath:
+        given = source(generator, cell).latent if source is not None else None
         return timeline_path(generator, timeline, lambda name: resolve_direction(generator, name).vector,
-                             seed_offset=cell)
+                             seed_offset=cell, given_latent=given)
 
     return build, timeline.duration
 

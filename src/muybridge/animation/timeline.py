@@ -5,7 +5,8 @@ A keyframe::
 
     - time: 1.5            # seconds, increasing; the animation lasts until the last key
       class: cat           # or a mix {cat: 0.5, dog: 0.5}
-      seed: 7              # names the character's latent
+      seed: 7              # names the character's latent; leave it out to take the latent file's
+                           # character (``animate timeline --from-latent pet.json``)
       directions: {nod: 2} # optional offsets along named (or numbered: 0, sefa:3) directions
       easing: ease-in-out  # optional; shapes the segment from this key to the next
 
@@ -36,7 +37,7 @@ MAX_SECONDS = 600.0
 class Keyframe:
     time: float
     class_spec: ClassSpec
-    seed: int
+    seed: int | None  # None: the character of the latent file given with the timeline
     directions: dict[str, float] = field(default_factory=dict)
     easing: str = "ease-in-out"
 
@@ -99,7 +100,7 @@ def parse_timeline(data: Any, source: Path) -> Timeline:
         unknown = sorted(set(map(str, entry)) - set(KEYFRAME_FIELDS))
         if unknown:
             raise fail(f"{where}.{unknown[0]}", f"unknown key (expected {', '.join(KEYFRAME_FIELDS)})")
-        for required in ("time", "class", "seed"):
+        for required in ("time", "class"):
             if required not in entry:
                 raise fail(f"{where}.{required}", "missing")
         time = entry["time"]
@@ -108,8 +109,8 @@ def parse_timeline(data: Any, source: Path) -> Timeline:
         if keyframes and time <= keyframes[-1].time:
             previous = keyframes[-1].time
             raise fail(f"{where}.time", f"must be later than the previous key ({previous:g} s), got {time}")
-        seed = entry["seed"]
-        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        seed = entry.get("seed")
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
             raise fail(f"{where}.seed", f"must be a whole number >= 0, got {seed!r}")
         class_spec = _class_spec(entry["class"], source, f"{where}.class")
         directions = entry.get("directions") or {}
@@ -133,8 +134,11 @@ def _class_spec(value: Any, source: Path, where: str) -> ClassSpec:
 
 
 def timeline_path(generator: Generator, timeline: Timeline,
-                  direction_vector: Callable[[str], torch.Tensor], seed_offset: int = 0) -> TimelinePath:
-    """Resolve classes and directions against ``generator``; errors name the file and the key."""
+                  direction_vector: Callable[[str], torch.Tensor], seed_offset: int = 0,
+                  given_latent: torch.Tensor | None = None) -> TimelinePath:
+    """Resolve classes and directions against ``generator``; errors name the file and the key.
+
+    Keyframes without a seed take ``given_latent`` (e.g. an inverted photo's)."""
     keys = []
     for i, key in enumerate(timeline.keyframes):
         where = f"{timeline.source}: keyframes[{i}]"
@@ -142,7 +146,12 @@ def timeline_path(generator: Generator, timeline: Timeline,
             weights = generator.class_weights([key.class_spec])[0]
         except MuybridgeError as exc:
             raise MuybridgeError(f"{where}.class: {exc}") from None
-        latent = generator.latents([key.seed + seed_offset])[0]
+        if key.seed is not None:
+            latent = generator.latents([key.seed + seed_offset])[0]
+        elif given_latent is not None:
+            latent = given_latent
+        else:
+            raise MuybridgeError(f"{where}.seed: missing (or give a latent file with --from-latent)")
         for name, offset in key.directions.items():
             try:
                 latent = latent + offset * direction_vector(name)
