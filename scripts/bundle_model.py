@@ -89,9 +89,10 @@ def main() -> None:
         "```bash",
         "muybridge prepare ../shared/data/cat_faces_64 ../shared/data/dogfacenet_224 --out work/catdog64 \\",
         "    --holdout ../shared/data/cat_faces_64/heldout.txt --holdout ../shared/data/dogfacenet_224/heldout.txt",
-        f"muybridge train --data work/catdog64 --out runs/catdog64 --minutes 900 --eval-kimg "
-        f"{run['config']['eval_kimg']:g} --threads 1      # resumed with --resume across sessions",
-        f".venv/bin/python scripts/bundle_model.py --run runs/catdog64 --data work/catdog64 "
+        f"muybridge train --data work/catdog64 --out {args.run} --minutes 900 --eval-kimg "
+        f"{run['config']['eval_kimg']:g} --eval-n {run['config']['eval_n']} --threads 1"
+        "      # resumed with --resume across sessions",
+        f".venv/bin/python scripts/bundle_model.py --run {args.run} --data work/catdog64 "
         f"--checkpoint {args.checkpoint} --n {args.n}",
         "```",
     ])

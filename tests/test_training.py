@@ -249,3 +249,21 @@ def test_export_puts_the_status_at_the_top_of_the_card(tiny_dataset: Path, tmp_p
                         card_status="## Status: early\n\nNot good yet.")
     card = (folder / "model_card.md").read_text()
     assert card.index("## Status: early") < card.index("## Use") < card.index("## Data")
+
+
+def test_cli_eval_settings_reach_the_run(tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from muybridge import cli
+
+    config = tmp_path / "tiny.yaml"
+    config.write_text(json.dumps(TINY))
+    run = tmp_path / "run"
+    monkeypatch.setattr(sys, "argv", ["muybridge", "train", "--data", str(tiny_dataset), "--out", str(run),
+                                      "--config", str(config), "--kimg", "0.016", "--eval-kimg", "0.008",
+                                      "--eval-n", "6", "--threads", "1"])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code in (0, None)
+    settings = json.loads((run / "run.json").read_text())["config"]
+    assert settings["eval_kimg"] == 0.008 and settings["eval_n"] == 6
+    assert any("eval_kid" in row for row in metrics(run))
+    assert (run / "checkpoints" / "best.safetensors").is_file()

@@ -191,6 +191,8 @@ def train(
     precision: Annotated[str | None, typer.Option(help="fp32 or bf16 (autocast).")] = None,
     eval_kimg: Annotated[float | None, typer.Option(
         help="Score held-out KID this often and keep the best checkpoint (0: off).")] = None,
+    eval_n: Annotated[int | None, typer.Option(
+        help="Generated images per KID score (default 500; 2000 picks checkpoints more reliably).")] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads (default: all cores).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out exactly.")] = False,
 ) -> None:
@@ -212,7 +214,8 @@ def train(
         torch.set_num_threads(threads)
     if minutes is None and kimg is None:
         minutes = 30.0
-    overrides = {"architecture": arch, "batch": batch, "seed": seed, "precision": precision, "eval_kimg": eval_kimg}
+    overrides = {"architecture": arch, "batch": batch, "seed": seed, "precision": precision, "eval_kimg": eval_kimg,
+                 "eval_n": eval_n}
     if resume and (run_dir / RUN_FILE).is_file():
         if config:
             raise MuybridgeError("--config cannot be combined with --resume: the run keeps its own settings")
