@@ -54,6 +54,6 @@ def test_small_sample_kid_against_heldout_cats(bundled: Generator, tmp_path_fact
 
     dataset = open_dataset(folder)
     result = evaluate(bundled, dataset, split="heldout", metrics=("kid",), n=100, class_name="cat")
-    # Measured with this protocol: an untrained gallop scores 0.49, an 80-kimg checkpoint 0.38.
-    # Tighten this bound as the bundled model improves.
-    assert result["overall"]["kid_mean"] < 0.45
+    # Measured with this protocol: an untrained gallop scores 0.49, the first architecture's 80-kimg checkpoint
+    # 0.38, the bundled 200-kimg checkpoint of the fixed one 0.275. Tighten this bound as the model improves.
+    assert result["overall"]["kid_mean"] < 0.33
