@@ -29,6 +29,11 @@ from muybridge.models.registry import Architecture, Decoder, register_architectu
 
 SQRT2 = math.sqrt(2.0)
 
+#: Feature maps are kept channels-last (NHWC): oneDNN's convolutions, the transposed ones above all, run
+#: without layout reorders in that format (measured on this CPU: training 18% more images per CPU-second).
+#: A no-op where the input already has that layout.
+FEATURE_LAYOUT = torch.channels_last
+
 
 def channels(res: int, params: dict[str, Any]) -> int:
     return int(max(params["channel_min"], min(params["channel_max"], params["channel_base"] // res)))
@@ -98,7 +103,7 @@ class ModulatedConv(nn.Module):
     def forward(self, x: torch.Tensor, style_input: torch.Tensor) -> torch.Tensor:
         styles = self.affine(style_input) * self.input_gain
         weight = self.weight * self.scale
-        x = x * styles[:, :, None, None]
+        x = x.contiguous(memory_format=FEATURE_LAYOUT) * styles[:, :, None, None]
         if self.up:
             out = blur(F.conv_transpose2d(x, weight.transpose(0, 1), stride=2, padding=1)) * UP_GAIN
         else:
@@ -190,6 +195,7 @@ class Trunk(nn.Module):
         self.out_channels = channels(4, params)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        images = images.contiguous(memory_format=FEATURE_LAYOUT)
         return self.blocks(F.leaky_relu(self.from_rgb(images), 0.2))
 
 
