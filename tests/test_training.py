@@ -267,3 +267,17 @@ def test_cli_eval_settings_reach_the_run(tiny_dataset: Path, tmp_path: Path, mon
     assert settings["eval_kimg"] == 0.008 and settings["eval_n"] == 6
     assert any("eval_kid" in row for row in metrics(run))
     assert (run / "checkpoints" / "best.safetensors").is_file()
+
+
+def test_cli_refuses_zero_threads(tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from muybridge import cli
+
+    run = tmp_path / "run"
+    monkeypatch.setattr(sys, "argv", ["muybridge", "train", "--data", str(tiny_dataset), "--out", str(run),
+                                      "--kimg", "0.016", "--threads", "0"])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == "error: --threads must be at least 1, got 0\n"
+    assert not run.exists()

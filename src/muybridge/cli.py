@@ -69,6 +69,21 @@ def import_plugins(names: str) -> None:
             raise MuybridgeError(f"MUYBRIDGE_PLUGINS: cannot import {name!r} ({exc})") from None
 
 
+ThreadsOption = Annotated[int | None, typer.Option(help="CPU threads (default: all cores; on a shared machine "
+                                                  "1 is often faster).")]
+
+
+def use_threads(threads: int | None) -> None:
+    """Apply a ``--threads`` option; None keeps torch's default (all cores)."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise MuybridgeError(f"--threads must be at least 1, got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 def main() -> None:
     """Console-script entry point with the project's error contract (usage errors are typer's own)."""
     try:
@@ -193,7 +208,7 @@ def train(
         help="Score held-out KID this often and keep the best checkpoint (0: off).")] = None,
     eval_n: Annotated[int | None, typer.Option(
         help="Generated images per KID score (default 500; 2000 picks checkpoints more reliably).")] = None,
-    threads: Annotated[int | None, typer.Option(help="CPU threads (default: all cores).")] = None,
+    threads: ThreadsOption = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out exactly.")] = False,
 ) -> None:
     """Train a class-conditional GAN (and its encoder) on a prepared dataset.
@@ -204,14 +219,11 @@ def train(
     """
     import signal
 
-    import torch
-
     from muybridge.training.config import read_yaml_config, resolve_config, resume_config
     from muybridge.training.loop import RUN_FILE, read_run
     from muybridge.training.loop import train as run_training
 
-    if threads:
-        torch.set_num_threads(threads)
+    use_threads(threads)
     if minutes is None and kimg is None:
         minutes = 30.0
     overrides = {"architecture": arch, "batch": batch, "seed": seed, "precision": precision, "eval_kimg": eval_kimg,
@@ -299,6 +311,7 @@ def evaluate(
                                            "approximate).")] = "fp32",
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the result and its protocol "
                                                      "as JSON here.")] = None,
+    threads: ThreadsOption = None,
 ) -> None:
     """Score a model's images against held-out photos (FID, KID, precision/recall), overall and per class.
 
@@ -314,6 +327,7 @@ def evaluate(
     from muybridge.metrics import evaluate as evaluate_model
     from muybridge.metrics import evaluate_real
 
+    use_threads(threads)
     chosen = tuple(name.strip() for name in metrics.split(",") if name.strip())
     dataset = open_dataset(data)
     with progress_bar("inception") as bar:
@@ -717,21 +731,19 @@ def tune(
                         ] = Path("best.yaml"),
     seed: Annotated[int, typer.Option(help="Seed of the TPE sampler.")] = 0,
     kid_n: Annotated[int, typer.Option(help="Generated images per KID score (≈ n/5 s each on 1 core).")] = 500,
-    threads: Annotated[int | None, typer.Option(help="CPU threads (default: all cores).")] = None,
+    threads: ThreadsOption = None,
 ) -> None:
     """Search learning rates, betas, R1, augmentations and width with Optuna; score each trial by held-out KID.
 
     Writes the best settings as a YAML for `muybridge train --config`, and says whether they beat the default.
     Example: muybridge tune --data work/cats64 --trials 12 --minutes-per-trial 5 --out best.yaml
     """
-    import torch
 
     from muybridge.training.config import read_yaml_config
     from muybridge.training.tune import table_rows, verdict, write_best_config
     from muybridge.training.tune import tune as run_tune
 
-    if threads:
-        torch.set_num_threads(threads)
+    use_threads(threads)
     base = read_yaml_config(config) if config else None
     with progress_bar("tuning") as bar:
         result = run_tune(data, trials=trials, cpu_minutes_per_trial=minutes_per_trial, arch=arch, base=base,
@@ -764,15 +776,12 @@ def invert(
     Example: muybridge invert my-cat.jpg --out pet.json
     Then: muybridge animate loop --from-latent pet.json -o pet.gif   (or: animate morph --from-latent pet.json dog)
     """
-    import torch
 
     from muybridge.generator import Generator
     from muybridge.inversion import RefineSettings, invert_photos, write_latent_file
 
     settings = RefineSettings(steps=steps, lr=lr).check()
-    if threads < 1:
-        raise MuybridgeError(f"--threads must be at least 1, got {threads}")
-    torch.set_num_threads(threads)
+    use_threads(threads)
     if latents_out.suffix.lower() != ".json":
         raise MuybridgeError(f"{latents_out}: the latent file must end in .json")
     generator = Generator.load(model)
