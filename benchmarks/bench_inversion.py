@@ -141,7 +141,7 @@ def markdown(result: dict) -> str:
         lines.append(f"| {row['method']} | {row['steps']} | {row['psnr_db']:.2f} | {row['ssim']:.3f} | "
                      f"{row['fid']:.1f} | {row.get('s_per_photo', '-')} |")
     lines.append("")
-    lines.append("Command: `.venv/bin/python benchmarks/bench_inversion.py --model MODEL --n 64`")
+    lines.append(f"Command: `.venv/bin/python benchmarks/bench_inversion.py --model MODEL --n {result['n']}`")
     return "\n".join(lines) + "\n"
 
 
