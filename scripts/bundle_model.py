@@ -110,8 +110,9 @@ def main() -> None:
     ])
     sections = {
         "Data": DATA,
-        "How it was made": commands + f"\n\nTraining: {training['kimg']:g} kimg, {training['train_hours']:.2f} hours "
-        f"of training on 1 CPU thread (checkpoint `{training['checkpoint']}`).",
+        "How it was made": commands + f"\n\nTraining: {training['kimg']:g} kimg in {training['train_hours']:.2f} hours "
+        f"of training (wall clock) and {training['cpu_hours']:.2f} CPU-hours on 1 thread, the machine shared with other "
+        f"jobs (checkpoint `{training['checkpoint']}`).",
         "Evaluation (FID/KID against held-out photos)": evaluation,
         "Samples": "![samples](samples.png)  \nRows: cat, dog; seeds 0–7; truncation 0.7.\n\n"
                    "![a seamless loop](cat_loop.gif)",

@@ -165,7 +165,7 @@ def read_metrics(folder: Path, config: dict[str, Any]) -> dict[str, Any]:
     """Scores kept beside a model (``metrics.json``/``evaluation.json``) and its training summary."""
     metrics: dict[str, Any] = {}
     training = config.get("training") or {}
-    for key in ("kimg", "train_hours", "best_kid"):
+    for key in ("kimg", "train_hours", "cpu_hours", "best_kid"):
         if key in training:
             metrics[key] = training[key]
     for filename in METRICS_FILES:

@@ -51,6 +51,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, checkpoint: str = "late
         "dataset_hash": run["dataset"]["content_hash"],
         "kimg": round(float(state["kimg"]), 3),
         "train_hours": round(float(state["train_seconds"]) / 3600, 3),
+        "cpu_hours": round(float(state.get("cpu_seconds", 0.0)) / 3600, 3),
         "checkpoint": source.name,
         "config": run["config"],
     }
