@@ -174,7 +174,10 @@ def test_export_round_trip_and_generator_load(tiny_dataset: Path, tmp_path: Path
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors", "model_card.md"]
     generator = Generator.load(folder)
     assert generator.classes == ["cat", "dog"] and generator.resolution == 32
-    tensors, _ = ckpt.read_checkpoint(ckpt.list_checkpoints(run / "checkpoints")[-1])
+    tensors, state = ckpt.read_checkpoint(ckpt.list_checkpoints(run / "checkpoints")[-1])
+    training = generator.config["training"]
+    assert training["kimg"] == 0.032 and training["cpu_hours"] == round(state["cpu_seconds"] / 3600, 3)
+    assert f"- cpu hours: {training['cpu_hours']}" in (folder / "model_card.md").read_text()
     torch.testing.assert_close(generator.decoder.state_dict()["const"], tensors["G_ema.const"])
     image = generator.generate_image("dog", seed=3)
     assert image.size == (32, 32)
