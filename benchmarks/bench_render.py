@@ -73,7 +73,7 @@ def frames_per_second(generator: Generator, batch: int, frames: int, repeats: in
 def load(model: str | None) -> tuple[Generator, str]:
     if model is not None:
         generator = Generator.load(model)
-        return generator, f"{generator.name} ({generator.path})"
+        return generator, f"{generator.name} ({model})"
     torch.manual_seed(0)
     networks = build_networks(RANDOM_CONFIG)
     generator = Generator({**RANDOM_CONFIG, "name": "random-gallop-64"}, networks.decoder, networks.encoder)

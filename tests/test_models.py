@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from muybridge.models import build_networks, get_architecture
-from muybridge.models.gallop import ModulatedConv, ResidualDown
+from muybridge.models.gallop import UP_GAIN, ModulatedConv, ResidualDown, SubpixelToRGB
 
 
 def gallop_decoder(resolution: int = 64) -> torch.nn.Module:
@@ -38,13 +38,50 @@ def test_every_decoder_resolution_carries_signal_at_initialisation() -> None:
 def test_subpixel_layer_starts_as_nearest_neighbour_upsampling() -> None:
     """ICNR initialisation: the four sub-pixel phases start equal, so no checkerboard at the start."""
     torch.manual_seed(0)
-    layer = ModulatedConv(8, 3, 4, subpixel=True, demodulate=False)
+    layer = SubpixelToRGB(8, 4)
     with torch.no_grad():
-        out = layer(torch.randn(2, 8, 5, 5), torch.randn(2, 4))
+        out = layer(torch.randn(2, 8, 5, 5), torch.randn(2, 4), base=torch.zeros(2, 3, 10, 10))
     assert out.shape == (2, 3, 10, 10)
     blocks = out.reshape(2, 3, 5, 2, 5, 2)
     assert torch.allclose(blocks, blocks[:, :, :, :1, :, :1].expand_as(blocks))
     assert out.std() > 0.1
+
+
+def test_fused_layers_compute_the_plain_formulas() -> None:
+    """The rendering fast paths (1x1 layers as batched products, the shuffle read by the addition, output scales
+    and bias in one pass) compute what the textbook formulas say."""
+    torch.manual_seed(0)
+    features, style_input = torch.randn(3, 8, 5, 5), torch.randn(3, 4)
+    with torch.no_grad():
+        for layer in (ModulatedConv(8, 6, 4), ModulatedConv(8, 6, 4, up=True), ModulatedConv(8, 3, 4, kernel=1,
+                                                                                           demodulate=False)):
+            torch.nn.init.normal_(layer.bias)
+            assert torch.allclose(layer(features, style_input), plain_modulated_conv(layer, features, style_input),
+                                  atol=1e-5)
+        last = SubpixelToRGB(8, 4)
+        torch.nn.init.normal_(last.weight)
+        torch.nn.init.normal_(last.bias)
+        base = torch.randn(3, 3, 10, 10)
+        styles = last.affine(style_input) * last.input_gain
+        expected = base + F.pixel_shuffle(F.conv2d(features * styles[:, :, None, None], last.weight * last.scale,
+                                                   padding=1), 2) + last.bias[None, :, None, None]
+        assert torch.allclose(last(features, style_input, base=base), expected, atol=1e-5)
+
+
+def plain_modulated_conv(layer: ModulatedConv, features: torch.Tensor, style_input: torch.Tensor) -> torch.Tensor:
+    styles = layer.affine(style_input) * layer.input_gain
+    weight = layer.weight * layer.scale
+    modulated = features * styles[:, :, None, None]
+    if layer.up:
+        upsampled = F.conv_transpose2d(modulated, weight.transpose(0, 1), stride=2, padding=1)
+        kernel = torch.tensor([1.0, 2.0, 1.0]).outer(torch.tensor([1.0, 2.0, 1.0])) / 16
+        padded = F.pad(upsampled, [1, 1, 1, 1], mode="replicate")
+        out = F.conv2d(padded, kernel.expand(weight.shape[0], 1, 3, 3), groups=weight.shape[0]) * UP_GAIN
+    else:
+        out = F.conv2d(modulated, weight, padding=layer.kernel // 2)
+    if layer.demodulate:
+        out = out / (styles.square() @ weight.square().sum(dim=(2, 3)).t() + 1e-8).sqrt()[:, :, None, None]
+    return out + layer.bias[None, :, None, None]
 
 
 def test_residual_down_skip_is_average_pooling_then_1x1_convolution() -> None:

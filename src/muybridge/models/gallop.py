@@ -83,19 +83,20 @@ UP_GAIN = 2.0 / 0.375
 
 
 class ModulatedConv(nn.Module):
-    """Style-modulated convolution. ``up`` makes it a 4x4 stride-2 transposed convolution followed by a blur;
-    ``subpixel`` makes it a convolution to 4x the channels rearranged to twice the resolution (pixel shuffle),
-    whose four phases start equal (ICNR initialisation), so it starts as nearest-neighbour upsampling."""
+    """Style-modulated convolution. ``up`` makes it a 4x4 stride-2 transposed convolution followed by a blur.
+
+    The output's per-sample scales (demodulation, the upsampling gain) and the bias are applied in one pass, and a
+    1x1 layer folds its modulation into per-sample weights (one batched matrix product on the channels-last
+    features): rendering is bound by passes over the feature maps as much as by the convolutions."""
 
     def __init__(self, cin: int, cout: int, style_dim: int, kernel: int = 3, up: bool = False,
-                 subpixel: bool = False, demodulate: bool = True, input_gain: float = SQRT2) -> None:
+                 demodulate: bool = True, input_gain: float = SQRT2) -> None:
         super().__init__()
         self.input_gain = input_gain
-        self.up, self.subpixel = up, subpixel
+        self.up = up
         self.kernel = 4 if up else kernel
         self.demodulate = demodulate
-        weight = torch.randn(cout, cin, self.kernel, self.kernel)
-        self.weight = nn.Parameter(weight.repeat_interleave(4, dim=0) if subpixel else weight)
+        self.weight = nn.Parameter(torch.randn(cout, cin, self.kernel, self.kernel))
         self.bias = nn.Parameter(torch.zeros(cout))
         self.affine = EqualLinear(style_dim, cin, bias_init=1.0)
         self.scale = 1.0 / math.sqrt(cin * self.kernel**2)
@@ -103,17 +104,52 @@ class ModulatedConv(nn.Module):
     def forward(self, x: torch.Tensor, style_input: torch.Tensor) -> torch.Tensor:
         styles = self.affine(style_input) * self.input_gain
         weight = self.weight * self.scale
-        x = x.contiguous(memory_format=FEATURE_LAYOUT) * styles[:, :, None, None]
+        x = x.contiguous(memory_format=FEATURE_LAYOUT)
+        if self.kernel == 1 and not self.demodulate:
+            return pointwise_modulated(x, weight[:, :, 0, 0][None] * styles[:, None, :], self.bias)
+        x = x * styles[:, :, None, None]
         if self.up:
-            out = blur(F.conv_transpose2d(x, weight.transpose(0, 1), stride=2, padding=1)) * UP_GAIN
+            out = blur(F.conv_transpose2d(x, weight.transpose(0, 1), stride=2, padding=1))
         else:
             out = F.conv2d(x, weight, padding=self.kernel // 2)
+        gains = styles.new_full((x.shape[0], weight.shape[0]), UP_GAIN if self.up else 1.0)
         if self.demodulate:
             norms = styles.square() @ weight.square().sum(dim=(2, 3)).t()
-            out = out * torch.rsqrt(norms + 1e-8)[:, :, None, None]
-        if self.subpixel:
-            out = F.pixel_shuffle(out, 2)
-        return out + self.bias[None, :, None, None]
+            gains = gains * torch.rsqrt(norms + 1e-8)
+        return torch.addcmul(self.bias[None, :, None, None], out, gains[:, :, None, None])
+
+
+def pointwise_modulated(x: torch.Tensor, weights: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """A 1x1 convolution with per-sample ``weights`` (N, cout, cin), as one batched matrix product that reads the
+    channels-last ``x`` in place; returns a contiguous NCHW tensor (few channels: RGB)."""
+    n, channels, height, width = x.shape
+    flat = x.reshape(n, channels, height * width)  # a view: channels-last memory is (N, H*W, C) transposed
+    return torch.baddbmm(bias[None, :, None], weights, flat).view(n, -1, height, width)
+
+
+class SubpixelToRGB(ModulatedConv):
+    """The last layer: a modulated 3x3 convolution to 4x the RGB channels rearranged to twice the resolution
+    (pixel shuffle) and added to ``base``, the lower resolutions' RGB upsampled. The four phases start equal
+    (ICNR initialisation), so it starts as nearest-neighbour upsampling. The shuffle is a view read by the addition,
+    so shuffle, addition and bias take one pass (a separate pixel shuffle of channels-last features is a slow
+    gather)."""
+
+    def __init__(self, cin: int, style_dim: int) -> None:
+        super().__init__(cin, 3, style_dim, kernel=3, demodulate=False)
+        self.weight = nn.Parameter(self.weight.detach().repeat_interleave(4, dim=0))
+
+    def forward(self, x: torch.Tensor, style_input: torch.Tensor, base: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        styles = self.affine(style_input) * self.input_gain
+        x = x.contiguous(memory_format=FEATURE_LAYOUT) * styles[:, :, None, None]
+        out = F.conv2d(x, self.weight * self.scale, padding=1)
+        n, _, height, width = out.shape
+        shuffled = out.view(n, 3, 2, 2, height, width).permute(0, 1, 4, 2, 5, 3)  # (N, 3, H, 2, W, 2)
+        summed = base.reshape(n, 3, height, 2, width, 2) + shuffled
+        return summed.add_(self.bias[None, :, None, None, None, None]).view(n, 3, 2 * height, 2 * width)
+
+
+def upsample_rgb(rgb: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(rgb, scale_factor=2, mode="bilinear", align_corners=False)
 
 
 class GallopDecoder(Decoder):
@@ -143,7 +179,7 @@ class GallopDecoder(Decoder):
         # through one sub-pixel convolution, which halves the decoder's cost. A sub-pixel convolution rather than
         # a transposed one: an unblurred transposed convolution left a dotted 2x2 texture, and a blur here would
         # low-pass the output, as nothing follows that could restore the detail.
-        self.final_rgb = ModulatedConv(cin, 3, style_dim, subpixel=True, demodulate=False)
+        self.final_rgb = SubpixelToRGB(cin, style_dim)
 
     def forward(self, latents: torch.Tensor, class_weights: torch.Tensor) -> torch.Tensor:
         style_input = torch.cat([latents, self.class_embedding(class_weights)], dim=1)
@@ -151,13 +187,11 @@ class GallopDecoder(Decoder):
         rgb: torch.Tensor | None = None
         for block, to_rgb in zip(self.convs, self.to_rgb, strict=True):
             for conv in block:  # type: ignore[attr-defined]
-                x = F.leaky_relu(conv(x, style_input), 0.2)
+                x = F.leaky_relu_(conv(x, style_input), 0.2)  # in place: the convolution's output is not kept
             layer_rgb = to_rgb(x, style_input)
-            rgb = layer_rgb if rgb is None else F.interpolate(rgb, scale_factor=2, mode="bilinear",
-                                                              align_corners=False) + layer_rgb
+            rgb = layer_rgb if rgb is None else layer_rgb.add_(upsample_rgb(rgb))
         assert rgb is not None
-        upsampled = F.interpolate(rgb, scale_factor=2, mode="bilinear", align_corners=False)
-        return upsampled + self.final_rgb(x, style_input)
+        return self.final_rgb(x, style_input, base=upsample_rgb(rgb))
 
     def latent_projection(self) -> torch.Tensor:
         weights = [m.affine.weight[:, : self.latent_dim] for m in self.modules() if isinstance(m, ModulatedConv)]
