@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from muybridge.errors import MuybridgeError
+from muybridge.memory import keep_freed_memory
 from muybridge.models import build_networks
 from muybridge.models.format import WEIGHTS_NAME, load_state, read_model_config, read_weights
 
@@ -73,6 +74,7 @@ class Generator:
         self.decoder = decoder.eval().requires_grad_(False)
         self.encoder = encoder.eval().requires_grad_(False)
         self.path = path
+        keep_freed_memory()  # rendering reuses the same feature-map memory batch after batch
 
     @classmethod
     def load(cls, path_or_name: str | Path | None = None) -> Generator:
