@@ -46,9 +46,10 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def run_training(data: Path, run: Path, kimg: float, resume: bool = False, **overrides: object) -> loop.TrainResult:
+def run_training(data: Path, run: Path, kimg: float, resume: bool = False, init_from: Path | None = None,
+                 **overrides: object) -> loop.TrainResult:
     settings = resolve_config(None, {**TINY, **overrides})
-    return loop.train(data, run, settings, kimg=kimg, resume=resume)
+    return loop.train(data, run, settings, kimg=kimg, resume=resume, init_from=init_from)
 
 
 def metrics(run: Path) -> list[dict]:
@@ -92,6 +93,35 @@ def test_existing_run_needs_resume(tiny_dataset: Path, tmp_path: Path) -> None:
     run_training(tiny_dataset, tmp_path / "run", kimg=0.016)
     with pytest.raises(MuybridgeError, match="--resume"):
         run_training(tiny_dataset, tmp_path / "run", kimg=0.032)
+
+
+def test_init_from_starts_a_new_run_from_another_runs_networks(tiny_dataset: Path, tmp_path: Path) -> None:
+    source = run_training(tiny_dataset, tmp_path / "source", kimg=0.032)
+    assert source.checkpoint is not None
+    # No steps, another seed (so another initialisation): the new run's networks are the source's.
+    copied = run_training(tiny_dataset, tmp_path / "copied", kimg=0.0, init_from=source.checkpoint, seed=1)
+    assert copied.checkpoint is not None and copied.step == 0
+    started, _ = ckpt.read_checkpoint(source.checkpoint)
+    weights, _ = ckpt.read_checkpoint(copied.checkpoint)
+    networks = [k for k in started if k.split(".")[0] in ("G", "G_ema", "D", "E")]
+    assert networks and all(torch.equal(weights[k], started[k]) for k in networks)
+    assert json.loads((tmp_path / "copied" / "run.json").read_text())["init_from"] == str(source.checkpoint)
+    # Its own counters and settings.
+    tuned = run_training(tiny_dataset, tmp_path / "tuned", kimg=0.016, init_from=source.checkpoint, lr_g=5e-4)
+    assert tuned.checkpoint is not None and tuned.step == 2  # 16 images at batch 8
+    assert ckpt.read_checkpoint(tuned.checkpoint)[1]["param_groups"]["G"][0]["lr"] == 5e-4
+
+
+def test_init_from_refuses_other_shapes_and_existing_runs(tiny_dataset: Path, tmp_path: Path) -> None:
+    source = run_training(tiny_dataset, tmp_path / "source", kimg=0.016)
+    assert source.checkpoint is not None
+    with pytest.raises(MuybridgeError, match="do not fit this run's architecture"):
+        run_training(tiny_dataset, tmp_path / "wider", kimg=0.016, init_from=source.checkpoint,
+                     params={**TINY["params"], "channel_base": 256})  # type: ignore[dict-item]
+    with pytest.raises(MuybridgeError, match="would be ignored"):
+        run_training(tiny_dataset, tmp_path / "source", kimg=0.032, resume=True, init_from=source.checkpoint)
+    with pytest.raises(MuybridgeError, match="no such checkpoint"):
+        run_training(tiny_dataset, tmp_path / "other", kimg=0.016, init_from=tmp_path / "missing.safetensors")
 
 
 def test_keeps_only_the_last_k_checkpoints(tiny_dataset: Path, tmp_path: Path) -> None:

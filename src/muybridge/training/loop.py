@@ -166,6 +166,19 @@ class Trainer:
         self.rollbacks = int(state.get("rollbacks", 0))
         self.best_kid = state.get("best_kid")
 
+    def initialize_from(self, path: Path) -> None:
+        """Start from another run's networks (G, its EMA, D, encoder): fine-tuning, or going on with new settings.
+        Optimisers, counters and random streams start afresh."""
+        tensors, _ = ckpt.read_checkpoint(path)
+        for name, module in self.modules().items():
+            try:
+                module.load_state_dict(ckpt.module_state(tensors, name))
+            except RuntimeError as exc:
+                detail = str(exc).strip().splitlines()[-1].strip()
+                raise MuybridgeError(f"{path}: its networks do not fit this run's architecture, classes and "
+                                     f"resolution ({detail})") from None
+            broadcast_module(module, self.world)
+
     # ---- one iteration ----
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.config.precision == "bf16":
@@ -279,7 +292,8 @@ class Diverged(Exception):
     """Raised inside a step when training has diverged; the loop rolls back to the last checkpoint."""
 
 
-def prepare_run(data_dir: Path, run_dir: Path, config: TrainConfig, resume: bool) -> TrainConfig:
+def prepare_run(data_dir: Path, run_dir: Path, config: TrainConfig, resume: bool,
+                init_from: Path | None = None) -> TrainConfig:
     """Create the run folder, or check it on resume (``config`` then comes from :func:`resume_config`)."""
     run_file = run_dir / RUN_FILE
     dataset = open_dataset(data_dir)
@@ -297,13 +311,15 @@ def prepare_run(data_dir: Path, run_dir: Path, config: TrainConfig, resume: bool
                     "resolution": dataset.resolution, "count": dataset.count()},
         "model": model_config(config, dataset.classes, dataset.resolution),
     }
+    if init_from is not None:
+        run["init_from"] = str(init_from)
     atomic_write_json(run_file, run)
     return config
 
 
 def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kimg: float | None = None,
           minutes: float | None = None, cpu_minutes: float | None = None, resume: bool = False,
-          progress: Progress | None = None,
+          init_from: str | Path | None = None, progress: Progress | None = None,
           should_stop: Callable[[], bool] = lambda: False,
           warn: Callable[[str], None] = lambda message: None,
           evaluate: Callable[[Generator], float] | None = None) -> TrainResult:
@@ -312,6 +328,9 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
     state is checkpointed in every case. CPU time (the process's, all threads) is what a fair comparison of
     architectures on a shared machine should count.
 
+    ``init_from`` (a checkpoint of another run) starts a new run from its networks, e.g. to fine-tune on new
+    photos of the same classes or to go on with a lower learning rate.
+
     ``evaluate`` (optional) scores the EMA generator (lower is better, e.g. held-out KID) every
     ``config.eval_kimg``; the best-scoring snapshot is kept as ``checkpoints/best.safetensors``.
     """
@@ -319,8 +338,11 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
     if kimg is None and minutes is None and cpu_minutes is None:
         raise MuybridgeError("give a training length: kimg, minutes or cpu_minutes")
     world = init_world()
+    init_from = Path(init_from) if init_from is not None else None
+    if init_from is not None and not init_from.is_file():
+        raise MuybridgeError(f"{init_from}: no such checkpoint")
     if world.is_main:
-        config = prepare_run(data_dir, run_dir, config, resume)
+        config = prepare_run(data_dir, run_dir, config, resume, init_from)
     barrier(world)
     if not world.is_main:
         config = resolve_config(read_run(run_dir)["config"]) if (run_dir / RUN_FILE).is_file() else config
@@ -328,10 +350,15 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
     folder = run_dir / "checkpoints"
     ckpt.remove_stale_temporaries(folder)
     latest = latest_readable_checkpoint(folder, warn)
+    if latest is not None and init_from is not None:
+        raise MuybridgeError(f"{run_dir}: holds checkpoints already, so --init-from would be ignored; "
+                             "drop it to resume the run")
     if resume and latest is not None:
         trainer.restore(latest)
     elif latest is not None:
         raise MuybridgeError(f"{run_dir}: holds checkpoints already; pass --resume to continue")
+    elif init_from is not None:
+        trainer.initialize_from(init_from)
     logger = RunLogger(run_dir) if world.is_main else None
     total_nimg = int(kimg * 1000) if kimg is not None else None
     time_limit = minutes * 60 if minutes is not None else math.inf
