@@ -95,7 +95,7 @@ def test_sprite_sheet_atlas_matches_the_sheet(tmp_path: Path) -> None:
     assert meta["image"] == "walk.png"
     assert (meta["size"]["w"], meta["size"]["h"]) == (sheet.shape[1], sheet.shape[0])
     assert meta["frameTags"] == [{"name": "walk", "from": 0, "to": 9, "direction": "forward"}]
-    assert list(atlas["frames"]) == [f"walk_{i:04d}" for i in range(10)]
+    assert list(atlas["frames"]) == [str(i) for i in range(10)] == atlas["animations"]["walk"]
     for i, entry in enumerate(atlas["frames"].values()):
         rect = entry["frame"]
         assert rect["x"] >= 0 and rect["y"] >= 0

@@ -4,8 +4,10 @@ The format follows the output name: ``.gif``, ``.mp4``, ``.webp``, ``.png`` (a s
 atlas beside it), or a name without a suffix (a folder of numbered PNG frames). Every file is written to a
 temporary name and renamed into place, so a failed export leaves nothing behind.
 
-The atlas is TexturePacker's "JSON hash" layout (loaded unchanged by Phaser's ``load.atlas`` and PixiJS's
-``Spritesheet``) with Aseprite's ``meta.frameTags`` added, which those loaders ignore.
+The atlas is TexturePacker's "JSON hash" layout, loaded unchanged by Phaser's ``load.atlas`` and PixiJS's
+``Spritesheet``. Frames are named by their index, as Aseprite names them with ``--filename-format {frame}``, and
+``meta.frameTags`` holds the loop, so Phaser's ``load.aseprite`` + ``anims.createFromAseprite`` build the
+animation with its per-frame durations; the ``animations`` list is PixiJS's way to the same.
 """
 
 from __future__ import annotations
@@ -208,16 +210,15 @@ def sheet_layout(count: int, columns: int | None = None) -> tuple[int, int]:
     return cols, math.ceil(count / cols)
 
 
-def sprite_atlas(count: int, frame_w: int, frame_h: int, fps: float, image_name: str, prefix: str,
+def sprite_atlas(count: int, frame_w: int, frame_h: int, fps: float, image_name: str, animation: str,
                  columns: int | None = None) -> dict[str, Any]:
     """The TexturePacker "JSON hash" atlas of a sheet with frames laid out row by row."""
     cols, rows = sheet_layout(count, columns)
     durations = frame_durations_ms(count, fps)
-    digits = max(4, len(str(count - 1)))
     frames = {}
     for i in range(count):
         x, y = (i % cols) * frame_w, (i // cols) * frame_h
-        frames[f"{prefix}_{i:0{digits}d}"] = {
+        frames[str(i)] = {
             "frame": {"x": x, "y": y, "w": frame_w, "h": frame_h},
             "rotated": False,
             "trimmed": False,
@@ -232,9 +233,9 @@ def sprite_atlas(count: int, frame_w: int, frame_h: int, fps: float, image_name:
         "format": "RGBA8888",
         "size": {"w": cols * frame_w, "h": rows * frame_h},
         "scale": "1",
-        "frameTags": [{"name": prefix, "from": 0, "to": count - 1, "direction": "forward"}],
+        "frameTags": [{"name": animation, "from": 0, "to": count - 1, "direction": "forward"}],
     }
-    return {"frames": frames, "meta": meta}
+    return {"frames": frames, "animations": {animation: list(frames)}, "meta": meta}
 
 
 def save_sprite_sheet(frames: np.ndarray, path: Path, fps: float,
