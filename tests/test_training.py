@@ -110,6 +110,9 @@ def test_init_from_starts_a_new_run_from_another_runs_networks(tiny_dataset: Pat
     tuned = run_training(tiny_dataset, tmp_path / "tuned", kimg=0.016, init_from=source.checkpoint, lr_g=5e-4)
     assert tuned.checkpoint is not None and tuned.step == 2  # 16 images at batch 8
     assert ckpt.read_checkpoint(tuned.checkpoint)[1]["param_groups"]["G"][0]["lr"] == 5e-4
+    model = export_run(tmp_path / "tuned", tmp_path / "model")  # its card says where it started
+    assert json.loads((model / "config.json").read_text())["training"]["init_from"] == str(source.checkpoint)
+    assert f"- init from: {source.checkpoint}" in (model / "model_card.md").read_text()
 
 
 def test_init_from_refuses_other_shapes_and_existing_runs(tiny_dataset: Path, tmp_path: Path) -> None:

@@ -33,7 +33,8 @@ def render_card(config: dict[str, Any], extra_sections: dict[str, str] | None = 
     ]
     if training:
         lines += ["", "## Training"]
-        for key in ("dataset", "dataset_hash", "kimg", "train_hours", "cpu_hours", "checkpoint", "command"):
+        for key in ("dataset", "dataset_hash", "init_from", "kimg", "train_hours", "cpu_hours", "checkpoint",
+                    "command"):
             if key in training:
                 lines.append(f"- {key.replace('_', ' ')}: {training[key]}")
         if "config" in training:

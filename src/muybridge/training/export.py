@@ -57,6 +57,8 @@ def export_run(run_dir: str | Path, out_dir: str | Path, checkpoint: str = "late
     }
     if state.get("best_kid") is not None:
         training["best_kid"] = state["best_kid"]
+    if "init_from" in run:  # kimg and hours count this run only; the networks it started from trained before
+        training["init_from"] = run["init_from"]
     config = {**model, "name": name or out_dir.name, "training": training}
     return save_model_folder(out_dir, config, {"decoder": networks.decoder, "encoder": networks.encoder},
                              render_card(config, card_sections, card_status))
