@@ -5,23 +5,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import run
 from PIL import Image
-
-from muybridge.cli import main
-
-
-def run(argv: list[str], monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["muybridge", *argv])
-    with pytest.raises(SystemExit) as exited:
-        main()
-    captured = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 0), captured.out + captured.err
 
 
 def test_animate_loop_and_generate(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch,

@@ -5,31 +5,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import invoke, run
 from PIL import Image
 
-from muybridge.cli import main
 from muybridge.generator import Generator
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def invoke(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setattr(sys, "argv", ["muybridge", *argv])
-    with pytest.raises(SystemExit) as exited:
-        main()
-    code = exited.value.code
-    return code if isinstance(code, int) else 0
-
-
-def run(argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    code = invoke(argv, monkeypatch)
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
+from cli_runner import run
 from PIL import Image
+from safetensors.torch import save_file
 
 from muybridge import Generator, MuybridgeError
-from muybridge.data import prepare_dataset
+from muybridge.data import open_dataset, prepare_dataset
+from muybridge.models.format import read_weights
 from muybridge.training import checkpoint as ckpt
 from muybridge.training import loop
 from muybridge.training.config import resolve_config
@@ -30,12 +34,11 @@ TINY_DCGAN = {"architecture": "dcgan", "params": {"ngf": 8, "ndf": 8, "embed_dim
               "batch": 8, "tick_kimg": 0.008, "snapshot_kimg": 0.032, "sample_kimg": 0.032}
 
 
-@pytest.fixture(scope="module")
-def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """40 images of two visually distinct classes at 32 px."""
+def make_tiny_dataset(tmp_path_factory: pytest.TempPathFactory, classes: dict[str, tuple[int, int, int]]) -> Path:
+    """20 images per class at 32 px, each class its own colour."""
     root = tmp_path_factory.mktemp("photos")
     rng = np.random.default_rng(0)
-    for name, colour in (("cat", (200, 120, 40)), ("dog", (60, 90, 200))):
+    for name, colour in classes.items():
         (root / name).mkdir()
         for i in range(20):
             pixels = np.clip(rng.normal(colour, 30, size=(40, 40, 3)), 0, 255).astype(np.uint8)
@@ -44,6 +47,12 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("datasets") / "tiny"
     prepare_dataset([root], out, size=32, holdout=["0.2"], workers=1)
     return out
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """40 images of two visually distinct classes at 32 px."""
+    return make_tiny_dataset(tmp_path_factory, {"cat": (200, 120, 40), "dog": (60, 90, 200)})
 
 
 def run_training(data: Path, run: Path, kimg: float, resume: bool = False, init_from: Path | None = None,
@@ -123,8 +132,62 @@ def test_init_from_refuses_other_shapes_and_existing_runs(tiny_dataset: Path, tm
                      params={**TINY["params"], "channel_base": 256})  # type: ignore[dict-item]
     with pytest.raises(MuybridgeError, match="would be ignored"):
         run_training(tiny_dataset, tmp_path / "source", kimg=0.032, resume=True, init_from=source.checkpoint)
-    with pytest.raises(MuybridgeError, match="no such checkpoint"):
+    with pytest.raises(MuybridgeError, match="no such checkpoint, run folder or model folder"):
         run_training(tiny_dataset, tmp_path / "other", kimg=0.016, init_from=tmp_path / "missing.safetensors")
+
+
+def test_init_from_a_model_folder_matches_classes_by_name(tiny_dataset: Path, tmp_path: Path,
+                                                         tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Fine-tuning an exported model (the way a user fine-tunes the bundled one) on a dataset of other classes."""
+    source = run_training(tiny_dataset, tmp_path / "source", kimg=0.032)
+    model = export_run(tmp_path / "source", tmp_path / "model")
+    exported = read_weights(model / "model.safetensors")
+    foxes = make_tiny_dataset(tmp_path_factory, {"fox": (220, 90, 20), "cat": (200, 120, 40)})
+    assert open_dataset(foxes).classes == ["cat", "fox"]
+    warnings: list[str] = []
+    settings = resolve_config(None, {**TINY, "seed": 3})
+    tuned = loop.train(foxes, tmp_path / "foxes", settings, kimg=0.0, init_from=model, warn=warnings.append)
+    assert tuned.checkpoint is not None and source.checkpoint is not None and not warnings
+    weights, _ = ckpt.read_checkpoint(tuned.checkpoint)
+    for network, prefix in (("G", "decoder."), ("G_ema", "decoder."), ("D", "discriminator."), ("E", "encoder.")):
+        for key in (k for k in exported if k.startswith(prefix)):
+            name = f"{network}.{key[len(prefix):]}"
+            if key == "decoder.class_embedding.weight":  # (embed, classes): cat kept, fox = mean of cat and dog
+                torch.testing.assert_close(weights[name][:, 0], exported[key][:, 0])
+                torch.testing.assert_close(weights[name][:, 1], exported[key].mean(1))
+            elif key == "discriminator.projection.weight":  # (classes, width)
+                torch.testing.assert_close(weights[name][0], exported[key][0])
+                torch.testing.assert_close(weights[name][1], exported[key].mean(0))
+            else:
+                assert torch.equal(weights[name], exported[key]), name
+
+
+def test_init_from_a_model_folder_without_discriminator_warns(tiny_dataset: Path, tmp_path: Path) -> None:
+    run_training(tiny_dataset, tmp_path / "source", kimg=0.016)
+    model = export_run(tmp_path / "source", tmp_path / "model")
+    tensors = read_weights(model / "model.safetensors")
+    save_file({k: v for k, v in tensors.items() if not k.startswith("discriminator.")},
+              str(model / "model.safetensors"), metadata={"format": "muybridge-model", "architecture": "gallop"})
+    warnings: list[str] = []
+    loop.train(tiny_dataset, tmp_path / "tuned", resolve_config(None, TINY), kimg=0.008, init_from=model,
+               warn=warnings.append)
+    assert warnings == [f"{model}: holds no D weights; that network starts from scratch"]
+
+
+def test_train_cli_fine_tunes_a_model_folder(tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    run_training(tiny_dataset, tmp_path / "source", kimg=0.016)
+    model = export_run(tmp_path / "source", tmp_path / "model")
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(TINY))
+    command = ["train", "--data", str(tiny_dataset), "--config", str(config), "--kimg", "0.016", "--threads", "1"]
+    code, text = run([*command, "--out", str(tmp_path / "lost"), "--init-from", str(tmp_path / "nowhere")],
+                         monkeypatch, capsys)
+    assert code == 2 and text.startswith("error: ") and "no such checkpoint, run folder or model folder" in text
+    assert not (tmp_path / "lost").exists()
+    code, text = run([*command, "--out", str(tmp_path / "tuned"), "--init-from", str(model)], monkeypatch, capsys)
+    assert code == 0, text
+    assert json.loads((tmp_path / "tuned" / "run.json").read_text())["init_from"] == str(model)
 
 
 def test_keeps_only_the_last_k_checkpoints(tiny_dataset: Path, tmp_path: Path) -> None:

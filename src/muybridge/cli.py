@@ -210,27 +210,26 @@ def train(
         help="Generated images per KID score (default 500; 2000 picks checkpoints more reliably).")] = None,
     threads: ThreadsOption = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out exactly.")] = False,
-    init_from: Annotated[Path | None, typer.Option(
-        "--init-from", help="Start a new run from another run's networks: a checkpoint file, or a run folder "
-        "(its latest checkpoint). Same architecture, classes and resolution; new settings and data allowed.")] = None,
+    init_from: Annotated[str | None, typer.Option(
+        "--init-from", help="Start a new run from networks trained before: a model folder or bundled name "
+        "(default), a run folder (its latest checkpoint) or a checkpoint file. Same architecture and resolution; "
+        "classes are matched by name (new ones start from the mean).")] = None,
 ) -> None:
     """Train a class-conditional GAN (and its encoder) on a prepared dataset.
 
     Example: muybridge train --data work/cats64 --out runs/cats --minutes 30
     Stop it any way you like (Ctrl-C, kill); `--resume` continues from the last checkpoint.
     Several processes: torchrun --nproc-per-node 2 -m muybridge train --data D --out R --kimg 100
-    Fine-tune: muybridge train --data work/my-cats --out runs/my-cats --init-from runs/cats --kimg 50
+    Fine-tune the bundled model on your photos:
+    muybridge train --data work/my-pets --out runs/my-pets --init-from default --minutes 20
     """
     import signal
 
     from muybridge.training.config import read_yaml_config, resolve_config, resume_config
-    from muybridge.training.export import find_checkpoint
     from muybridge.training.loop import RUN_FILE, read_run
     from muybridge.training.loop import train as run_training
 
     use_threads(threads)
-    if init_from is not None and init_from.is_dir():
-        init_from = find_checkpoint(init_from, "latest")
     if minutes is None and kimg is None:
         minutes = 30.0
     overrides = {"architecture": arch, "batch": batch, "seed": seed, "precision": precision, "eval_kimg": eval_kimg,

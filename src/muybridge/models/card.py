@@ -29,7 +29,8 @@ def render_card(config: dict[str, Any], extra_sections: dict[str, str] | None = 
         "## Model",
         f"- architecture: `{config['architecture']}` with parameters `{json.dumps(config.get('params', {}))}`",
         f"- latent size: {config['latent_dim']}; classes: {', '.join(config['classes'])}",
-        "- weights: `model.safetensors` (EMA generator as `decoder.*`, encoder as `encoder.*`); no pickle.",
+        "- weights: `model.safetensors` (EMA generator as `decoder.*`, encoder as `encoder.*`, and, for fine-tuning "
+        "with `muybridge train --init-from`, the discriminator as `discriminator.*`); no pickle.",
     ]
     if training:
         lines += ["", "## Training"]

@@ -35,7 +35,8 @@ def find_checkpoint(run_dir: Path, which: str) -> Path:
 def export_run(run_dir: str | Path, out_dir: str | Path, checkpoint: str = "latest", name: str | None = None,
                overwrite: bool = False, card_sections: dict[str, str] | None = None,
                card_status: str | None = None) -> Path:
-    """Write ``out_dir`` with config.json, model.safetensors (EMA generator + encoder) and model_card.md."""
+    """Write ``out_dir`` with config.json, model.safetensors (EMA generator + encoder, and the discriminator for
+    fine-tuning with ``--init-from``) and model_card.md."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     if out_dir.exists() and not overwrite:
         raise MuybridgeError(f"{out_dir}: already exists; pass --overwrite to replace it")
@@ -46,6 +47,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, checkpoint: str = "late
     networks = build_networks(model)
     networks.decoder.load_state_dict(ckpt.module_state(tensors, "G_ema"))
     networks.encoder.load_state_dict(ckpt.module_state(tensors, "E"))
+    networks.discriminator.load_state_dict(ckpt.module_state(tensors, "D"))
     training: dict[str, Any] = {
         "dataset": run["dataset"]["path"],
         "dataset_hash": run["dataset"]["content_hash"],
@@ -60,5 +62,6 @@ def export_run(run_dir: str | Path, out_dir: str | Path, checkpoint: str = "late
     if "init_from" in run:  # kimg and hours count this run only; the networks it started from trained before
         training["init_from"] = run["init_from"]
     config = {**model, "name": name or out_dir.name, "training": training}
-    return save_model_folder(out_dir, config, {"decoder": networks.decoder, "encoder": networks.encoder},
+    modules = {"decoder": networks.decoder, "encoder": networks.encoder, "discriminator": networks.discriminator}
+    return save_model_folder(out_dir, config, modules,
                              render_card(config, card_sections, card_status))

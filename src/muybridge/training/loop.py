@@ -40,6 +40,7 @@ from muybridge.training.distributed import (
     init_world,
 )
 from muybridge.training.losses import get_loss, r1_penalty
+from muybridge.training.warm_start import WarmStart, class_axes, match_classes, read_source, resolve_source
 
 RUN_FILE = "run.json"
 SAMPLE_SEEDS = list(range(8))
@@ -166,16 +167,23 @@ class Trainer:
         self.rollbacks = int(state.get("rollbacks", 0))
         self.best_kid = state.get("best_kid")
 
-    def initialize_from(self, path: Path) -> None:
-        """Start from another run's networks (G, its EMA, D, encoder): fine-tuning, or going on with new settings.
-        Optimisers, counters and random streams start afresh."""
-        tensors, _ = ckpt.read_checkpoint(path)
+    def initialize_from(self, source: WarmStart, warn: Callable[[str], None]) -> None:
+        """Start from networks trained before (fine-tuning, or going on with new settings), their classes matched
+        to this dataset's by name. Optimisers, counters and random streams start afresh."""
+        axes = class_axes(self.model_config)
+        classes = self.dataset.classes
         for name, module in self.modules().items():
+            state = source.states[name]
+            if state is None:
+                warn(f"{source.path}: holds no {name} weights; that network starts from scratch")
+                continue
+            if source.classes is not None and source.classes != classes:
+                state = match_classes(state, axes[name], source.classes, classes)
             try:
-                module.load_state_dict(ckpt.module_state(tensors, name))
+                module.load_state_dict(state)
             except RuntimeError as exc:
                 detail = str(exc).strip().splitlines()[-1].strip()
-                raise MuybridgeError(f"{path}: its networks do not fit this run's architecture, classes and "
+                raise MuybridgeError(f"{source.path}: its networks do not fit this run's architecture and "
                                      f"resolution ({detail})") from None
             broadcast_module(module, self.world)
 
@@ -328,8 +336,8 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
     state is checkpointed in every case. CPU time (the process's, all threads) is what a fair comparison of
     architectures on a shared machine should count.
 
-    ``init_from`` (a checkpoint of another run) starts a new run from its networks, e.g. to fine-tune on new
-    photos of the same classes or to go on with a lower learning rate.
+    ``init_from`` starts a new run from networks trained before: a checkpoint file, a run folder, a model folder
+    or a bundled model's name (see :mod:`muybridge.training.warm_start`), e.g. to fine-tune on your own photos.
 
     ``evaluate`` (optional) scores the EMA generator (lower is better, e.g. held-out KID) every
     ``config.eval_kimg``; the best-scoring snapshot is kept as ``checkpoints/best.safetensors``.
@@ -338,11 +346,9 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
     if kimg is None and minutes is None and cpu_minutes is None:
         raise MuybridgeError("give a training length: kimg, minutes or cpu_minutes")
     world = init_world()
-    init_from = Path(init_from) if init_from is not None else None
-    if init_from is not None and not init_from.is_file():
-        raise MuybridgeError(f"{init_from}: no such checkpoint")
+    source = read_source(resolve_source(init_from)) if init_from is not None else None
     if world.is_main:
-        config = prepare_run(data_dir, run_dir, config, resume, init_from)
+        config = prepare_run(data_dir, run_dir, config, resume, source.path if source else None)
     barrier(world)
     if not world.is_main:
         config = resolve_config(read_run(run_dir)["config"]) if (run_dir / RUN_FILE).is_file() else config
@@ -350,15 +356,15 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
     folder = run_dir / "checkpoints"
     ckpt.remove_stale_temporaries(folder)
     latest = latest_readable_checkpoint(folder, warn)
-    if latest is not None and init_from is not None:
+    if latest is not None and source is not None:
         raise MuybridgeError(f"{run_dir}: holds checkpoints already, so --init-from would be ignored; "
                              "drop it to resume the run")
     if resume and latest is not None:
         trainer.restore(latest)
     elif latest is not None:
         raise MuybridgeError(f"{run_dir}: holds checkpoints already; pass --resume to continue")
-    elif init_from is not None:
-        trainer.initialize_from(init_from)
+    elif source is not None:
+        trainer.initialize_from(source, warn)
     logger = RunLogger(run_dir) if world.is_main else None
     total_nimg = int(kimg * 1000) if kimg is not None else None
     time_limit = minutes * 60 if minutes is not None else math.inf
