@@ -127,9 +127,10 @@ def test_init_from_starts_a_new_run_from_another_runs_networks(tiny_dataset: Pat
 def test_init_from_refuses_other_shapes_and_existing_runs(tiny_dataset: Path, tmp_path: Path) -> None:
     source = run_training(tiny_dataset, tmp_path / "source", kimg=0.016)
     assert source.checkpoint is not None
-    with pytest.raises(MuybridgeError, match="do not fit this run's architecture"):
+    with pytest.raises(MuybridgeError, match="do not fit this run.s architecture and resolution"):
         run_training(tiny_dataset, tmp_path / "wider", kimg=0.016, init_from=source.checkpoint,
                      params={**TINY["params"], "channel_base": 256})  # type: ignore[dict-item]
+    assert not (tmp_path / "wider").exists()  # refused before the run folder was written
     with pytest.raises(MuybridgeError, match="would be ignored"):
         run_training(tiny_dataset, tmp_path / "source", kimg=0.032, resume=True, init_from=source.checkpoint)
     with pytest.raises(MuybridgeError, match="no such checkpoint, run folder or model folder"):

@@ -40,7 +40,7 @@ from muybridge.training.distributed import (
     init_world,
 )
 from muybridge.training.losses import get_loss, r1_penalty
-from muybridge.training.warm_start import WarmStart, class_axes, match_classes, read_source, resolve_source
+from muybridge.training.warm_start import fit_states, read_source, resolve_source
 
 RUN_FILE = "run.json"
 SAMPLE_SEEDS = list(range(8))
@@ -167,24 +167,16 @@ class Trainer:
         self.rollbacks = int(state.get("rollbacks", 0))
         self.best_kid = state.get("best_kid")
 
-    def initialize_from(self, source: WarmStart, warn: Callable[[str], None]) -> None:
-        """Start from networks trained before (fine-tuning, or going on with new settings), their classes matched
-        to this dataset's by name. Optimisers, counters and random streams start afresh."""
-        axes = class_axes(self.model_config)
-        classes = self.dataset.classes
+    def initialize_from(self, states: dict[str, dict[str, torch.Tensor] | None], source: Path,
+                        warn: Callable[[str], None]) -> None:
+        """Start from networks trained before (:func:`~muybridge.training.warm_start.fit_states` has matched
+        their classes and checked them). Optimisers, counters and random streams start afresh."""
         for name, module in self.modules().items():
-            state = source.states[name]
+            state = states[name]
             if state is None:
-                warn(f"{source.path}: holds no {name} weights; that network starts from scratch")
+                warn(f"{source}: holds no {name} weights; that network starts from scratch")
                 continue
-            if source.classes is not None and source.classes != classes:
-                state = match_classes(state, axes[name], source.classes, classes)
-            try:
-                module.load_state_dict(state)
-            except RuntimeError as exc:
-                detail = str(exc).strip().splitlines()[-1].strip()
-                raise MuybridgeError(f"{source.path}: its networks do not fit this run's architecture and "
-                                     f"resolution ({detail})") from None
+            module.load_state_dict(state)
             broadcast_module(module, self.world)
 
     # ---- one iteration ----
@@ -347,6 +339,10 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
         raise MuybridgeError("give a training length: kimg, minutes or cpu_minutes")
     world = init_world()
     source = read_source(resolve_source(init_from)) if init_from is not None else None
+    start_states = None
+    if source is not None:  # refuse a source that does not fit before the run folder is written
+        dataset = open_dataset(data_dir)
+        start_states = fit_states(source, model_config(config, dataset.classes, dataset.resolution))
     if world.is_main:
         config = prepare_run(data_dir, run_dir, config, resume, source.path if source else None)
     barrier(world)
@@ -363,8 +359,8 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
         trainer.restore(latest)
     elif latest is not None:
         raise MuybridgeError(f"{run_dir}: holds checkpoints already; pass --resume to continue")
-    elif source is not None:
-        trainer.initialize_from(source, warn)
+    elif source is not None and start_states is not None:
+        trainer.initialize_from(start_states, source.path, warn)
     logger = RunLogger(run_dir) if world.is_main else None
     total_nimg = int(kimg * 1000) if kimg is not None else None
     time_limit = minutes * 60 if minutes is not None else math.inf

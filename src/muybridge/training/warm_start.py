@@ -21,8 +21,12 @@ from muybridge.models import build_networks
 from muybridge.models.format import CONFIG_NAME, WEIGHTS_NAME, read_model_config, read_weights
 from muybridge.training import checkpoint as ckpt
 
+State = dict[str, torch.Tensor]
+
 #: The trainer's networks and the prefixes a model folder stores them under (the generator is the EMA one).
 MODEL_PREFIXES = {"G": "decoder.", "G_ema": "decoder.", "D": "discriminator.", "E": "encoder."}
+#: The trainer's networks and the parts of :class:`~muybridge.models.Networks` they are built as.
+TRAINER_PARTS = {"G": "decoder", "G_ema": "decoder", "D": "discriminator", "E": "encoder"}
 
 
 @dataclass
@@ -30,7 +34,7 @@ class WarmStart:
     """Where a run starts from: a state dict per trainer network (``None``: not in the source) and its classes."""
 
     path: Path
-    states: dict[str, dict[str, torch.Tensor] | None]
+    states: dict[str, State | None]
     classes: list[str] | None
 
 
@@ -68,34 +72,63 @@ def read_source(path: Path) -> WarmStart:
     return WarmStart(path, {name: _strip(tensors, name + ".") for name in MODEL_PREFIXES}, classes)
 
 
-def _strip(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor] | None:
+def _strip(tensors: State, prefix: str) -> State | None:
     state = {key[len(prefix) :]: value for key, value in tensors.items() if key.startswith(prefix)}
     return state or None
 
 
-def class_axes(model_config: dict[str, Any]) -> dict[str, dict[str, int]]:
-    """For each trainer network, the tensors whose size follows the number of classes, and along which axis."""
+def fit_states(source: WarmStart, model_config: dict[str, Any]) -> dict[str, State | None]:
+    """The source's state dicts with their classes matched to ``model_config``'s, checked against the networks
+    it describes (names and shapes), so that a source that does not fit is refused before a run is created."""
+    shapes, axes = _shapes_and_class_axes(model_config)
+    classes = list(model_config["classes"])
+    fitted: dict[str, State | None] = {}
+    for name, state in source.states.items():
+        if state is not None and source.classes is not None and source.classes != classes:
+            state = match_classes(state, axes[name], source.classes, classes)
+        if state is not None:
+            _check_fits(state, shapes[name], source, name)
+        fitted[name] = state
+    return fitted
+
+
+def _check_fits(state: State, shapes: dict[str, torch.Size], source: WarmStart, name: str) -> None:
+    missing = sorted(set(shapes) - set(state))
+    unexpected = sorted(set(state) - set(shapes))
+    other_shape = sorted(k for k in set(state) & set(shapes) if state[k].shape != shapes[k])
+    if not (missing or unexpected or other_shape):
+        return
+    if other_shape:
+        key = other_shape[0]
+        detail = f"{name}.{key} is {tuple(state[key].shape)}, this run's is {tuple(shapes[key])}"
+    else:
+        detail = f"{name}.{(missing or unexpected)[0]} is {'missing' if missing else 'unexpected'}"
+    hint = "; its classes are unknown (a checkpoint outside its run folder)" if source.classes is None else ""
+    raise MuybridgeError(f"{source.path}: its networks do not fit this run's architecture and resolution "
+                         f"({detail}){hint}")
+
+
+def _shapes_and_class_axes(model_config: dict[str, Any]) -> tuple[dict[str, dict[str, torch.Size]],
+                                                                  dict[str, dict[str, int]]]:
+    """Per trainer network: its tensors' shapes, and which of them count classes along which axis (found by
+    building the networks with one class more)."""
     more = {**model_config, "classes": [*model_config["classes"], "\0probe"]}
-    axes: dict[str, dict[str, int]] = {}
-    for name, (one, other) in _networks_by_trainer_name(model_config, more).items():
-        shapes = {key: value.shape for key, value in other.state_dict().items()}
-        axes[name] = {key: next(i for i, (a, b) in enumerate(zip(value.shape, shapes[key], strict=True)) if a != b)
-                      for key, value in one.state_dict().items() if value.shape != shapes[key]}
-    return axes
-
-
-def _networks_by_trainer_name(config: dict[str, Any], other: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
     torch_state = torch.get_rng_state()  # building networks draws initial weights: leave the run's stream alone
     try:
-        a, b = build_networks(config), build_networks(other)
+        built, bigger = build_networks(model_config), build_networks(more)
     finally:
         torch.set_rng_state(torch_state)
-    return {"G": (a.decoder, b.decoder), "G_ema": (a.decoder, b.decoder), "D": (a.discriminator, b.discriminator),
-            "E": (a.encoder, b.encoder)}
+    shapes, axes = {}, {}
+    for name, part in TRAINER_PARTS.items():
+        one = {k: v.shape for k, v in getattr(built, part).state_dict().items()}
+        other = {k: v.shape for k, v in getattr(bigger, part).state_dict().items()}
+        shapes[name] = one
+        axes[name] = {k: next(i for i, (a, b) in enumerate(zip(one[k], other[k], strict=True)) if a != b)
+                      for k in one if one[k] != other[k]}
+    return shapes, axes
 
 
-def match_classes(state: dict[str, torch.Tensor], axes: dict[str, int], source: list[str],
-                  target: list[str]) -> dict[str, torch.Tensor]:
+def match_classes(state: State, axes: dict[str, int], source: list[str], target: list[str]) -> State:
     """Re-index the class axes of ``state`` from the ``source`` classes to the ``target`` ones, by name."""
     matched = dict(state)
     for key, axis in axes.items():
