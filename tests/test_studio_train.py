@@ -95,6 +95,8 @@ def test_training_refuses_bad_settings_and_missing_datasets(client: TestClient) 
     assert upload_pets(client)["status"] == "done"
     unknown = client.post("/v1/train", json={"dataset": "pets", "settings": {"colour": 1}})
     assert unknown.status_code == 400 and "unknown training setting" in unknown.json()["error"]
+    no_source = client.post("/v1/train", json={"dataset": "pets", "init_from": "nope"})
+    assert no_source.status_code == 404 and "no model named 'nope'" in no_source.json()["error"]
     assert client.post("/v1/train/stop").status_code == 404
 
 
@@ -129,3 +131,10 @@ def test_training_streams_progress_stops_exports_and_resumes(client: TestClient)
     ended = wait_for(client, resumed.json()["id"], lambda job: job["status"] == "done", 90)
     assert ended["status"] == "done", ended["error"]
     assert ended["result"]["step"] >= stopped["result"]["step"]
+    # Fine-tuning the exported model: a new run that takes its network shape (no settings given).
+    tuned = client.post("/v1/train", json={"dataset": "pets", "name": "pets-tuned", "minutes": 0.001,
+                                           "init_from": "pets-run"})
+    assert tuned.status_code == 202, tuned.text
+    finished = wait_for(client, tuned.json()["id"], lambda job: job["status"] == "done", 90)
+    assert finished["status"] == "done", finished["error"]
+    assert client.get("/v1/models/pets-tuned").json()["metrics"]["init_from"] == "pets-run"

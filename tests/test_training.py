@@ -186,9 +186,14 @@ def test_train_cli_fine_tunes_a_model_folder(tiny_dataset: Path, tmp_path: Path,
                          monkeypatch, capsys)
     assert code == 2 and text.startswith("error: ") and "no such checkpoint, run folder or model folder" in text
     assert not (tmp_path / "lost").exists()
-    code, text = run([*command, "--out", str(tmp_path / "tuned"), "--init-from", str(model)], monkeypatch, capsys)
+    # No --config: the run takes the source's network shape (its latent size and widths are not the defaults).
+    code, text = run(["train", "--data", str(tiny_dataset), "--kimg", "0.032", "--threads", "1", "--out",
+                      str(tmp_path / "tuned"), "--init-from", str(model)], monkeypatch, capsys)
     assert code == 0, text
-    assert json.loads((tmp_path / "tuned" / "run.json").read_text())["init_from"] == str(model)
+    tuned = json.loads((tmp_path / "tuned" / "run.json").read_text())
+    assert tuned["init_from"] == str(model)
+    assert tuned["model"]["latent_dim"] == TINY["latent_dim"] != resolve_config().latent_dim
+    assert tuned["model"]["params"] == json.loads((model / "config.json").read_text())["params"]
 
 
 def test_keeps_only_the_last_k_checkpoints(tiny_dataset: Path, tmp_path: Path) -> None:

@@ -228,6 +228,7 @@ def train(
     from muybridge.training.config import read_yaml_config, resolve_config, resume_config
     from muybridge.training.loop import RUN_FILE, read_run
     from muybridge.training.loop import train as run_training
+    from muybridge.training.warm_start import network_settings, resolve_source
 
     use_threads(threads)
     if minutes is None and kimg is None:
@@ -239,7 +240,9 @@ def train(
             raise MuybridgeError("--config cannot be combined with --resume: the run keeps its own settings")
         settings = resume_config(read_run(run_dir)["config"], overrides)
     else:
-        settings = resolve_config(read_yaml_config(config) if config else {}, overrides)
+        # A fine-tuning run takes the source's network shape unless the config file or flags say otherwise.
+        inherited = network_settings(resolve_source(init_from)) if init_from else {}
+        settings = resolve_config({**inherited, **(read_yaml_config(config) if config else {})}, overrides)
     stop_requested: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, frame: stop_requested.append(signum))
     evaluate = None

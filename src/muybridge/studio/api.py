@@ -561,6 +561,8 @@ class TrainBody(BaseModel):
     minutes: float = Field(10.0, gt=0, le=7 * 24 * 60, description="Training time (wall-clock).")
     settings: dict[str, Any] = Field(default_factory=dict,
                                      description="Training settings, as in a `train --config` file.")
+    init_from: str | None = Field(None, description="A model (bundled or in the workspace) to start from: "
+                                  "fine-tuning, as `train --init-from`. The run takes its architecture.")
 
 
 class ResumeBody(BaseModel):
@@ -569,7 +571,7 @@ class ResumeBody(BaseModel):
 
 
 def _start_training(studio: Studio, data_dir: Path, run_name: str, settings: dict[str, Any], minutes: float,
-                    resume: bool) -> Job:
+                    resume: bool, init_from: Path | None = None) -> Job:
     from muybridge.studio.training import train_worker
 
     run_dir = studio.workspace.area("runs", run_name, "run name")
@@ -578,7 +580,7 @@ def _start_training(studio: Studio, data_dir: Path, run_name: str, settings: dic
     job = studio.jobs.start_process(
         f"{verb} {run_name} ({minutes:g} min)", train_worker,
         (str(data_dir), str(run_dir), str(model_dir), settings, minutes, resume,
-         studio.settings.train_threads))
+         studio.settings.train_threads, str(init_from) if init_from else None))
     job.update(result={"run": run_name})
     return job
 
@@ -587,15 +589,18 @@ def _start_training(studio: Studio, data_dir: Path, run_name: str, settings: dic
 async def start_training(request: Request, body: TrainBody) -> JSONResponse:
     """Start training a new run (in its own process); the finished run is exported into the models."""
     from muybridge.training.config import resolve_config
+    from muybridge.training.warm_start import network_settings
 
     studio = studio_of(request)
     data_dir = studio.workspace.existing("datasets", body.dataset, "dataset")
     run_name = check_name(body.name or body.dataset, "run name")
     if studio.workspace.area("runs", run_name, "run name").exists():
         raise Conflict(f"a run named {run_name!r} exists already: resume it, or choose another name")
-    settings = {**body.settings, **({"architecture": body.architecture} if body.architecture else {})}
+    source = studio.catalog.find(body.init_from).path if body.init_from else None
+    inherited = network_settings(source) if source else {}
+    settings = {**inherited, **body.settings, **({"architecture": body.architecture} if body.architecture else {})}
     resolve_config(None, settings)  # refuse unknown settings now, with a one-line message
-    return job_json(_start_training(studio, data_dir, run_name, settings, body.minutes, False), 202)
+    return job_json(_start_training(studio, data_dir, run_name, settings, body.minutes, False, source), 202)
 
 
 @router.post("/train/stop", tags=["train"])

@@ -168,6 +168,8 @@ def read_metrics(folder: Path, config: dict[str, Any]) -> dict[str, Any]:
     for key in ("kimg", "train_hours", "cpu_hours", "best_kid"):
         if key in training:
             metrics[key] = training[key]
+    if "init_from" in training:  # the source's name only: the server's paths stay private
+        metrics["init_from"] = Path(str(training["init_from"])).name
     for filename in METRICS_FILES:
         path = folder / filename
         if path.is_file():

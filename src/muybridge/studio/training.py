@@ -27,11 +27,12 @@ def trained_seconds(run_dir: Path) -> float:
 
 
 def train_worker(data_dir: str, run_dir: str, model_dir: str, settings: dict[str, Any], minutes: float,
-                 resume: bool, threads: int, stop_event: Any, messages: Any) -> None:
-    """Process entry point: ``minutes`` more training of ``run_dir`` on ``data_dir``, then export."""
+                 resume: bool, threads: int, init_from: str | None, stop_event: Any, messages: Any) -> None:
+    """Process entry point: ``minutes`` more training of ``run_dir`` on ``data_dir`` (a new run starts from
+    ``init_from``'s networks when given), then export."""
     try:
         messages.put(("done", _train_and_export(Path(data_dir), Path(run_dir), Path(model_dir), settings,
-                                                minutes, resume, threads, stop_event, messages)))
+                                                minutes, resume, threads, init_from, stop_event, messages)))
     except MuybridgeError as exc:
         messages.put(("error", str(exc)))
     except Exception as exc:  # an internal bug: reported as one line, the server carries on
@@ -39,8 +40,8 @@ def train_worker(data_dir: str, run_dir: str, model_dir: str, settings: dict[str
 
 
 def _train_and_export(data_dir: Path, run_dir: Path, model_dir: Path, settings: dict[str, Any],
-                      minutes: float, resume: bool, threads: int, stop_event: Any, messages: Any
-                      ) -> dict[str, Any]:
+                      minutes: float, resume: bool, threads: int, init_from: str | None, stop_event: Any,
+                      messages: Any) -> dict[str, Any]:
     import torch
 
     from muybridge.training.config import resolve_config, resume_config
@@ -71,8 +72,8 @@ def _train_and_export(data_dir: Path, run_dir: Path, model_dir: Path, settings: 
         messages.put(("progress", (int(elapsed), int(limit_s), facts)))
 
     warnings: list[str] = []
-    result = train(data_dir, run_dir, config, minutes=limit_s / 60, resume=resume, progress=progress,
-                   should_stop=stop_event.is_set, warn=warnings.append)
+    result = train(data_dir, run_dir, config, minutes=limit_s / 60, resume=resume, init_from=init_from,
+                   progress=progress, should_stop=stop_event.is_set, warn=warnings.append)
     messages.put(("progress", (int(limit_s), int(limit_s), {"stage": "exporting"})))
     model = export_run(run_dir, model_dir, overwrite=True) if result.checkpoint else None
     return {"run": run_dir.name, "model": model.name if model else None, "stopped_by": result.stopped_by,

@@ -57,6 +57,20 @@ def resolve_source(text: str | Path) -> Path:
                              "that name") from None
 
 
+def network_settings(path: Path) -> dict[str, Any]:
+    """The training settings that shape the source's networks (architecture, its parameters, latent size), so a
+    fine-tuning run builds networks that fit without being told; empty for a checkpoint outside its run folder."""
+    from muybridge.training.loop import RUN_FILE, read_run
+
+    if path.is_dir():
+        model = read_model_config(path)
+    elif (path.parent.parent / RUN_FILE).is_file():
+        model = read_run(path.parent.parent)["model"]
+    else:
+        return {}
+    return {key: model[key] for key in ("architecture", "params", "latent_dim") if key in model}
+
+
 def read_source(path: Path) -> WarmStart:
     """The networks and classes of a checkpoint file or a model folder (see :func:`resolve_source`)."""
     from muybridge.training.loop import RUN_FILE, read_run

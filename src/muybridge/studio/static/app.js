@@ -483,7 +483,15 @@ async function cancelAnimation() {
 /* ---------- datasets and training ---------- */
 async function refreshTrain() {
   try {
-    const [datasets, runs, jobs] = await Promise.all([getJSON("/v1/datasets"), getJSON("/v1/runs"), getJSON("/v1/jobs")]);
+    const [datasets, runs, jobs, models] = await Promise.all([getJSON("/v1/datasets"), getJSON("/v1/runs"),
+      getJSON("/v1/jobs"), getJSON("/v1/models")]);
+    const init = $("#train-init");
+    const chosen = init.value;
+    init.replaceChildren(element("option", { value: "", text: "nothing (train from scratch)" }),
+      ...models.filter((m) => !m.error).map((m) => element("option", { value: m.name,
+        text: `${m.name} (${m.classes.join(", ")} · ${m.resolution}px)` })));
+    if (models.some((m) => m.name === chosen)) init.value = chosen;
+    $("#train-arch").disabled = Boolean(init.value);
     $("#dataset-list").replaceChildren(...datasets.map((d) => element("li", {}, [
       element("span", { class: "title", text: d.name }),
       element("span", { class: "muted small", text: `${d.count} images · ${d.classes.join(", ")} · ${d.resolution}px` }),
@@ -546,8 +554,9 @@ async function uploadDataset(event) {
 
 async function startTraining(event) {
   event.preventDefault();
-  const body = { dataset: $("#train-dataset").value, architecture: $("#train-arch").value,
-    minutes: Number($("#train-minutes").value), name: $("#train-name").value.trim() || null };
+  const initFrom = $("#train-init").value || null;
+  const body = { dataset: $("#train-dataset").value, architecture: initFrom ? null : $("#train-arch").value,
+    init_from: initFrom, minutes: Number($("#train-minutes").value), name: $("#train-name").value.trim() || null };
   try {
     const job = await (await api("/v1/train", { json: body })).json();
     watchTraining(job.id);
@@ -645,6 +654,7 @@ async function start() {
   for (const name of ["dragleave", "drop"]) drop.addEventListener(name, () => drop.classList.remove("over"));
   drop.addEventListener("drop", () => setTimeout(updateUploadLabel, 0));
   $("#train-form").addEventListener("submit", startTraining);
+  $("#train-init").addEventListener("change", () => { $("#train-arch").disabled = Boolean($("#train-init").value); });
   $("#train-stop").addEventListener("click", stopTraining);
   setMode("loop");
   if (new URLSearchParams(location.search).has("token")) history.replaceState(null, "", "/" + location.hash);
