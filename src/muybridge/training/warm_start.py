@@ -23,9 +23,8 @@ from muybridge.training import checkpoint as ckpt
 
 State = dict[str, torch.Tensor]
 
-#: The trainer's networks and the prefixes a model folder stores them under (the generator is the EMA one).
-MODEL_PREFIXES = {"G": "decoder.", "G_ema": "decoder.", "D": "discriminator.", "E": "encoder."}
-#: The trainer's networks and the parts of :class:`~muybridge.models.Networks` they are built as.
+#: The trainer's networks and the parts of :class:`~muybridge.models.Networks` they are built as, which are also
+#: the prefixes a model folder stores them under (its decoder is the EMA generator: G and G_ema start from it).
 TRAINER_PARTS = {"G": "decoder", "G_ema": "decoder", "D": "discriminator", "E": "encoder"}
 
 
@@ -78,12 +77,12 @@ def read_source(path: Path) -> WarmStart:
     if path.is_dir():
         config = read_model_config(path)
         tensors = read_weights(path / WEIGHTS_NAME)
-        states = {name: _strip(tensors, prefix) for name, prefix in MODEL_PREFIXES.items()}
+        states = {name: _strip(tensors, part + ".") for name, part in TRAINER_PARTS.items()}
         return WarmStart(path, states, list(config["classes"]))
     tensors, _ = ckpt.read_checkpoint(path)
     run_dir = path.parent.parent  # runs/NAME/checkpoints/FILE
     classes = read_run(run_dir)["dataset"]["classes"] if (run_dir / RUN_FILE).is_file() else None
-    return WarmStart(path, {name: _strip(tensors, name + ".") for name in MODEL_PREFIXES}, classes)
+    return WarmStart(path, {name: _strip(tensors, name + ".") for name in TRAINER_PARTS}, classes)
 
 
 def _strip(tensors: State, prefix: str) -> State | None:
