@@ -91,7 +91,7 @@ def main() -> None:
         "    --holdout ../shared/data/cat_faces_64/heldout.txt --holdout ../shared/data/dogfacenet_224/heldout.txt",
         f"muybridge train --data work/catdog64 --out {args.run} --minutes 900 --eval-kimg "
         f"{run['config']['eval_kimg']:g} --eval-n {run['config']['eval_n']} --threads 1"
-        "      # resumed with --resume across sessions",
+        "      # resumed with --resume across sessions (--threads 2 at times)",
         f".venv/bin/python scripts/bundle_model.py --run {args.run} --data work/catdog64 "
         f"--checkpoint {args.checkpoint} --n {args.n}",
         "```",
@@ -111,8 +111,9 @@ def main() -> None:
     sections = {
         "Data": DATA,
         "How it was made": commands + f"\n\nTraining: {training['kimg']:g} kimg in {training['train_hours']:.2f} hours "
-        f"of training (wall clock) and {training['cpu_hours']:.2f} CPU-hours on 1 thread, the machine shared with other "
-        f"jobs (checkpoint `{training['checkpoint']}`).",
+        f"of training (wall clock) and {training['cpu_hours']:.2f} CPU-hours (the training process's CPU time; "
+        f"1 thread, 2 for stretches when the other core was free), on a machine shared with other jobs "
+        f"(checkpoint `{training['checkpoint']}`).",
         "Evaluation (FID/KID against held-out photos)": evaluation,
         "Samples": "![samples](samples.png)  \nRows: cat, dog; seeds 0–7; truncation 0.7.\n\n"
                    "![a seamless loop](cat_loop.gif)",
