@@ -18,7 +18,7 @@ def invoke(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
     return code if isinstance(code, int) else 0
 
 
-def run(argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+def run_cli(argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     """``muybridge ARGV...``; returns the exit code and everything it printed."""
     code = invoke(argv, monkeypatch)
     captured = capsys.readouterr()

@@ -8,19 +8,19 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cli_runner import run
+from cli_runner import run_cli
 from PIL import Image
 
 
 def test_animate_loop_and_generate(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     model = str(tiny_model_dir)
-    code, text = run(["animate", "loop", "cat", "--seed", "7", "-m", model, "--frames", "6", "--size", "48",
+    code, text = run_cli(["animate", "loop", "cat", "--seed", "7", "-m", model, "--frames", "6", "--size", "48",
                       "-o", str(tmp_path / "cat.gif")], monkeypatch, capsys)
     assert code == 0, text
     with Image.open(tmp_path / "cat.gif") as gif:
         assert gif.n_frames == 6 and gif.size == (48, 48)
-    code, text = run(["generate", "dog:3", "--n", "4", "-m", model, "-o", str(tmp_path / "dogs.png")],
+    code, text = run_cli(["generate", "dog:3", "--n", "4", "-m", model, "-o", str(tmp_path / "dogs.png")],
                      monkeypatch, capsys)
     assert code == 0, text
     assert Image.open(tmp_path / "dogs.png").size == (64, 64)
@@ -44,7 +44,7 @@ def test_every_mode_runs(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pyte
     for argv in commands:
         if argv[0] == "animate":
             argv += ["-m", str(model)]
-        code, text = run(argv, monkeypatch, capsys)
+        code, text = run_cli(argv, monkeypatch, capsys)
         assert code == 0, f"{argv}: {text}"
     assert sorted(p.name for p in (tmp_path / "dirs").iterdir()) == ["sefa_00.png", "sefa_01.png"]
     atlas = json.loads((tmp_path / "m.json").read_text())
@@ -72,7 +72,7 @@ def test_bad_options_give_one_line_and_write_nothing(argv: list[str], message: s
                                                      tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
-    code, text = run([*argv, "-m", str(tiny_model_dir), "-o", "out.gif"], monkeypatch, capsys)
+    code, text = run_cli([*argv, "-m", str(tiny_model_dir), "-o", "out.gif"], monkeypatch, capsys)
     assert code == 2
     assert text.startswith("error: ") and message in text and text.count("\n") == 1
     assert "Traceback" not in text
@@ -88,7 +88,7 @@ def test_bad_outputs_are_refused_before_rendering(output: str, message: str, tmp
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
     Path("blocker").write_text("a file where a folder should be")
-    code, text = run(["animate", "loop", "cat", "-m", str(tiny_model_dir), "-o", output], monkeypatch, capsys)
+    code, text = run_cli(["animate", "loop", "cat", "-m", str(tiny_model_dir), "-o", output], monkeypatch, capsys)
     assert code == 2 and message in text and "Traceback" not in text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker"]
 
@@ -96,5 +96,5 @@ def test_bad_outputs_are_refused_before_rendering(output: str, message: str, tmp
 def test_help_has_examples(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     for verb in (["generate"], ["animate", "loop"], ["animate", "walk"], ["animate", "morph"],
                  ["animate", "motion"], ["animate", "timeline"], ["directions"], ["directions", "name"]):
-        code, text = run([*verb, "--help"], monkeypatch, capsys)
+        code, text = run_cli([*verb, "--help"], monkeypatch, capsys)
         assert code == 0 and "Example: muybridge" in text, verb

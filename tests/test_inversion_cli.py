@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_runner import invoke, run
+from cli_runner import invoke, run_cli
 from PIL import Image
 
 from muybridge.generator import Generator
@@ -47,7 +47,7 @@ def test_invert_writes_latents_and_previews(pet_json: Path) -> None:
 def test_animate_every_mode_from_latent(pet_json: Path, tiny_model_dir: Path, tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     model = ["-m", str(tiny_model_dir)]
-    code, text = run(["animate", "loop", "--from-latent", str(pet_json), "--frames", "4", "-o",
+    code, text = run_cli(["animate", "loop", "--from-latent", str(pet_json), "--frames", "4", "-o",
                       str(tmp_path / "pet.gif"), *model], monkeypatch, capsys)
     assert code == 0, text
     with Image.open(tmp_path / "pet.gif") as gif:
@@ -62,11 +62,11 @@ def test_animate_every_mode_from_latent(pet_json: Path, tiny_model_dir: Path, tm
          str(tmp_path / "mo")],
     ]
     for argv in commands:
-        code, text = run([*argv, *model], monkeypatch, capsys)
+        code, text = run_cli([*argv, *model], monkeypatch, capsys)
         assert code == 0, f"{argv}: {text}"
     keys = tmp_path / "keys.yaml"
     keys.write_text("- {time: 0, class: cat}\n- {time: 0.5, class: dog, seed: 4}\n")
-    code, text = run(["animate", "timeline", str(keys), "--from-latent", str(pet_json), "--fps", "4", "-o",
+    code, text = run_cli(["animate", "timeline", str(keys), "--from-latent", str(pet_json), "--fps", "4", "-o",
                       str(tmp_path / "t"), *model], monkeypatch, capsys)
     assert code == 0, text
     preview = np.asarray(Image.open(pet_json.with_name("pets-0.png")))
@@ -110,7 +110,7 @@ def test_bad_input_gives_one_line(pet_json: Path, tiny_model_dir: Path, tmp_path
         if "-m" not in argv:
             argv += ["-m", str(tiny_model_dir)]
         before = sorted(p.name for p in inputs.iterdir())
-        code, text = run(argv, monkeypatch, capsys)
+        code, text = run_cli(argv, monkeypatch, capsys)
         assert code == 2, (argv, text)
         assert text.startswith("error: ") and message in text and text.count("\n") == 1, (argv, text)
         assert "Traceback" not in text
@@ -118,5 +118,5 @@ def test_bad_input_gives_one_line(pet_json: Path, tiny_model_dir: Path, tmp_path
 
 
 def test_help_has_examples(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    code, text = run(["invert", "--help"], monkeypatch, capsys)
+    code, text = run_cli(["invert", "--help"], monkeypatch, capsys)
     assert code == 0 and "Example: muybridge invert" in text and "--no-detect" in text

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from cli_runner import run
+from cli_runner import run_cli
 from PIL import Image
 from safetensors.torch import save_file
 
@@ -182,12 +182,12 @@ def test_train_cli_fine_tunes_a_model_folder(tiny_dataset: Path, tmp_path: Path,
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump(TINY))
     command = ["train", "--data", str(tiny_dataset), "--config", str(config), "--kimg", "0.016", "--threads", "1"]
-    code, text = run([*command, "--out", str(tmp_path / "lost"), "--init-from", str(tmp_path / "nowhere")],
+    code, text = run_cli([*command, "--out", str(tmp_path / "lost"), "--init-from", str(tmp_path / "nowhere")],
                          monkeypatch, capsys)
     assert code == 2 and text.startswith("error: ") and "no such checkpoint, run folder or model folder" in text
     assert not (tmp_path / "lost").exists()
     # No --config: the run takes the source's network shape (its latent size and widths are not the defaults).
-    code, text = run(["train", "--data", str(tiny_dataset), "--kimg", "0.032", "--threads", "1", "--out",
+    code, text = run_cli(["train", "--data", str(tiny_dataset), "--kimg", "0.032", "--threads", "1", "--out",
                       str(tmp_path / "tuned"), "--init-from", str(model)], monkeypatch, capsys)
     assert code == 0, text
     tuned = json.loads((tmp_path / "tuned" / "run.json").read_text())
