@@ -34,6 +34,7 @@ from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_path, atomic_write_json, atomic_write_text
 from muybridge.generator import Generator
 from muybridge.metrics.evaluate import evaluate, evaluate_real
+from muybridge.pictures import tile_images
 from muybridge.training.config import TrainConfig, resolve_config, resume_config
 from muybridge.training.export import export_run
 from muybridge.training.loop import RUN_FILE, read_run, train
@@ -92,9 +93,7 @@ def train_to(data: Path, run_dir: Path, arch: str, minutes: float) -> dict[str, 
 
 def sample_grid(generator: Generator) -> np.ndarray:
     """``GRID_ROWS`` x ``GRID_COLUMNS`` cats of seeds 0..31 as one ``(H, W, 3)`` uint8 image."""
-    images = generator.generate("cat", list(range(GRID_ROWS * GRID_COLUMNS)))
-    rows = [np.concatenate(list(images[r * GRID_COLUMNS:(r + 1) * GRID_COLUMNS]), axis=1) for r in range(GRID_ROWS)]
-    return np.concatenate(rows, axis=0)
+    return tile_images(generator.generate("cat", list(range(GRID_ROWS * GRID_COLUMNS))), GRID_COLUMNS)
 
 
 def save_png(pixels: np.ndarray, path: Path) -> None:

@@ -13,7 +13,6 @@ import json
 import tempfile
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from muybridge import Generator
@@ -24,6 +23,7 @@ from muybridge.data import open_dataset
 from muybridge.files import atomic_path, atomic_write_json
 from muybridge.generator import DEFAULT_MODEL, ZOO
 from muybridge.metrics import evaluate
+from muybridge.pictures import class_grid
 from muybridge.training.export import export_run
 from muybridge.training.loop import read_run
 
@@ -59,12 +59,6 @@ def table(result: dict, label: str) -> str:
         rows.append(f"| | {name} | {scores['fid']:.1f} | {1000 * scores['kid_mean']:.1f} ± "
                     f"{1000 * scores['kid_std']:.1f} | {scores['n_fake']} | {scores['n_real']} |")
     return "\n".join(rows)
-
-
-def sample_grid(generator: Generator, truncation: float) -> np.ndarray:
-    rows = [np.concatenate(list(generator.generate(name, list(range(8)), truncation)), axis=1)
-            for name in generator.classes]
-    return np.concatenate(rows, axis=0)
 
 
 def main() -> None:
@@ -125,8 +119,7 @@ def main() -> None:
     generator = Generator.load(folder)
     atomic_write_json(folder / "metrics.json", result)
     with atomic_path(folder / "samples.png", suffix=".png") as tmp_png:
-        Image.fromarray(sample_grid(generator, 0.7)).resize((8 * 128, 2 * 128), Image.Resampling.LANCZOS).save(
-            tmp_png, format="PNG")
+        Image.fromarray(class_grid(generator, range(8), truncation=0.7, size=128)).save(tmp_png, format="PNG")
     spec = AnimationSpec([loop(character(generator, "cat", 7))], frames=48, fps=24, size=128, truncation=0.7)
     export_frames(render_animation(generator, spec), folder / "cat_loop.gif", fps=24)
     print(f"wrote {folder}: FID overall {result['overall']['fid']:.1f}, "

@@ -23,8 +23,9 @@ def tiny(tiny_model_dir: Path) -> Generator:
 
 def test_render_does_not_depend_on_batch_size(tiny: Generator) -> None:
     path = loop(character(tiny, "cat", 1))
-    renders = [render_animation(tiny, AnimationSpec([path], frames=10, batch_size=b)) for b in (1, 3, 64)]
-    again = render_animation(tiny, AnimationSpec([path], frames=10, batch_size=3))
+    spec = AnimationSpec([path], frames=10)
+    renders = [render_animation(tiny, spec, batch_size=b) for b in (1, 3, 64)]
+    again = render_animation(tiny, spec, batch_size=3)
     assert np.array_equal(renders[1], again)  # same batch size: bit-identical
     for other in renders[1:]:  # CPU kernels block by batch: at most one level of rounding apart
         assert np.abs(other.astype(int) - renders[0]).max() <= 1

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
 from muybridge.animation.export import save_image
 from muybridge.animation.modes import (
     PathBuilder,
@@ -16,20 +13,11 @@ from muybridge.animation.modes import (
     motion_builder,
 )
 from muybridge.generator import Generator
+from muybridge.pictures import class_grid
 from muybridge.progress import Progress
 
 TRUNCATION = 0.7
 SIZE = 256
-
-
-def character_grid(generator: Generator, seeds: list[int], cell: int) -> np.ndarray:
-    """One row per class, one column per seed, each image upscaled to ``cell`` pixels."""
-    rows = []
-    for name in generator.classes:
-        images = [Image.fromarray(img).resize((cell, cell), Image.Resampling.LANCZOS)
-                  for img in generator.generate(name, seeds, TRUNCATION)]
-        rows.append(np.concatenate([np.asarray(img) for img in images], axis=1))
-    return np.concatenate(rows, axis=0)
 
 
 def run_demo(out: str | Path, model: str | Path | None = None, seed: int = 7,
@@ -39,7 +27,8 @@ def run_demo(out: str | Path, model: str | Path | None = None, seed: int = 7,
     out = Path(out)
     generator = Generator.load(model)
     first, second = generator.classes[0], generator.classes[min(1, len(generator.classes) - 1)]
-    written = [save_image(character_grid(generator, list(range(seed, seed + 8)), 128), out / "characters.png")]
+    grid = class_grid(generator, range(seed, seed + 8), truncation=TRUNCATION, size=128)
+    written = [save_image(grid, out / "characters.png")]
     jobs: list[tuple[PathBuilder, str]] = [
         (loop_builder(f"{first}:{seed}"), f"{first}_loop.gif"),
         (loop_builder(f"{first}:{seed}"), f"{first}_loop.mp4"),

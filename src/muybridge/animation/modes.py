@@ -11,38 +11,29 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from muybridge.animation.directions import resolve_direction
 from muybridge.animation.export import check_output, export_frames
+from muybridge.animation.options import AnimationOptions
 from muybridge.animation.paths import (
-    Character,
     LatentPath,
-    character,
-    character_from_latent,
     check_interpolation,
     easing_function,
     loop,
     morph,
     motion,
-    parse_key,
     walk,
 )
-from muybridge.animation.render import (
-    AnimationSpec,
-    check_fps,
-    check_size,
-    check_spec,
-    frames_for,
-    is_pixel_art,
-    parse_grid,
-    render_animation,
-)
-from muybridge.animation.timeline import read_timeline, timeline_path
+from muybridge.animation.render import AnimationSpec, render_animation
+from muybridge.animation.timeline import Timeline, timeline_path
+from muybridge.characters import Character, character, character_from_latent, parse_key
 from muybridge.errors import MuybridgeError
 from muybridge.generator import ClassSpec, Generator
+from muybridge.pictures import is_pixel_art
 from muybridge.progress import Progress
 
 PathBuilder = Callable[[Generator, int], LatentPath]
@@ -168,10 +159,6 @@ def morph_builder(start: str | None, end: str, closed: bool = False, easing: str
 def motion_builder(key: str | None, direction: str, seed: int | None = None, amplitude: float = 3.0,
                    cycles: int = 1, source: CharacterPicker | None = None) -> PathBuilder:
     pick = _centre_picker(key, seed, source)
-    if not 0 < abs(amplitude) <= 100:
-        raise MuybridgeError(f"--amplitude must be non-zero and at most 100 in size, got {amplitude:g}")
-    if cycles < 1:
-        raise MuybridgeError(f"--cycles must be at least 1, got {cycles}")
     resolved: dict[int, torch.Tensor] = {}
 
     def build(generator: Generator, cell: int) -> LatentPath:
@@ -182,16 +169,104 @@ def motion_builder(key: str | None, direction: str, seed: int | None = None, amp
     return build
 
 
-def timeline_builder(path: str | Path, source: CharacterPicker | None = None) -> tuple[PathBuilder, float]:
-    """The builder and the timeline's length in seconds; keyframes without a seed take ``source``'s character."""
-    timeline = read_timeline(path)
+def timeline_builder(timeline: Timeline, source: CharacterPicker | None = None) -> PathBuilder:
+    """Keyframes without a seed take ``source``'s character."""
 
     def build(generator: Generator, cell: int) -> LatentPath:
         given = source(generator, cell).latent if source is not None else None
         return timeline_path(generator, timeline, lambda name: resolve_direction(generator, name).vector,
                              seed_offset=cell, given_latent=given)
 
-    return build, timeline.duration
+    return build
+
+
+@dataclass(frozen=True)
+class LatentSource:
+    """Characters read from a latent file (``muybridge invert``) instead of (class, seed) keys: grid cell ``i``
+    takes entry ``index + i``; ``class_key`` (a class or mix, no seed) renders them as another class."""
+
+    path: Path
+    index: int = 0
+    class_key: str | None = None
+
+    def picker(self) -> CharacterPicker:
+        return latent_picker(self.path, self.index, self.class_key)
+
+
+@dataclass(frozen=True)
+class Animation:
+    """What to animate, as the CLI and the studio both describe it: a mode, its character keys, optionally a
+    latent file's character (your pet) and, for timelines, the keyframes. How (timing, size, each mode's own
+    settings) is an :class:`~muybridge.animation.options.AnimationOptions`.
+
+    ``characters`` per mode: loop and motion one key (none with ``source``); walk two or more (with ``source``
+    the walk starts at the pet); morph FROM and TO (with ``source`` only TO); timeline none.
+    """
+
+    mode: str
+    characters: tuple[str, ...] = ()
+    source: LatentSource | None = None
+    timeline: Timeline | None = None
+
+    def builder(self, options: AnimationOptions) -> PathBuilder:
+        """The path builder, checking the keys now (before any model is loaded)."""
+        try:
+            make = MODE_BUILDERS[self.mode]
+        except KeyError:
+            raise MuybridgeError(f"unknown mode {self.mode!r}; known: {', '.join(MODE_BUILDERS)}") from None
+        return make(self, options)
+
+    def frame_count(self, options: AnimationOptions) -> int:
+        return options.frame_count(self.timeline.duration if self.timeline is not None else None)
+
+    def first_key(self) -> str | None:
+        if len(self.characters) > 1:
+            raise MuybridgeError(f"{self.mode} animates one character, got {len(self.characters)}: "
+                                 f"{' '.join(self.characters)}")
+        return self.characters[0] if self.characters else None
+
+
+def _picker(animation: Animation) -> CharacterPicker | None:
+    return animation.source.picker() if animation.source is not None else None
+
+
+def _loop(animation: Animation, options: AnimationOptions) -> PathBuilder:
+    source = _picker(animation)
+    return loop_builder(None if source else animation.first_key(), None, options.radius, source)
+
+
+def _motion(animation: Animation, options: AnimationOptions) -> PathBuilder:
+    source = _picker(animation)
+    return motion_builder(None if source else animation.first_key(), options.direction, None, options.amplitude,
+                          options.cycles, source)
+
+
+def _walk(animation: Animation, options: AnimationOptions) -> PathBuilder:
+    return walk_builder(animation.characters, options.loop, options.easing, options.interpolation,
+                        _picker(animation))
+
+
+def _morph(animation: Animation, options: AnimationOptions) -> PathBuilder:
+    keys, source = animation.characters, _picker(animation)
+    if source is not None:
+        if len(keys) != 1:
+            raise MuybridgeError(f"a morph from your pet goes to one character: give 1 (TO), got {len(keys)}")
+        return morph_builder(None, keys[0], options.loop, options.easing, options.interpolation, source)
+    if len(keys) != 2:
+        raise MuybridgeError(f"a morph goes from one character to another: give 2 (FROM TO), got {len(keys)}")
+    return morph_builder(keys[0], keys[1], options.loop, options.easing, options.interpolation)
+
+
+def _timeline(animation: Animation, options: AnimationOptions) -> PathBuilder:
+    if animation.timeline is None:
+        raise MuybridgeError("a timeline needs keyframes")
+    return timeline_builder(animation.timeline, _picker(animation))
+
+
+#: The modes: name → how its path builder is made from an :class:`Animation` and its options.
+MODE_BUILDERS: dict[str, Callable[[Animation, AnimationOptions], PathBuilder]] = {
+    "loop": _loop, "walk": _walk, "morph": _morph, "motion": _motion, "timeline": _timeline,
+}
 
 
 @dataclass(frozen=True)
@@ -202,26 +277,27 @@ class Rendered:
     height: int
 
 
-def animate_to_file(generator: Generator | str | Path | None, build: PathBuilder,
-                    output: str | os.PathLike[str], *,
-                    fps: float = 24.0, frames: int | None = None, duration: float | None = None,
-                    size: int | None = None, truncation: float = 1.0, grid: str = "1x1",
-                    pixel_art: bool | None = None, progress: Progress | None = None) -> Rendered:
+def animate_to_file(generator: Generator | str | Path | None, what: Animation | PathBuilder,
+                    output: str | os.PathLike[str], options: AnimationOptions | None = None, *,
+                    progress: Progress | None = None, **values: Any) -> Rendered:
     """Check every option, load the model, render one path per grid cell and export to ``output``.
 
-    ``duration`` is 4 s when neither it nor ``frames`` is given. Open paths include both ends, so a
-    timeline of ``d`` seconds has ``d * fps + 1`` frames. ``progress`` sees the render, then the encoding.
+    ``values`` override fields of ``options`` (``fps=8, frames=6``). The duration is 4 s when neither it nor
+    ``frames`` is given; open paths include both ends, so a timeline of ``d`` seconds has ``d * fps + 1``
+    frames. ``progress`` sees the render, then the encoding.
     """
-    check_fps(fps)
-    check_output(output, fps)
-    check_size(size)
-    rows, cols = parse_grid(grid)
-    count = frames_for(fps, duration, frames)
+    chosen = (options or AnimationOptions()).replace(**values).check()
+    check_output(output, chosen.fps)
+    rows, cols = chosen.grid_shape()
+    if isinstance(what, Animation):
+        build, count = what.builder(chosen), what.frame_count(chosen)
+    else:
+        build, count = what, chosen.frame_count()
     if not isinstance(generator, Generator):
         generator = Generator.load(generator)
     paths = [build(generator, cell) for cell in range(rows * cols)]
-    spec = AnimationSpec(paths, count, fps, size, (rows, cols), truncation, pixel_art)
-    check_spec(generator, spec)
+    spec = AnimationSpec(paths, count, chosen.fps, chosen.size, (rows, cols), chosen.truncation, chosen.pixel_art)
     pixels: np.ndarray = render_animation(generator, spec, progress)
-    files = export_frames(pixels, output, fps, lossless=is_pixel_art(generator, pixel_art), progress=progress)
+    files = export_frames(pixels, output, chosen.fps, lossless=is_pixel_art(generator, chosen.pixel_art),
+                          progress=progress)
     return Rendered(files, len(pixels), pixels.shape[2], pixels.shape[1])

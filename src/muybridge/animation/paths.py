@@ -12,7 +12,6 @@ latent came from a seed (``character(generator, "cat", 7)``) or from a file of l
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -20,8 +19,11 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from muybridge.characters import Character
+from muybridge.characters import character as character  # re-exported: paths are built from characters
+from muybridge.characters import character_from_latent as character_from_latent
+from muybridge.characters import parse_key as parse_key
 from muybridge.errors import MuybridgeError
-from muybridge.generator import ClassSpec, Generator
 
 Easing = Callable[[torch.Tensor], torch.Tensor]
 
@@ -44,60 +46,6 @@ def check_interpolation(name: str) -> str:
     if name not in INTERPOLATIONS:
         raise MuybridgeError(f"unknown interpolation '{name}'; known: {', '.join(INTERPOLATIONS)}")
     return name
-
-
-@dataclass(frozen=True)
-class Character:
-    """One character: where it sits in latent space and which class (or class mix) it is."""
-
-    latent: torch.Tensor  # (latent_dim,)
-    class_weights: torch.Tensor  # (C,)
-    label: str
-    seed: int | None = None
-
-
-def character(generator: Generator, class_spec: ClassSpec, seed: int) -> Character:
-    """The character a (class, seed) key names."""
-    return character_from_latent(generator, class_spec, generator.latents([seed])[0], seed=seed)
-
-
-def character_from_latent(generator: Generator, class_spec: ClassSpec, latent: torch.Tensor,
-                          seed: int | None = None) -> Character:
-    """A character from a given latent (e.g. read from a file or returned by ``Generator.encode``)."""
-    if latent.shape != (generator.latent_dim,):
-        raise MuybridgeError(f"a latent must have {generator.latent_dim} values, "
-                             f"got shape {tuple(latent.shape)}")
-    weights = generator.class_weights([class_spec])[0]
-    return Character(latent.float(), weights, format_key(class_spec, seed), seed)
-
-
-_KEY = re.compile(r"^(?P<classes>[^:]+?)(?::(?P<seed>\d+))?$")
-_MIX_TERM = re.compile(r"^(?P<name>[^*+]+?)(?:\*(?P<weight>\d+(?:\.\d*)?|\.\d+))?$")
-
-
-def parse_key(text: str) -> tuple[ClassSpec, int | None]:
-    """``CLASS[:SEED]`` → (class spec, seed or None). CLASS is a name or a mix ``cat*0.7+dog*0.3``."""
-    match = _KEY.match(text.strip())
-    if not match:
-        raise MuybridgeError(f"bad character key '{text}': expected CLASS[:SEED], "
-                             "e.g. cat:7 or cat*0.5+dog*0.5:7")
-    seed = int(match["seed"]) if match["seed"] is not None else None
-    terms = match["classes"].split("+")
-    if len(terms) == 1 and "*" not in terms[0]:
-        return terms[0].strip(), seed
-    mix: dict[str, float] = {}
-    for term in terms:
-        part = _MIX_TERM.match(term.strip())
-        if not part:
-            raise MuybridgeError(f"bad class mix in '{text}': expected NAME*WEIGHT+NAME*WEIGHT, "
-                                 "e.g. cat*0.7+dog*0.3")
-        mix[part["name"].strip()] = mix.get(part["name"].strip(), 0.0) + float(part["weight"] or 1.0)
-    return mix, seed
-
-
-def format_key(class_spec: ClassSpec, seed: int | None) -> str:
-    names = class_spec if isinstance(class_spec, str) else "+".join(f"{k}*{v:g}" for k, v in class_spec.items())
-    return names if seed is None else f"{names}:{seed}"
 
 
 class LatentPath(Protocol):

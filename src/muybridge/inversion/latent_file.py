@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from muybridge.animation.paths import Character, character_from_latent
+from muybridge.characters import Character, character_from_latent
 from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_path, atomic_write_json
 from muybridge.generator import ClassSpec, Generator

@@ -22,15 +22,17 @@ import numpy as np
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from starlette.background import BackgroundTask
 
 from muybridge import __version__
-from muybridge.animation.paths import parse_key
+from muybridge.animation.options import AnimationOptions, option_fields, pydantic_fields
+from muybridge.characters import parse_key
 from muybridge.data.format import DATASET_FILE
 from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_write_bytes
 from muybridge.inversion.invert import default_class
+from muybridge.pictures import resample_filter, resize_images, tile_images
 from muybridge.studio.app import Studio
 from muybridge.studio.errors import Conflict, NotFound, StudioError
 from muybridge.studio.jobs import Job
@@ -49,19 +51,16 @@ from muybridge.studio.pets import (
 from muybridge.studio.render import (
     FORMAT_SUFFIXES,
     MEDIA_TYPES,
-    AnimationRequest,
-    grid_image,
     list_directions,
-    path_builder,
     render_animation_file,
     render_preview,
+    studio_animation,
 )
 from muybridge.studio.uploads import stage_upload
 from muybridge.studio.workspace import check_name
 
 router = APIRouter(prefix="/v1")
 MAX_SEED = 2**31 - 1
-MAX_FRAMES = 1440
 EVENT_POLL_S = 0.25
 HEARTBEAT_S = 15.0
 _SAFE_PART = re.compile(r"[^A-Za-z0-9_-]+")
@@ -210,7 +209,8 @@ async def generate(request: Request, body: GenerateBody,
     seeds = [min(first + i, MAX_SEED) for i in range(body.n)]
     generator = await asyncio.to_thread(studio.catalog.load, model)
     images = await studio.batcher.submit(model, [class_spec] * body.n, seeds, body.truncation)
-    picture = images[0] if body.n == 1 and body.size is None else grid_image(images, body.size, generator)
+    cells = resize_images(images, body.size or generator.resolution, resample_filter(generator, None))
+    picture = images[0] if body.n == 1 and body.size is None else tile_images(cells)
     small = picture.size <= 256 * 256 * 3  # encoding a small PNG is quicker than a hop to a thread
     data = png_bytes(picture) if small else await asyncio.to_thread(png_bytes, picture)
     saved = None
@@ -254,29 +254,26 @@ async def preview(request: Request, body: PreviewBody) -> Response:
 
 
 # ---- animate and jobs ----
-class AnimateBody(BaseModel):
+AnimationOptionsBody = create_model("AnimationOptionsBody", **pydantic_fields())
+
+
+class AnimateBody(AnimationOptionsBody):  # type: ignore[valid-type,misc]
+    """An animation: what (mode, characters, keyframes, pet) and how (every field of ``AnimationOptions``, with
+    its limits; checked by ``AnimationOptions.check`` before the job is accepted)."""
+
     model: str | None = None
     mode: Literal["loop", "walk", "morph", "motion", "timeline"] = "loop"
     characters: list[str] = Field(default_factory=lambda: ["cat:0"], max_length=16,
                                   description="Keys CLASS:SEED; walk and timeline take several, morph two.")
-    fps: float = Field(24.0, gt=0, le=60)
-    duration: float = Field(4.0, gt=0, le=60)
     format: Literal["gif", "mp4", "webp", "sprites"] = "gif"
-    size: int | None = Field(None, ge=8, le=1024)
-    truncation: float = Field(1.0, ge=0.0, le=2.0)
-    grid: str = Field("1x1", pattern=r"^\d{1,2}x\d{1,2}$")
-    direction: str = Field("0", description="motion: a named direction, an index or METHOD:INDEX.")
-    amplitude: float = Field(3.0, ge=-100, le=100)
-    radius: float = Field(2.0, gt=0, le=10)
-    cycles: int = Field(1, ge=1, le=16)
-    loop: bool = Field(False, description="walk/morph: come back to the start (seamless).")
-    easing: Literal["linear", "ease-in-out", "cubic"] = "ease-in-out"
-    interpolation: Literal["slerp", "lerp"] = "slerp"
     offsets: dict[str, float] = Field(default_factory=dict, description="Slider offsets for every frame.")
     keyframes: list[dict[str, Any]] | None = Field(None, max_length=64, description=(
         "timeline: [{time, class, seed, directions, easing}]; default: the characters spread evenly."))
     pet: str | None = Field(None, description=(
         "A pet's id (POST /v1/pets): its latent replaces the first character (loop, walk, morph, motion)."))
+
+    def options(self) -> AnimationOptions:
+        return AnimationOptions(**{item.name: getattr(self, item.name) for item in option_fields()}).check()
 
 
 @router.post("/animate", tags=["animate"], status_code=202)
@@ -285,18 +282,13 @@ async def animate(request: Request, body: AnimateBody) -> JSONResponse:
     studio = studio_of(request)
     model = body.model or studio.catalog.default_name()
     studio.catalog.find(model)
+    options = body.options()
     pet = existing_pet(studio.workspace, body.pet) if body.pet else None
     if pet is not None:
         await asyncio.to_thread(lambda: check_pet_model(pet, studio.catalog.load(model)))
-    spec = AnimationRequest(body.mode, body.characters, body.fps, body.duration, body.format, body.size,
-                            body.truncation, body.grid, body.direction, body.amplitude, body.radius,
-                            body.cycles, body.loop, body.easing, body.interpolation, body.offsets,
-                            body.keyframes, pet)
-    _, fixed_frames = path_builder(spec)  # refuses bad keys and keyframes now, not in the job
-    frames = fixed_frames or round(body.fps * body.duration)
-    if frames > MAX_FRAMES:
-        raise StudioError(f"{frames} frames is over the studio's limit of {MAX_FRAMES}: "
-                          "lower fps or duration")
+    animation = studio_animation(body.mode, body.characters, body.keyframes, options, pet)
+    animation.builder(options)  # refuses bad keys now, not in the job
+    animation.frame_count(options)
     characters = [f"pet-{body.pet}", *body.characters[1:]] if body.pet else body.characters
     title = f"{body.mode} {' '.join(characters)} ({body.format})"
 
@@ -304,10 +296,10 @@ async def animate(request: Request, body: AnimateBody) -> JSONResponse:
         generator = studio.catalog.load(model)
         name = _output_name(body.mode, *characters[:2], job.id) + FORMAT_SUFFIXES[body.format]
         output = studio.workspace.inside("outputs", "animations", name)
-        rendered = render_animation_file(generator, spec, output, job.progress)
+        rendered = render_animation_file(generator, animation, options, body.offsets, output, job.progress)
         job.update(files=[studio.workspace.relative(path) for path in rendered.files],
                    result={"frames": rendered.frames, "width": rendered.width, "height": rendered.height,
-                           "format": body.format, "fps": body.fps, "model": model})
+                           "format": body.format, "fps": options.fps, "model": model})
 
     return job_json(studio.jobs.submit("animate", title, work), 202)
 

@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from muybridge import __version__
+from muybridge.animation.options import OptionError
 from muybridge.errors import MuybridgeError
 from muybridge.generator import ZOO
 from muybridge.studio.batcher import GenerateBatcher
@@ -62,8 +63,8 @@ class Studio:
         self.batcher.close()
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
+def error_response(status: int, message: str, headers: dict[str, str] | None = None, **extra: str) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -79,6 +80,11 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Every error is ``{"error": "one line"}`` with a fitting status; never a stack trace."""
+
+    @app.exception_handler(OptionError)
+    async def option_error(request: Request, exc: OptionError) -> JSONResponse:
+        """The same check as the CLI's, in the API's words: ``fps: must be ...`` and the field's name."""
+        return error_response(400, f"{exc.field}: {exc.problem}", field=exc.field)
 
     @app.exception_handler(MuybridgeError)
     async def user_error(request: Request, exc: MuybridgeError) -> JSONResponse:

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PIL import Image
 
 from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_path, atomic_write_json
 from muybridge.generator import ZOO, Generator
 from muybridge.models.format import CARD_NAME, CONFIG_NAME, read_model_config
+from muybridge.pictures import class_grid
 from muybridge.studio.errors import Conflict, NotFound, StudioError
 from muybridge.studio.workspace import Workspace, check_name
 
@@ -119,10 +119,9 @@ class ModelCatalog:
         key = (str(entry.path), (entry.path / CONFIG_NAME).stat().st_mtime)
         if key not in self._samples:
             generator = self.load(name)
-            rows = [np.concatenate(list(generator.generate(cls, SAMPLE_SEEDS)), axis=1)
-                    for cls in generator.classes[:MAX_SAMPLE_CLASSES]]
+            picture = class_grid(generator, SAMPLE_SEEDS, generator.classes[:MAX_SAMPLE_CLASSES])
             buffer = io.BytesIO()
-            Image.fromarray(np.concatenate(rows, axis=0)).save(buffer, format="PNG")
+            Image.fromarray(picture).save(buffer, format="PNG")
             self._samples[key] = buffer.getvalue()
         return self._samples[key]
 

@@ -15,52 +15,20 @@ import numpy as np
 import torch
 
 from muybridge.animation.directions import compute_directions, named_directions, resolve_direction
-from muybridge.animation.modes import (
-    PathBuilder,
-    Rendered,
-    animate_to_file,
-    character_key,
-    latent_picker,
-    loop_builder,
-    morph_builder,
-    motion_builder,
-    walk_builder,
-)
-from muybridge.animation.paths import LatentPath, character
-from muybridge.animation.render import resample_filter, resize_images, tile
-from muybridge.animation.timeline import parse_timeline, timeline_path
+from muybridge.animation.modes import Animation, LatentSource, Rendered, animate_to_file, character_key
+from muybridge.animation.options import DEFAULT_SECONDS, AnimationOptions
+from muybridge.animation.paths import LatentPath
+from muybridge.animation.timeline import parse_timeline
+from muybridge.characters import character
 from muybridge.errors import MuybridgeError
 from muybridge.generator import Generator, to_uint8
+from muybridge.pictures import resample_filter, resize_images
 from muybridge.progress import Progress
 
-MODES = ("loop", "walk", "morph", "motion", "timeline")
 FORMAT_SUFFIXES = {"gif": ".gif", "mp4": ".mp4", "webp": ".webp", "sprites": ".png"}
 MEDIA_TYPES = {".gif": "image/gif", ".mp4": "video/mp4", ".webp": "image/webp", ".png": "image/png",
                ".json": "application/json", ".jpg": "image/jpeg"}
 PREVIEW_DIRECTIONS = 6
-
-
-@dataclass(frozen=True)
-class AnimationRequest:
-    mode: str
-    characters: list[str]
-    fps: float = 24.0
-    duration: float = 4.0
-    output_format: str = "gif"
-    size: int | None = None
-    truncation: float = 1.0
-    grid: str = "1x1"
-    direction: str = "0"
-    amplitude: float = 3.0
-    radius: float = 2.0
-    cycles: int = 1
-    closed: bool = False
-    easing: str = "ease-in-out"
-    interpolation: str = "slerp"
-    offsets: dict[str, float] | None = None
-    keyframes: list[dict[str, Any]] | None = None
-    pet: Path | None = None
-    """A latent file (an inverted photo) that replaces the first character (not for timelines)."""
 
 
 @dataclass(frozen=True)
@@ -111,64 +79,36 @@ def timeline_keyframes(characters: list[str], duration: float, easing: str) -> l
     return keys
 
 
-def path_builder(request: AnimationRequest) -> tuple[PathBuilder, int | None]:
-    """The mode's builder, and a frame count when the mode fixes it (timelines include both ends)."""
-    keys = request.characters
-    if request.mode not in MODES:
-        raise MuybridgeError(f"unknown mode {request.mode!r}; known: {', '.join(MODES)}")
-    if not keys and request.mode != "timeline":
+def studio_animation(mode: str, characters: list[str], keyframes: list[dict[str, Any]] | None,
+                     options: AnimationOptions, pet: Path | None = None) -> Animation:
+    """The studio's request as an :class:`Animation`. A pet's latent takes the place of the first character;
+    a timeline without keyframes spreads the characters evenly over the duration."""
+    if not characters and mode != "timeline":
         raise MuybridgeError("name at least one character, e.g. cat:7")
-    if request.pet is not None:
-        return pet_builder(request, request.pet), None
-    if request.mode == "loop":
-        return loop_builder(keys[0], None, request.radius), None
-    if request.mode == "walk":
-        return walk_builder(keys, request.closed, request.easing, request.interpolation), None
-    if request.mode == "morph":
-        if len(keys) != 2:
-            raise MuybridgeError(f"a morph goes from one character to another: give 2, got {len(keys)}")
-        return morph_builder(keys[0], keys[1], request.closed, request.easing, request.interpolation), None
-    if request.mode == "motion":
-        return motion_builder(keys[0], request.direction, None, request.amplitude, request.cycles), None
-    data = request.keyframes or timeline_keyframes(keys, request.duration, request.easing)
-    timeline = parse_timeline({"keyframes": data, "interpolation": request.interpolation}, Path("keyframes"))
-
-    def build(generator: Generator, cell: int) -> LatentPath:
-        return timeline_path(generator, timeline, lambda name: resolve_direction(generator, name).vector,
-                             seed_offset=cell)
-
-    return build, round(timeline.duration * request.fps) + 1
+    if mode == "timeline":
+        if pet is not None:
+            raise MuybridgeError("your pet works with loop, walk, morph and motion, not timeline")
+        duration = options.duration if options.duration is not None else DEFAULT_SECONDS
+        data = keyframes or timeline_keyframes(characters, duration, options.easing)
+        timeline = parse_timeline({"keyframes": data, "interpolation": options.interpolation}, Path("keyframes"))
+        return Animation(mode, timeline=timeline)
+    if pet is None:
+        return Animation(mode, tuple(characters))
+    return Animation(mode, tuple(characters[1:]), source=LatentSource(pet))
 
 
-def pet_builder(request: AnimationRequest, pet: Path) -> PathBuilder:
-    """The mode's builder with the pet's latent in place of the first character (morph: pet → 2nd key)."""
-    source = latent_picker(pet)
-    keys = request.characters
-    if request.mode == "loop":
-        return loop_builder(None, None, request.radius, source)
-    if request.mode == "walk":
-        return walk_builder(keys[1:], request.closed, request.easing, request.interpolation, source)
-    if request.mode == "morph":
-        if len(keys) != 2:
-            raise MuybridgeError(f"a morph goes from your pet (in place of the first character) to the second: "
-                                 f"give 2 characters, got {len(keys)}")
-        return morph_builder(None, keys[1], request.closed, request.easing, request.interpolation, source)
-    if request.mode == "motion":
-        return motion_builder(None, request.direction, None, request.amplitude, request.cycles, source)
-    raise MuybridgeError(f"your pet works with loop, walk, morph and motion, not {request.mode}")
-
-
-def render_animation_file(generator: Generator, request: AnimationRequest, output: Path,
+def render_animation_file(generator: Generator, animation: Animation, options: AnimationOptions,
+                          offsets: dict[str, float] | None, output: Path,
                           progress: Progress | None = None) -> Rendered:
-    build, frames = path_builder(request)
-    offset = direction_offset(generator, request.offsets)
+    build = animation.builder(options)
+    offset = direction_offset(generator, offsets)
 
     def build_with_offset(model: Generator, cell: int) -> LatentPath:
         return OffsetPath(build(model, cell), offset)
 
-    return animate_to_file(generator, build_with_offset, output, fps=request.fps, frames=frames,
-                           duration=None if frames else request.duration, size=request.size,
-                           truncation=request.truncation, grid=request.grid, progress=progress)
+    frames = animation.frame_count(options)
+    return animate_to_file(generator, build_with_offset, output, options.replace(frames=frames, duration=None),
+                           progress=progress)
 
 
 def render_preview(generator: Generator, key: str, offsets: dict[str, float] | None, truncation: float,
@@ -179,14 +119,3 @@ def render_preview(generator: Generator, key: str, offsets: dict[str, float] | N
     latent = (start.latent + direction_offset(generator, offsets))[None]
     images = to_uint8(generator.decode(latent, start.class_weights[None], truncation))
     return resize_images(images, size or generator.resolution, resample_filter(generator, None))[0]
-
-
-def grid_image(images: np.ndarray, size: int | None, generator: Generator) -> np.ndarray:
-    """Images ``(N, R, R, 3)`` → one near-square picture, each cell resized to ``size``."""
-    count = images.shape[0]
-    side = size or generator.resolution
-    cells = resize_images(images, side, resample_filter(generator, None))
-    cols = math.ceil(math.sqrt(count))
-    rows = math.ceil(count / cols)
-    padding = np.zeros((rows * cols - count, side, side, 3), np.uint8)
-    return tile(np.concatenate([cells, padding])[:, None], rows, cols)[0]

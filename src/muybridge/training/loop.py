@@ -27,6 +27,7 @@ from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_path, atomic_write_json
 from muybridge.generator import Generator
 from muybridge.models import Networks, build_networks, get_architecture
+from muybridge.pictures import class_grid
 from muybridge.progress import Progress, report
 from muybridge.training import checkpoint as ckpt
 from muybridge.training.augment import augment, check_augmentations
@@ -77,12 +78,6 @@ def read_run(run_dir: Path) -> dict[str, Any]:
         raise MuybridgeError(f"{run_dir}: not a training run (no {RUN_FILE})") from None
     except json.JSONDecodeError as exc:
         raise MuybridgeError(f"{path}: not valid JSON ({exc})") from None
-
-
-def sample_grid(generator: Generator, seeds: list[int] = SAMPLE_SEEDS) -> np.ndarray:
-    """One row per class, one column per fixed seed: ``(rows*R, cols*R, 3)`` uint8."""
-    rows = [np.concatenate(list(generator.generate(name, seeds)), axis=1) for name in generator.classes]
-    return np.concatenate(rows, axis=0)
 
 
 class Trainer:
@@ -415,7 +410,7 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
             if trainer.nimg - last_sample >= config.sample_kimg * 1000:
                 last_sample = trainer.nimg
                 if logger:
-                    logger.samples(trainer.nimg, sample_grid(trainer.generator()))
+                    logger.samples(trainer.nimg, class_grid(trainer.generator(), SAMPLE_SEEDS))
             if evaluate is not None and config.eval_kimg > 0 and trainer.nimg - last_eval >= config.eval_kimg * 1000:
                 last_eval = trainer.nimg
                 if world.is_main:
@@ -435,7 +430,7 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
         stopped_by = "interrupt"
     final = trainer.save()
     if logger:
-        logger.samples(trainer.nimg, sample_grid(trainer.generator()))
+        logger.samples(trainer.nimg, class_grid(trainer.generator(), SAMPLE_SEEDS))
         logger.close()
     return TrainResult(run_dir, trainer.step, trainer.nimg / 1000, trainer.train_seconds, trainer.cpu_seconds,
                        stopped_by, final or last_checkpoint, trainer.rollbacks)

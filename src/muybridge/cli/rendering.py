@@ -1,0 +1,112 @@
+"""Still images and semantic directions: ``generate`` and ``directions`` (find, name, list)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional  # noqa: F401  (Optional is read by typer)
+
+import typer
+
+from muybridge.cli.common import KEY_HELP, ModelOption, app, out, progress_bar
+from muybridge.cli.options import animation_options, with_animation_options
+from muybridge.errors import MuybridgeError
+
+
+@app.command()
+@with_animation_options(only=("truncation", "size", "pixel_art"))
+def generate(
+    character: Annotated[str, typer.Argument(metavar="CLASS[:SEED]", help=KEY_HELP)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Image file: .png, .jpg or .webp.")],
+    model: ModelOption = "default",
+    seed: Annotated[Optional[int], typer.Option(help="Seed naming the character (default: 0).")] = None,  # noqa: UP045
+    n: Annotated[int, typer.Option("--n", help="Render N characters (seeds SEED..SEED+N-1) in a grid.")] = 1,
+    **options: Any,
+) -> None:
+    """Render one character, or a grid of N, to an image file.
+
+    Example: muybridge generate cat --seed 7 -o cat.png      (a grid: generate cat:7 --n 16 -o cats.png)
+    """
+    from muybridge.animation.export import check_image_output, save_image
+    from muybridge.animation.modes import character_key
+    from muybridge.animation.render import render_grid
+    from muybridge.generator import Generator
+
+    class_spec, first = character_key(character, seed)
+    if not 1 <= n <= 256:
+        raise MuybridgeError(f"--n must be between 1 and 256, got {n}")
+    chosen = animation_options(options)
+    check_image_output(output)
+    generator = Generator.load(model)
+    latents = generator.latents(list(range(first, first + n)))
+    weights = generator.class_weights([class_spec] * n)
+    picture = render_grid(generator, latents, weights, chosen.size, chosen.truncation, chosen.pixel_art)
+    save_image(picture, output)
+    out.print(f"wrote {output} ({n} image{'s' * (n > 1)}, {picture.shape[1]}x{picture.shape[0]})",
+              markup=False, highlight=False)
+
+
+directions_app = typer.Typer(help="Find semantic directions (SeFa, GANSpace), preview them, and name them.")
+app.add_typer(directions_app, name="directions")
+
+
+@directions_app.callback(invoke_without_command=True)
+def directions(
+    ctx: typer.Context,
+    model: ModelOption = "default",
+    method: Annotated[str, typer.Option(help="sefa (closed-form) or ganspace (PCA).")] = "sefa",
+    top: Annotated[int, typer.Option(help="How many directions, strongest first.")] = 8,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the preview strips.")] = Path("dirs"),
+    amplitude: Annotated[float, typer.Option(help="Largest offset shown in the previews.")] = 3.0,
+    truncation: Annotated[float, typer.Option(help="0-2: below 1 trades variety for typical faces.")] = 1.0,
+) -> None:
+    """Write a preview strip PNG per direction (rows: characters, columns: offsets), to name them.
+
+    Example: muybridge directions --top 8 --out dirs/      then: muybridge directions name MODEL sefa:0 nod
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from muybridge.animation.directions import write_previews
+    from muybridge.generator import Generator
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise MuybridgeError(f"{out_dir}: exists and is not a folder")
+    generator = Generator.load(model)
+    with progress_bar("directions") as bar:
+        files = write_previews(generator, out_dir, method, top, amplitude, truncation,
+                               progress=bar)
+    out.print(f"wrote {len(files)} strips to {out_dir}/ (rows: characters; columns: offsets -{amplitude:g} … "
+              f"+{amplitude:g})", markup=False, highlight=False)
+    out.print(f"name one with: muybridge directions name {generator.path or model} {method}:0 NAME",
+              markup=False, highlight=False)
+
+
+@directions_app.command("name")
+def directions_name(
+    model: Annotated[str, typer.Argument(help="Model folder (its directions.json is written).")],
+    index: Annotated[str, typer.Argument(help="Direction index (SeFa), or METHOD:INDEX such as ganspace:2.")],
+    name: Annotated[str, typer.Argument(help="The name, e.g. nod, ears, fluffy.")],
+) -> None:
+    """Save a name for a direction beside the model, for `animate motion --direction NAME` and timelines.
+
+    Example: muybridge directions name my-model sefa:0 nod
+    """
+    from muybridge.animation import name_direction
+    from muybridge.generator import Generator
+
+    path = name_direction(Generator.load(model), index, name)
+    out.print(f"named {index} '{name}' in {path}", markup=False, highlight=False)
+
+
+@directions_app.command("list")
+def directions_list(
+    model: Annotated[str, typer.Argument(help="Model folder or bundled name.")] = "default",
+) -> None:
+    """List a model's named directions.  Example: muybridge directions list my-model"""
+    from muybridge.animation.directions import named_directions
+    from muybridge.generator import resolve_model_path
+
+    named = named_directions(resolve_model_path(model))
+    for label, direction in sorted(named.items()):
+        out.print(f"{label}\t{direction.method}:{direction.index}", markup=False, highlight=False)
+    if not named:
+        out.print("no named directions yet: see `muybridge directions --help`", markup=False, highlight=False)

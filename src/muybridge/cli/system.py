@@ -1,0 +1,66 @@
+"""Verbs about the installation and the studio: ``version``, ``demo``, ``studio``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional  # noqa: F401  (Optional is read by typer)
+
+import typer
+
+from muybridge.cli.common import app, console, out, progress_bar
+
+
+@app.command()
+def version() -> None:
+    """Print the versions of muybridge and torch.  Example: muybridge version"""
+    import torch
+
+    from muybridge import __version__
+
+    out.print(f"muybridge {__version__}  torch {torch.__version__}  threads {torch.get_num_threads()}")
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write into.")] = Path("demo"),
+    model: Annotated[str | None, typer.Option(help="Model folder or bundled name (default: bundled).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the featured character.")] = 7,
+) -> None:
+    """Show what a model can do: a grid of characters, a loop (GIF, MP4), a morph, a motion, a sprite sheet.
+
+    Example: muybridge demo --out demo
+    """
+    from muybridge.demo import run_demo
+
+    with progress_bar("demo") as bar:
+        files = run_demo(out_dir, model, seed, bar)
+    for path in files:
+        out.print(f"wrote {path}")
+
+
+
+
+@app.command()
+def studio(
+    host: Annotated[str, typer.Option(help="Address to listen on; anything but loopback needs --token.")
+                    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
+    workspace: Annotated[Path, typer.Option(help="Folder for models, datasets, runs and outputs.")
+                         ] = Path("studio-workspace"),
+    token: Annotated[Optional[str], typer.Option(  # noqa: UP045 (typer reads the annotation)
+        envvar="MUYBRIDGE_STUDIO_TOKEN",
+        help="Secret every request must carry (Authorization: Bearer T); open the UI at /?token=T.")] = None,
+) -> None:
+    """Start the web studio (UI and REST API under /v1) on this machine.
+
+    Example: muybridge studio --workspace my-studio      then open http://127.0.0.1:7860
+    """
+    from muybridge.studio import serve
+    from muybridge.studio.security import check_bind
+
+    check_bind(host, token)
+    shown = "localhost" if host in ("127.0.0.1", "::1") else host
+    suffix = f"/?token={token}" if token else ""
+    console.print(f"muybridge studio: http://{shown}:{port}{suffix}  (workspace {workspace.resolve()}; "
+                  "Ctrl-C stops it)", markup=False, highlight=False)
+    serve(host, port, workspace, token)
