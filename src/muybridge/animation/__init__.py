@@ -1,44 +1,43 @@
 """Animation: latent paths, semantic directions, frame rendering and export (GIF, MP4, WebP, sprites).
 
-The studio and scripts call :func:`render_animation` with an :class:`AnimationSpec`, then
-:func:`export_frames`; the ``muybridge animate`` verbs are thin wrappers around the same two calls.
+The CLI and the studio describe an :class:`~muybridge.animation.modes.Animation` and its
+:class:`~muybridge.animation.options.AnimationOptions`, then call ``animate_to_file``; scripts may also call
+:func:`render_animation` with an :class:`AnimationSpec` and :func:`export_frames` directly.
 """
 
-from muybridge.animation.directions import Direction, compute_directions, name_direction, resolve_direction
-from muybridge.animation.export import export_frames, output_format
-from muybridge.animation.paths import (
-    Character,
-    LatentPath,
-    character,
-    character_from_latent,
-    loop,
-    morph,
-    motion,
-    parse_key,
-    walk,
-)
-from muybridge.animation.render import AnimationSpec, frames_for, render_animation
-from muybridge.animation.timeline import read_timeline, timeline_path
+from __future__ import annotations
 
-__all__ = [
-    "AnimationSpec",
-    "Character",
-    "Direction",
-    "LatentPath",
-    "character",
-    "character_from_latent",
-    "compute_directions",
-    "export_frames",
-    "frames_for",
-    "loop",
-    "morph",
-    "motion",
-    "name_direction",
-    "output_format",
-    "parse_key",
-    "read_timeline",
-    "render_animation",
-    "resolve_direction",
-    "timeline_path",
-    "walk",
-]
+from importlib import import_module
+from typing import Any
+
+#: Public name → the module that defines it; imported on first use, so the light modules (``options``) can be
+#: imported without torch.
+_HOMES = {
+    "AnimationSpec": "muybridge.animation.render",
+    "Character": "muybridge.characters",
+    "Direction": "muybridge.animation.directions",
+    "LatentPath": "muybridge.animation.paths",
+    "character": "muybridge.characters",
+    "character_from_latent": "muybridge.characters",
+    "compute_directions": "muybridge.animation.directions",
+    "export_frames": "muybridge.animation.export",
+    "frames_for": "muybridge.animation.render",
+    "loop": "muybridge.animation.paths",
+    "morph": "muybridge.animation.paths",
+    "motion": "muybridge.animation.paths",
+    "name_direction": "muybridge.animation.directions",
+    "output_format": "muybridge.animation.export",
+    "parse_key": "muybridge.characters",
+    "read_timeline": "muybridge.animation.timeline",
+    "render_animation": "muybridge.animation.render",
+    "resolve_direction": "muybridge.animation.directions",
+    "timeline_path": "muybridge.animation.timeline",
+    "walk": "muybridge.animation.paths",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'muybridge.animation' has no attribute {name!r}")
