@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from muybridge.cli.common import ThreadsOption, app, console, out, progress_bar, use_threads
-from muybridge.errors import MuybridgeError
 
 
 @app.command()
@@ -41,40 +40,18 @@ def train(
     Fine-tune the bundled model on your photos:
     muybridge train --data work/my-pets --out runs/my-pets --init-from default --minutes 20
     """
-    import signal
-
-    from muybridge.training.config import read_yaml_config, resolve_config, resume_config
-    from muybridge.training.loop import RUN_FILE, read_run
-    from muybridge.training.loop import train as run_training
-    from muybridge.training.warm_start import network_settings, resolve_source
+    from muybridge.training.config import read_yaml_config
+    from muybridge.training.session import start_or_resume
 
     use_threads(threads)
     if minutes is None and kimg is None:
         minutes = 30.0
     overrides = {"architecture": arch, "batch": batch, "seed": seed, "precision": precision, "eval_kimg": eval_kimg,
                  "eval_n": eval_n}
-    if resume and (run_dir / RUN_FILE).is_file():
-        if config:
-            raise MuybridgeError("--config cannot be combined with --resume: the run keeps its own settings")
-        settings = resume_config(read_run(run_dir)["config"], overrides)
-    else:
-        # A fine-tuning run takes the source's network shape unless the config file or flags say otherwise.
-        inherited = network_settings(resolve_source(init_from)) if init_from else {}
-        settings = resolve_config({**inherited, **(read_yaml_config(config) if config else {})}, overrides)
-    stop_requested: list[int] = []
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop_requested.append(signum))
-    evaluate = None
-    if settings.eval_kimg > 0:
-        from muybridge.data import open_dataset
-        from muybridge.metrics.evaluate import quick_kid
-
-        dataset = open_dataset(data)
-        evaluate = lambda generator: quick_kid(generator, dataset, n=settings.eval_n)  # noqa: E731
     with progress_bar("training") as bar:
-        result = run_training(data, run_dir, settings, kimg=kimg, minutes=minutes, resume=resume,
-                              init_from=init_from, progress=bar,
-                              should_stop=lambda: bool(stop_requested), evaluate=evaluate,
-                              warn=lambda message: console.print(f"[yellow]warning:[/yellow] {message}"))
+        result = start_or_resume(data, run_dir, resume=resume, settings=read_yaml_config(config) if config else None,
+                                 overrides=overrides, init_from=init_from, kimg=kimg, minutes=minutes, progress=bar,
+                                 warn=lambda message: console.print(f"[yellow]warning:[/yellow] {message}"))
     out.print(f"{result.stopped_by}: step {result.step}, {result.kimg:.1f} kimg, "
               f"{result.train_seconds / 60:.1f} training minutes; checkpoint {result.checkpoint}")
 

@@ -33,6 +33,7 @@ from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_write_bytes
 from muybridge.inversion.invert import default_class
 from muybridge.pictures import resample_filter, resize_images, tile_images
+from muybridge.studio import training
 from muybridge.studio.app import Studio
 from muybridge.studio.errors import Conflict, NotFound, StudioError
 from muybridge.studio.jobs import Job
@@ -562,37 +563,15 @@ class ResumeBody(BaseModel):
     minutes: float = Field(10.0, gt=0, le=7 * 24 * 60, description="More training time.")
 
 
-def _start_training(studio: Studio, data_dir: Path, run_name: str, settings: dict[str, Any], minutes: float,
-                    resume: bool, init_from: Path | None = None) -> Job:
-    from muybridge.studio.training import train_worker
-
-    run_dir = studio.workspace.area("runs", run_name, "run name")
-    model_dir = studio.workspace.area("models", run_name, "model name")
-    verb = "resume" if resume else "train"
-    job = studio.jobs.start_process(
-        f"{verb} {run_name} ({minutes:g} min)", train_worker,
-        (str(data_dir), str(run_dir), str(model_dir), settings, minutes, resume,
-         studio.settings.train_threads, str(init_from) if init_from else None))
-    job.update(result={"run": run_name})
-    return job
-
-
 @router.post("/train", tags=["train"], status_code=202)
 async def start_training(request: Request, body: TrainBody) -> JSONResponse:
     """Start training a new run (in its own process); the finished run is exported into the models."""
-    from muybridge.training.config import resolve_config
-    from muybridge.training.warm_start import network_settings
-
     studio = studio_of(request)
-    data_dir = studio.workspace.existing("datasets", body.dataset, "dataset")
-    run_name = check_name(body.name or body.dataset, "run name")
-    if studio.workspace.area("runs", run_name, "run name").exists():
-        raise Conflict(f"a run named {run_name!r} exists already: resume it, or choose another name")
     source = studio.catalog.find(body.init_from).path if body.init_from else None
-    inherited = network_settings(source) if source else {}
-    settings = {**inherited, **body.settings, **({"architecture": body.architecture} if body.architecture else {})}
-    resolve_config(None, settings)  # refuse unknown settings now, with a one-line message
-    return job_json(_start_training(studio, data_dir, run_name, settings, body.minutes, False, source), 202)
+    overrides = {"architecture": body.architecture} if body.architecture else {}
+    job = training.start_run(studio.workspace, studio.jobs, studio.settings.train_threads, body.dataset,
+                             body.name or body.dataset, body.minutes, body.settings, overrides, source)
+    return job_json(job, 202)
 
 
 @router.post("/train/stop", tags=["train"])
@@ -608,48 +587,21 @@ async def stop_training(request: Request) -> JSONResponse:
 @router.post("/train/resume", tags=["train"], status_code=202)
 async def resume_training(request: Request, body: ResumeBody) -> JSONResponse:
     """Continue a run exactly where it stopped, for ``minutes`` more."""
-    from muybridge.training.loop import read_run
-
     studio = studio_of(request)
-    run_dir = studio.workspace.existing("runs", body.run, "run")
-    run = read_run(run_dir)
-    data_dir = studio.workspace.existing("datasets", Path(str(run["dataset"]["path"])).name, "dataset")
-    return job_json(_start_training(studio, data_dir, body.run, {}, body.minutes, True), 202)
+    return job_json(training.resume_run(studio.workspace, studio.jobs, studio.settings.train_threads,
+                                        body.run, body.minutes), 202)
 
 
 @router.get("/runs", tags=["train"])
 async def list_runs(request: Request) -> list[dict[str, Any]]:
     """Training runs in the workspace, with their last logged kimg and whether a model was exported."""
     studio = studio_of(request)
-    training = {job.result.get("run") for job in studio.jobs.running_training()}
-    listed = []
-    for path in sorted(studio.workspace.inside("runs").iterdir()):
-        if not (path / "run.json").is_file():
-            continue
-        run = json.loads((path / "run.json").read_text(encoding="utf-8"))
-        exported = (studio.workspace.root / "models" / path.name).is_dir()
-        listed.append({"name": path.name, "dataset": Path(str(run["dataset"]["path"])).name,
-                       "architecture": run["config"].get("architecture"), "kimg": _last_kimg(path),
-                       "model": path.name if exported else None, "training": path.name in training})
-    return listed
-
-
-def _last_kimg(run_dir: Path) -> float | None:
-    metrics = run_dir / "metrics.jsonl"
-    if not metrics.is_file():
-        return None
-    lines = metrics.read_text(encoding="utf-8").strip().splitlines()
-    try:
-        return float(json.loads(lines[-1])["kimg"]) if lines else None
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-        return None
+    return training.list_runs(studio.workspace, studio.jobs)
 
 
 @router.get("/runs/{name}/sample.png", tags=["train"], response_class=FileResponse)
 async def run_sample(request: Request, name: str) -> FileResponse:
     """The run's latest sample grid (rows: classes, columns: fixed seeds)."""
-    path = studio_of(request).workspace.existing("runs", name, "run") / "samples" / "latest.png"
-    if not path.is_file():
-        raise NotFound(f"run {name!r} has no sample grid yet")
+    path = training.latest_sample(studio_of(request).workspace, name)
     return FileResponse(path, media_type="image/png", headers={"Cache-Control": "no-store"})
 

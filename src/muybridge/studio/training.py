@@ -1,8 +1,9 @@
-"""The training process the studio spawns: train a run, then export it into the workspace's models.
+"""The studio's training: start and resume runs in the workspace, list them, and the process that trains one.
 
-It runs in a fresh ``spawn`` process (never forked from the threaded server), reports through a queue,
-and stops when the parent sets ``stop_event``: the training loop polls it between steps and always
-saves a checkpoint, so a stopped run resumes exactly where it ended.
+Training runs in a fresh ``spawn`` process (never forked from the threaded server) that calls
+:class:`~muybridge.training.session.TrainingSession` like ``muybridge train`` does, reports through a queue,
+exports the run into the workspace's models, and stops when the parent sets ``stop_event``: the training loop
+polls it between steps and always saves a checkpoint, so a stopped run resumes exactly where it ended.
 """
 
 from __future__ import annotations
@@ -12,51 +13,113 @@ from pathlib import Path
 from typing import Any
 
 from muybridge.errors import MuybridgeError
+from muybridge.progress import Progress
+from muybridge.studio.errors import Conflict, NotFound
+from muybridge.studio.jobs import Job, JobManager
+from muybridge.studio.workspace import Workspace, check_name
+from muybridge.training import checkpoint as ckpt
+from muybridge.training.export import export_run
+from muybridge.training.run import RunFolder
+from muybridge.training.session import TrainingSession, new_run_config
 
 PROGRESS_INTERVAL_S = 0.5
 
 
-def trained_seconds(run_dir: Path) -> float:
+def start_run(workspace: Workspace, jobs: JobManager, threads: int, dataset: str, name: str, minutes: float,
+              settings: dict[str, Any], overrides: dict[str, Any], init_from: Path | None) -> Job:
+    """Start training a new run ``name`` on ``dataset``; bad settings are refused here, before a process starts."""
+    data_dir = workspace.existing("datasets", dataset, "dataset")
+    run_name = check_name(name, "run name")
+    if workspace.area("runs", run_name, "run name").exists():
+        raise Conflict(f"a run named {run_name!r} exists already: resume it, or choose another name")
+    new_run_config(settings, overrides, init_from)
+    request = {"settings": settings, "overrides": overrides, "init_from": str(init_from) if init_from else None}
+    return _start_job(workspace, jobs, threads, data_dir, run_name, minutes, False, request)
+
+
+def resume_run(workspace: Workspace, jobs: JobManager, threads: int, name: str, minutes: float) -> Job:
+    """Continue run ``name`` on the dataset it was trained on, for ``minutes`` more."""
+    run = RunFolder(workspace.existing("runs", name, "run")).read()
+    data_dir = workspace.existing("datasets", Path(str(run["dataset"]["path"])).name, "dataset")
+    return _start_job(workspace, jobs, threads, data_dir, name, minutes, True, {})
+
+
+def _start_job(workspace: Workspace, jobs: JobManager, threads: int, data_dir: Path, run_name: str,
+               minutes: float, resume: bool, request: dict[str, Any]) -> Job:
+    run_dir = workspace.area("runs", run_name, "run name")
+    model_dir = workspace.area("models", run_name, "model name")
+    verb = "resume" if resume else "train"
+    job = jobs.start_process(f"{verb} {run_name} ({minutes:g} min)", train_worker,
+                             (str(data_dir), str(run_dir), str(model_dir), request, minutes, resume, threads))
+    job.update(result={"run": run_name})
+    return job
+
+
+def list_runs(workspace: Workspace, jobs: JobManager) -> list[dict[str, Any]]:
+    """The workspace's runs, with their last logged kimg, whether a model was exported and whether it trains."""
+    training = {job.result.get("run") for job in jobs.running_training()}
+    listed = []
+    for path in sorted(workspace.inside("runs").iterdir()):
+        folder = RunFolder(path)
+        if not folder.exists():
+            continue
+        run = folder.read()
+        exported = (workspace.root / "models" / path.name).is_dir()
+        listed.append({"name": path.name, "dataset": Path(str(run["dataset"]["path"])).name,
+                       "architecture": run["config"].get("architecture"), "kimg": folder.last_kimg(),
+                       "model": path.name if exported else None, "training": path.name in training})
+    return listed
+
+
+def latest_sample(workspace: Workspace, name: str) -> Path:
+    """The run's latest sample grid, or a 404 before its first."""
+    path = RunFolder(workspace.existing("runs", name, "run")).latest_sample
+    if not path.is_file():
+        raise NotFound(f"run {name!r} has no sample grid yet")
+    return path
+
+
+def trained_seconds(run: RunFolder) -> float:
     """Training time already spent in a run (0 for a new run): from its newest checkpoint."""
-    from muybridge.training import checkpoint as ckpt
-
-    found = ckpt.list_checkpoints(run_dir / "checkpoints")
-    if not found:
-        return 0.0
-    return float(ckpt.read_checkpoint(found[-1])[1].get("train_seconds", 0.0))
+    latest = run.latest()
+    return 0.0 if latest is None else float(ckpt.read_checkpoint(latest)[1].get("train_seconds", 0.0))
 
 
-def train_worker(data_dir: str, run_dir: str, model_dir: str, settings: dict[str, Any], minutes: float,
-                 resume: bool, threads: int, init_from: str | None, stop_event: Any, messages: Any) -> None:
-    """Process entry point: ``minutes`` more training of ``run_dir`` on ``data_dir`` (a new run starts from
-    ``init_from``'s networks when given), then export."""
+def train_worker(data_dir: str, run_dir: str, model_dir: str, request: dict[str, Any], minutes: float,
+                 resume: bool, threads: int, stop_event: Any, messages: Any) -> None:
+    """Process entry point: ``minutes`` more training of ``run_dir`` on ``data_dir`` (a new run takes
+    ``request``'s settings, overrides and ``init_from``), then export."""
     try:
-        messages.put(("done", _train_and_export(Path(data_dir), Path(run_dir), Path(model_dir), settings,
-                                                minutes, resume, threads, init_from, stop_event, messages)))
+        messages.put(("done", _train_and_export(Path(data_dir), Path(run_dir), Path(model_dir), request,
+                                                minutes, resume, threads, stop_event, messages)))
     except MuybridgeError as exc:
         messages.put(("error", str(exc)))
     except Exception as exc:  # an internal bug: reported as one line, the server carries on
         messages.put(("error", f"internal error in training ({type(exc).__name__}: {exc})"))
 
 
-def _train_and_export(data_dir: Path, run_dir: Path, model_dir: Path, settings: dict[str, Any],
-                      minutes: float, resume: bool, threads: int, init_from: str | None, stop_event: Any,
-                      messages: Any) -> dict[str, Any]:
+def _train_and_export(data_dir: Path, run_dir: Path, model_dir: Path, request: dict[str, Any], minutes: float,
+                      resume: bool, threads: int, stop_event: Any, messages: Any) -> dict[str, Any]:
     import torch
-
-    from muybridge.training.config import resolve_config, resume_config
-    from muybridge.training.export import export_run
-    from muybridge.training.loop import read_run, train
 
     torch.set_num_threads(max(1, threads))
     messages.put(("progress", (0, None, {"stage": "starting"})))
-    if resume:
-        config = resume_config(read_run(run_dir)["config"], {})
-        already = trained_seconds(run_dir)
-    else:
-        config = resolve_config(None, settings)
-        already = 0.0
+    session = TrainingSession.open(data_dir, run_dir, resume=resume, settings=request.get("settings"),
+                                   overrides=request.get("overrides"), init_from=request.get("init_from"))
+    already = trained_seconds(session.run) if resume else 0.0
     limit_s = already + minutes * 60
+    warnings: list[str] = []
+    result = session.train(minutes=limit_s / 60, progress=_progress(messages, already, limit_s),
+                           should_stop=stop_event.is_set, warn=warnings.append)
+    messages.put(("progress", (int(limit_s), int(limit_s), {"stage": "exporting"})))
+    model = export_run(run_dir, model_dir, overwrite=True) if result.checkpoint else None
+    return {"run": run_dir.name, "model": model.name if model else None, "stopped_by": result.stopped_by,
+            "step": result.step, "kimg": round(result.kimg, 3),
+            "train_seconds": round(result.train_seconds, 1), "warnings": warnings[-5:]}
+
+
+def _progress(messages: Any, already: float, limit_s: float) -> Progress:
+    """A progress callback that sends the elapsed training time to the parent at most every interval."""
     started = time.monotonic()
     last_sent = 0.0
 
@@ -71,11 +134,4 @@ def _train_and_export(data_dir: Path, run_dir: Path, model_dir: Path, settings: 
                  "elapsed_s": round(elapsed, 1)}
         messages.put(("progress", (int(elapsed), int(limit_s), facts)))
 
-    warnings: list[str] = []
-    result = train(data_dir, run_dir, config, minutes=limit_s / 60, resume=resume, init_from=init_from,
-                   progress=progress, should_stop=stop_event.is_set, warn=warnings.append)
-    messages.put(("progress", (int(limit_s), int(limit_s), {"stage": "exporting"})))
-    model = export_run(run_dir, model_dir, overwrite=True) if result.checkpoint else None
-    return {"run": run_dir.name, "model": model.name if model else None, "stopped_by": result.stopped_by,
-            "step": result.step, "kimg": round(result.kimg, 3),
-            "train_seconds": round(result.train_seconds, 1), "warnings": warnings[-5:]}
+    return progress

@@ -10,26 +10,7 @@ from muybridge.models import build_networks
 from muybridge.models.card import render_card
 from muybridge.models.format import save_model_folder
 from muybridge.training import checkpoint as ckpt
-from muybridge.training.loop import read_run
-
-
-def find_checkpoint(run_dir: Path, which: str) -> Path:
-    """``latest``, ``best`` or a path to a checkpoint file."""
-    folder = run_dir / "checkpoints"
-    if which == "latest":
-        found = ckpt.list_checkpoints(folder)
-        if not found:
-            raise MuybridgeError(f"{run_dir}: has no checkpoints yet")
-        return found[-1]
-    if which == "best":
-        best = folder / "best.safetensors"
-        if not best.is_file():
-            raise MuybridgeError(f"{run_dir}: has no best checkpoint (it needs eval_kimg > 0 during training)")
-        return best
-    path = Path(which)
-    if not path.is_file():
-        raise MuybridgeError(f"{which}: no such checkpoint file")
-    return path
+from muybridge.training.run import RunFolder
 
 
 def export_run(run_dir: str | Path, out_dir: str | Path, checkpoint: str = "latest", name: str | None = None,
@@ -40,8 +21,9 @@ def export_run(run_dir: str | Path, out_dir: str | Path, checkpoint: str = "late
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     if out_dir.exists() and not overwrite:
         raise MuybridgeError(f"{out_dir}: already exists; pass --overwrite to replace it")
-    run = read_run(run_dir)
-    source = find_checkpoint(run_dir, checkpoint)
+    folder = RunFolder(run_dir)
+    run = folder.read()
+    source = folder.find_checkpoint(checkpoint)
     tensors, state = ckpt.read_checkpoint(source)
     model = dict(run["model"])
     networks = build_networks(model)

@@ -1,15 +1,14 @@
 """The training loop: alternating D and G steps with DiffAugment, lazy R1, an EMA generator and an encoder
 trained alongside; atomic checkpoints, exact resume, divergence rollback, samples and TensorBoard logs.
 
-A run folder holds ``run.json`` (the resolved config, the dataset identity and the model config),
-``checkpoints/``, ``samples/``, ``logs/`` (TensorBoard) and ``metrics.jsonl``.
+The loop owns its evaluation too: with ``eval_kimg`` > 0 it scores held-out KID that often and keeps the best
+snapshot, however it was started. The run folder's layout is :class:`~muybridge.training.run.RunFolder`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -22,10 +21,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from muybridge.data import BatchLoader, open_dataset
+from muybridge.data import BatchLoader, PreparedDataset, open_dataset
 from muybridge.errors import MuybridgeError
-from muybridge.files import atomic_path, atomic_write_json
+from muybridge.files import atomic_path
 from muybridge.generator import Generator
+from muybridge.metrics.evaluate import quick_kid
 from muybridge.models import Networks, build_networks, get_architecture
 from muybridge.pictures import class_grid
 from muybridge.progress import Progress, report
@@ -41,9 +41,11 @@ from muybridge.training.distributed import (
     init_world,
 )
 from muybridge.training.losses import get_loss, r1_penalty
-from muybridge.training.warm_start import fit_states, read_source, resolve_source
+from muybridge.training.run import RUN_FILE as RUN_FILE  # RUN_FILE and read_run: still importable from here
+from muybridge.training.run import RunFolder
+from muybridge.training.run import read_run as read_run
+from muybridge.training.warm_start import WarmStart, fit_states, read_source, resolve_source
 
-RUN_FILE = "run.json"
 SAMPLE_SEEDS = list(range(8))
 
 
@@ -70,21 +72,12 @@ def model_config(config: TrainConfig, classes: list[str], resolution: int) -> di
     }
 
 
-def read_run(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / RUN_FILE
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MuybridgeError(f"{run_dir}: not a training run (no {RUN_FILE})") from None
-    except json.JSONDecodeError as exc:
-        raise MuybridgeError(f"{path}: not valid JSON ({exc})") from None
-
-
 class Trainer:
     """Holds the networks, optimisers and all state; one instance trains one run folder."""
 
     def __init__(self, data_dir: Path, run_dir: Path, config: TrainConfig, world: World) -> None:
         self.run_dir = run_dir
+        self.run = RunFolder(run_dir)
         self.config = config
         self.world = world
         self.dataset = open_dataset(data_dir)
@@ -135,7 +128,7 @@ class Trainer:
         states = gather_tensors(self.rng.get_state(), self.world)
         path = None
         if self.world.is_main:
-            folder = self.run_dir / "checkpoints"
+            folder = self.run.checkpoints
             path = folder / ckpt.checkpoint_name(self.step)
             rng = {f"rank{r}": s for r, s in enumerate(states)}
             rng["torch"] = torch.get_rng_state()
@@ -290,15 +283,15 @@ class Diverged(Exception):
 def prepare_run(data_dir: Path, run_dir: Path, config: TrainConfig, resume: bool,
                 init_from: Path | None = None) -> TrainConfig:
     """Create the run folder, or check it on resume (``config`` then comes from :func:`resume_config`)."""
-    run_file = run_dir / RUN_FILE
+    folder = RunFolder(run_dir)
     dataset = open_dataset(data_dir)
-    if resume and run_file.is_file():
-        run = read_run(run_dir)
+    if resume and folder.exists():
+        run = folder.read()
         if run["dataset"]["content_hash"] != dataset.content_hash:
             raise MuybridgeError(f"{data_dir}: not the dataset this run was trained on (content hash differs)")
-        atomic_write_json(run_file, {**run, "config": config.to_dict()})
+        folder.write({**run, "config": config.to_dict()})
         return config
-    if run_file.is_file():
+    if folder.exists():
         raise MuybridgeError(f"{run_dir}: a run already exists there; pass --resume to continue it")
     run = {
         "config": config.to_dict(),
@@ -308,32 +301,45 @@ def prepare_run(data_dir: Path, run_dir: Path, config: TrainConfig, resume: bool
     }
     if init_from is not None:
         run["init_from"] = str(init_from)
-    atomic_write_json(run_file, run)
+    folder.write(run)
     return config
+
+
+def held_out_kid(config: TrainConfig, dataset: PreparedDataset) -> Callable[[Generator], float] | None:
+    """The score the loop keeps the best snapshot by (held-out KID of ``eval_n`` images), or ``None`` when
+    ``eval_kimg`` is 0; refused up front when the dataset has no held-out split to score on."""
+    if config.eval_kimg <= 0:
+        return None
+    if dataset.count("heldout") == 0:
+        raise MuybridgeError(f"{dataset.path}: has no held-out images for eval_kimg to score "
+                             "(prepare it with --holdout, or set eval_kimg 0)")
+    return lambda generator: quick_kid(generator, dataset, n=config.eval_n)
 
 
 def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kimg: float | None = None,
           minutes: float | None = None, cpu_minutes: float | None = None, resume: bool = False,
-          init_from: str | Path | None = None, progress: Progress | None = None,
+          init_from: str | Path | WarmStart | None = None, progress: Progress | None = None,
           should_stop: Callable[[], bool] = lambda: False,
-          warn: Callable[[str], None] = lambda message: None,
-          evaluate: Callable[[Generator], float] | None = None) -> TrainResult:
+          warn: Callable[[str], None] = lambda message: None) -> TrainResult:
     """Train until ``kimg`` thousand images, ``minutes`` of training (wall-clock) time or ``cpu_minutes`` of
     training CPU time (all counted over the whole run, across resumes), or until ``should_stop()``; the last
     state is checkpointed in every case. CPU time (the process's, all threads) is what a fair comparison of
     architectures on a shared machine should count.
 
     ``init_from`` starts a new run from networks trained before: a checkpoint file, a run folder, a model folder
-    or a bundled model's name (see :mod:`muybridge.training.warm_start`), e.g. to fine-tune on your own photos.
+    or a bundled model's name (see :mod:`muybridge.training.warm_start`), e.g. to fine-tune on your own photos,
+    or the :class:`~muybridge.training.warm_start.WarmStart` read from one. This is the loop only: the settings
+    are taken as given (:func:`~muybridge.training.session.start_or_resume` layers them as ``muybridge train``).
 
-    ``evaluate`` (optional) scores the EMA generator (lower is better, e.g. held-out KID) every
-    ``config.eval_kimg``; the best-scoring snapshot is kept as ``checkpoints/best.safetensors``.
+    With ``config.eval_kimg`` > 0 the EMA generator's held-out KID is scored that often (``eval_kid`` rows in
+    ``metrics.jsonl``) and the best-scoring snapshot is kept as ``checkpoints/best.safetensors``.
     """
     data_dir, run_dir = Path(data_dir), Path(run_dir)
     if kimg is None and minutes is None and cpu_minutes is None:
         raise MuybridgeError("give a training length: kimg, minutes or cpu_minutes")
     world = init_world()
-    source = read_source(resolve_source(init_from)) if init_from is not None else None
+    source = init_from if isinstance(init_from, WarmStart) or init_from is None \
+        else read_source(resolve_source(init_from))
     start_states = None
     if source is not None:  # refuse a source that does not fit before the run folder is written
         dataset = open_dataset(data_dir)
@@ -342,11 +348,12 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
         config = prepare_run(data_dir, run_dir, config, resume, source.path if source else None)
     barrier(world)
     if not world.is_main:
-        config = resolve_config(read_run(run_dir)["config"]) if (run_dir / RUN_FILE).is_file() else config
+        run = RunFolder(run_dir)
+        config = resolve_config(run.read()["config"]) if run.exists() else config
     trainer = Trainer(data_dir, run_dir, config, world)
-    folder = run_dir / "checkpoints"
-    ckpt.remove_stale_temporaries(folder)
-    latest = latest_readable_checkpoint(folder, warn)
+    evaluate = held_out_kid(config, trainer.dataset) if world.is_main else None
+    ckpt.remove_stale_temporaries(trainer.run.checkpoints)
+    latest = latest_readable_checkpoint(trainer.run, warn)
     if latest is not None and source is not None:
         raise MuybridgeError(f"{run_dir}: holds checkpoints already, so --init-from would be ignored; "
                              "drop it to resume the run")
@@ -411,9 +418,9 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
                 last_sample = trainer.nimg
                 if logger:
                     logger.samples(trainer.nimg, class_grid(trainer.generator(), SAMPLE_SEEDS))
-            if evaluate is not None and config.eval_kimg > 0 and trainer.nimg - last_eval >= config.eval_kimg * 1000:
+            if config.eval_kimg > 0 and trainer.nimg - last_eval >= config.eval_kimg * 1000:
                 last_eval = trainer.nimg
-                if world.is_main:
+                if evaluate is not None:
                     score = evaluate(trainer.generator())
                     if logger:
                         logger.scalars(trainer.nimg, {"eval_kid": score})
@@ -421,7 +428,7 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
                         trainer.best_kid = score
                         last_checkpoint = trainer.save() or last_checkpoint
                         if last_checkpoint is not None:
-                            write_best(folder, last_checkpoint)
+                            trainer.run.write_best(last_checkpoint)
                         last_snapshot = trainer.nimg
             if trainer.nimg - last_snapshot >= config.snapshot_kimg * 1000:
                 last_snapshot = trainer.nimg
@@ -449,15 +456,9 @@ def progress_position(trainer: Trainer, total_nimg: int | None, time_limit: floa
     return trainer.nimg, None
 
 
-def write_best(folder: Path, source: Path) -> None:
-    """Copy a checkpoint to ``best.safetensors`` atomically (pruning never removes it)."""
-    with atomic_path(folder / "best.safetensors") as tmp:
-        tmp.write_bytes(source.read_bytes())
-
-
-def latest_readable_checkpoint(folder: Path, warn: Callable[[str], None]) -> Path | None:
+def latest_readable_checkpoint(run: RunFolder, warn: Callable[[str], None]) -> Path | None:
     """The newest checkpoint that loads; an unreadable newer one is reported and skipped."""
-    for path in reversed(ckpt.list_checkpoints(folder)):
+    for path in reversed(run.list_checkpoints()):
         try:
             ckpt.read_checkpoint(path)
             return path
@@ -470,26 +471,21 @@ class RunLogger:
     """TensorBoard scalars and images, ``metrics.jsonl`` lines, and sample grids as PNG (rank 0 only)."""
 
     def __init__(self, run_dir: Path) -> None:
-        from torch.utils.tensorboard import SummaryWriter
+        from torch.utils.tensorboard import SummaryWriter  # slow to import: only when a run logs
 
-        self.run_dir = run_dir
-        self.writer = SummaryWriter(str(run_dir / "logs"))
-        self.metrics = run_dir / "metrics.jsonl"
+        self.run = RunFolder(run_dir)
+        self.writer = SummaryWriter(str(self.run.logs))
 
     def scalars(self, nimg: int, values: dict[str, float]) -> None:
         for key, value in values.items():
             self.writer.add_scalar(f"train/{key}", value, nimg)
-        with open(self.metrics, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"kimg": nimg / 1000, **values}) + "\n")
+        self.run.append_metrics({"kimg": nimg / 1000, **values})
 
     def samples(self, nimg: int, grid: np.ndarray) -> None:
         self.writer.add_image("samples", grid, nimg, dataformats="HWC")
-        folder = self.run_dir / "samples"
-        for name in (f"grid-{nimg // 1000:06d}kimg.png", "latest.png"):
-            with atomic_path(folder / name, suffix=".png") as tmp:
+        for path in (self.run.sample_grid(nimg), self.run.latest_sample):
+            with atomic_path(path, suffix=".png") as tmp:
                 Image.fromarray(grid).save(tmp, format="PNG")
 
     def close(self) -> None:
         self.writer.close()
-
-

@@ -20,6 +20,7 @@ from muybridge.generator import resolve_model_path
 from muybridge.models import build_networks
 from muybridge.models.format import CONFIG_NAME, WEIGHTS_NAME, read_model_config, read_weights
 from muybridge.training import checkpoint as ckpt
+from muybridge.training.run import RUN_FILE, RunFolder
 
 State = dict[str, torch.Tensor]
 
@@ -39,14 +40,11 @@ class WarmStart:
 
 def resolve_source(text: str | Path) -> Path:
     """A checkpoint file, a run folder (its latest checkpoint), a model folder, or a bundled model's name."""
-    from muybridge.training.export import find_checkpoint
-    from muybridge.training.loop import RUN_FILE
-
     path = Path(text)
     if path.is_file():
         return path
-    if (path / RUN_FILE).is_file():
-        return find_checkpoint(path, "latest")
+    if RunFolder(path).exists():
+        return RunFolder(path).find_checkpoint("latest")
     if path.is_dir() and not (path / CONFIG_NAME).is_file():
         raise MuybridgeError(f"{path}: neither a run folder ({RUN_FILE}) nor a model folder ({CONFIG_NAME})")
     try:
@@ -59,12 +57,11 @@ def resolve_source(text: str | Path) -> Path:
 def network_settings(path: Path) -> dict[str, Any]:
     """The training settings that shape the source's networks (architecture, its parameters, latent size), so a
     fine-tuning run builds networks that fit without being told; empty for a checkpoint outside its run folder."""
-    from muybridge.training.loop import RUN_FILE, read_run
-
+    run = RunFolder.of_checkpoint(path)
     if path.is_dir():
         model = read_model_config(path)
-    elif (path.parent.parent / RUN_FILE).is_file():
-        model = read_run(path.parent.parent)["model"]
+    elif run is not None:
+        model = run.read()["model"]
     else:
         return {}
     return {key: model[key] for key in ("architecture", "params", "latent_dim") if key in model}
@@ -72,16 +69,14 @@ def network_settings(path: Path) -> dict[str, Any]:
 
 def read_source(path: Path) -> WarmStart:
     """The networks and classes of a checkpoint file or a model folder (see :func:`resolve_source`)."""
-    from muybridge.training.loop import RUN_FILE, read_run
-
     if path.is_dir():
         config = read_model_config(path)
         tensors = read_weights(path / WEIGHTS_NAME)
         states = {name: _strip(tensors, part + ".") for name, part in TRAINER_PARTS.items()}
         return WarmStart(path, states, list(config["classes"]))
     tensors, _ = ckpt.read_checkpoint(path)
-    run_dir = path.parent.parent  # runs/NAME/checkpoints/FILE
-    classes = read_run(run_dir)["dataset"]["classes"] if (run_dir / RUN_FILE).is_file() else None
+    run = RunFolder.of_checkpoint(path)
+    classes = run.read()["dataset"]["classes"] if run is not None else None
     return WarmStart(path, {name: _strip(tensors, name + ".") for name in TRAINER_PARTS}, classes)
 
 

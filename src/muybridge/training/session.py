@@ -1,0 +1,105 @@
+"""One training session: start a run or resume one, with the settings layered by one rule for every caller.
+
+The CLI's ``train`` verb, the studio's training process and ``muybridge tune`` all come through here, so a run
+started one way behaves the same started another:
+
+* ``resume`` continues the run in ``run_dir`` with its own settings (plus the changes
+  :data:`~muybridge.training.config.RESUMABLE_OVERRIDES` allows) and refuses a folder with no run;
+* a new run layers ``init_from``'s network settings < ``settings`` (a ``--config`` file) < ``overrides``
+  (flags); ``init_from`` is resolved here, once;
+* SIGTERM asks the loop to stop (it checkpoints first) while the session runs, and the previous handler is
+  restored after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from muybridge.errors import MuybridgeError
+from muybridge.progress import Progress
+from muybridge.training.config import TrainConfig, resolve_config, resume_config
+from muybridge.training.loop import TrainResult, train
+from muybridge.training.run import RunFolder
+from muybridge.training.warm_start import network_settings, read_source, resolve_source
+
+
+def new_run_config(settings: dict[str, Any] | None, overrides: dict[str, Any] | None,
+                   source: Path | None) -> TrainConfig:
+    """A new run's settings: the network shape of ``source`` (a resolved ``init_from``, so a fine-tuning run
+    builds networks that fit without being told) < ``settings`` < ``overrides`` (``None`` values ignored)."""
+    inherited = network_settings(source) if source is not None else {}
+    return resolve_config({**inherited, **(settings or {})}, overrides)
+
+
+@dataclass(frozen=True)
+class TrainingSession:
+    """What a session will train: the run folder, its resolved settings and where a new run starts from."""
+
+    data_dir: Path
+    run: RunFolder
+    config: TrainConfig
+    resume: bool
+    source: Path | None = None
+
+    @classmethod
+    def open(cls, data_dir: str | Path, run_dir: str | Path, *, resume: bool = False,
+             settings: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None,
+             init_from: str | Path | None = None) -> TrainingSession:
+        """Resolve the settings (and ``init_from``) of a session; nothing is written yet."""
+        run = RunFolder(Path(run_dir))
+        if not resume:
+            source = resolve_source(init_from) if init_from is not None else None
+            return cls(Path(data_dir), run, new_run_config(settings, overrides, source), False, source)
+        if not run.exists():
+            raise MuybridgeError(f"{run.path}: no run to resume (no run.json); drop --resume to start one")
+        if settings:
+            raise MuybridgeError("--config cannot be combined with --resume: the run keeps its own settings")
+        if init_from is not None:
+            raise MuybridgeError(f"{run.path}: --init-from starts a new run; drop it to resume this one")
+        return cls(Path(data_dir), run, resume_config(run.read()["config"], overrides or {}), True)
+
+    def train(self, *, kimg: float | None = None, minutes: float | None = None, cpu_minutes: float | None = None,
+              progress: Progress | None = None, should_stop: Callable[[], bool] = lambda: False,
+              warn: Callable[[str], None] = lambda message: None) -> TrainResult:
+        """Train (see :func:`~muybridge.training.loop.train` for the lengths); SIGTERM stops it cleanly."""
+        start = read_source(self.source) if self.source is not None else None
+        with sigterm_requests() as terminated:
+            return train(self.data_dir, self.run.path, self.config, kimg=kimg, minutes=minutes,
+                         cpu_minutes=cpu_minutes, resume=self.resume, init_from=start, progress=progress,
+                         should_stop=lambda: terminated() or should_stop(), warn=warn)
+
+
+def start_or_resume(data_dir: str | Path, run_dir: str | Path, *, resume: bool = False,
+                    settings: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None,
+                    init_from: str | Path | None = None, kimg: float | None = None, minutes: float | None = None,
+                    cpu_minutes: float | None = None, progress: Progress | None = None,
+                    should_stop: Callable[[], bool] = lambda: False,
+                    warn: Callable[[str], None] = lambda message: None) -> TrainResult:
+    """Open a :class:`TrainingSession` and train it: the one entry point of every way to train."""
+    session = TrainingSession.open(data_dir, run_dir, resume=resume, settings=settings, overrides=overrides,
+                                   init_from=init_from)
+    return session.train(kimg=kimg, minutes=minutes, cpu_minutes=cpu_minutes, progress=progress,
+                         should_stop=should_stop, warn=warn)
+
+
+@contextlib.contextmanager
+def sigterm_requests() -> Iterator[Callable[[], bool]]:
+    """Yield "has SIGTERM arrived?" while a handler records it; the previous handler comes back after.
+
+    Off the main thread (where Python cannot install handlers) the answer is always no.
+    """
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+    try:
+        yield lambda: bool(received)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
