@@ -117,6 +117,7 @@ class DCGAN(Architecture):
         "latent_dim": 100, "loss": "nonsaturating", "lr_g": 2e-4, "lr_d": 2e-4, "betas": [0.5, 0.999],
         "augment": [], "r1_gamma": 0.0, "ema_kimg": 0.0, "batch": 64,
     }
+    search_space: ClassVar[dict[str, tuple[Any, ...]]] = {"ngf": (32, 64, 128), "ndf": (32, 64, 128)}
 
     def build_decoder(self) -> Decoder:
         return DCGANDecoder(self.resolution, self.num_classes, self.latent_dim, self.params["ngf"],

@@ -286,6 +286,7 @@ class Gallop(Architecture):
         "augment": ["color", "translation", "cutout"], "r1_gamma": 0.05, "r1_every": 16,
         "ema_kimg": 5.0, "batch": 32, "precision": "auto",
     }
+    search_space: ClassVar[dict[str, tuple[Any, ...]]] = {"channel_base": (512, 1024, 2048)}
 
     def build_decoder(self) -> Decoder:
         return GallopDecoder(self.resolution, self.num_classes, self.latent_dim, self.params)

@@ -55,6 +55,9 @@ class Architecture:
     defaults: ClassVar[dict[str, Any]] = {}
     #: Training settings this architecture is tuned for; a run's config overrides them.
     training_defaults: ClassVar[dict[str, Any]] = {}
+    #: The values of its parameters (keys of ``defaults``) that ``muybridge tune`` tries, its default among them;
+    #: empty: tuning searches the training settings (learning rates, betas, R1, augmentations) only.
+    search_space: ClassVar[dict[str, tuple[Any, ...]]] = {}
 
     def __init__(self, resolution: int, num_classes: int, latent_dim: int, params: dict[str, Any]) -> None:
         unknown = sorted(set(params) - set(self.defaults))
@@ -88,6 +91,10 @@ def register_architecture(name: str) -> Callable[[type[Architecture]], type[Arch
     """Class decorator: ``@register_architecture("mine")`` makes ``architecture: mine`` usable in configs."""
 
     def wrap(cls: type[Architecture]) -> type[Architecture]:
+        unknown = sorted(set(cls.search_space) - set(cls.defaults))
+        if unknown:
+            raise MuybridgeError(f"architecture '{name}': search_space names {', '.join(unknown)}, "
+                                 "which are not among its defaults")
         cls.name = name
         ARCHITECTURES[name] = cls
         return cls

@@ -1,15 +1,16 @@
 """``muybridge tune``: a hyper-parameter search with Optuna (seeded TPE), scored by held-out KID.
 
 Every trial trains a fresh run in a temporary folder for the same CPU time (``cpu_minutes`` of
-:func:`~muybridge.training.loop.train`, so trials compare fairly on a shared machine), exports it and scores
-it with :func:`~muybridge.metrics.evaluate.quick_kid`. Trial 0 is always the architecture's default
+:func:`~muybridge.training.session.start_or_resume`, so trials compare fairly on a shared machine), exports it
+and scores it with :func:`~muybridge.metrics.evaluate.quick_kid`. Trial 0 is always the architecture's default
 configuration (plus the caller's base settings), so the result says whether tuning beat the default.
 
 The search space, each range built around the default so that the default is one of its points:
 ``lr_g``, ``lr_d`` (log-uniform, default /4 .. x4), ``betas`` (beta1 in {0, 0.5}, beta2 in
 {0.9, 0.99, 0.999}), ``r1_gamma`` (log-uniform, default /10 .. x10; for an architecture without R1, R1 on or
-off and then 1e-3 .. 1), ``augment`` (any subset of color, translation, cutout) and the width
-(gallop: ``channel_base`` in {512, 1024, 2048}; dcgan: ``ngf``, ``ndf`` in {32, 64, 128}).
+off and then 1e-3 .. 1), ``augment`` (any subset of the registered augmentations) and the architecture's own
+parameters, as its ``search_space`` declares them (gallop: ``channel_base`` in {512, 1024, 2048}; dcgan: ``ngf``,
+``ndf`` in {32, 64, 128}).
 """
 
 from __future__ import annotations
@@ -29,17 +30,14 @@ from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_write_text
 from muybridge.generator import Generator
 from muybridge.metrics.evaluate import quick_kid
+from muybridge.models import get_architecture
 from muybridge.progress import Progress, report
+from muybridge.training.augment import AUGMENTATIONS
 from muybridge.training.config import TrainConfig, resolve_config
 from muybridge.training.export import export_run
-from muybridge.training.loop import train
+from muybridge.training.session import start_or_resume
 
-AUGMENTATIONS = ("color", "translation", "cutout")
 BETA1, BETA2 = (0.0, 0.5), (0.9, 0.99, 0.999)
-WIDTHS: dict[str, dict[str, tuple[int, ...]]] = {
-    "gallop": {"channel_base": (512, 1024, 2048)},
-    "dcgan": {"ngf": (32, 64, 128), "ndf": (32, 64, 128)},
-}
 LR_SPAN, R1_SPAN = 4.0, 10.0
 R1_RANGE_WITHOUT_DEFAULT = (1e-3, 1.0)
 
@@ -88,9 +86,9 @@ def subset_names(name: str) -> list[str]:
 
 
 def augment_choices(default: list[str]) -> list[str]:
-    """Every subset of the known augmentations (in canonical order), plus the default's own spelling."""
-    subsets = [subset_name(list(c)) for r in range(len(AUGMENTATIONS) + 1)
-               for c in itertools.combinations(AUGMENTATIONS, r)]
+    """Every subset of the registered augmentations (in registration order), plus the default's own spelling."""
+    known = list(AUGMENTATIONS)
+    subsets = [subset_name(list(c)) for r in range(len(known) + 1) for c in itertools.combinations(known, r)]
     own = subset_name(default)
     return subsets if own in subsets else [*subsets, own]
 
@@ -107,9 +105,14 @@ def default_point(config: TrainConfig) -> dict[str, Any]:
         point["r1_gamma"] = config.r1_gamma
     else:
         point["use_r1"] = False
-    for name in WIDTHS.get(config.architecture, {}):
+    for name in architecture_space(config):
         point[name] = config.params[name]
     return point
+
+
+def architecture_space(config: TrainConfig) -> dict[str, tuple[Any, ...]]:
+    """The architecture's own parameters to search, as it declares them (``Architecture.search_space``)."""
+    return get_architecture(config.architecture).search_space
 
 
 def base_has_r1(config: TrainConfig) -> bool:
@@ -133,7 +136,7 @@ def suggest(trial: optuna.Trial, default: TrainConfig) -> dict[str, Any]:
     else:
         settings["r1_gamma"] = 0.0
     widths = {name: trial.suggest_categorical(name, with_default(choices, default.params[name]))
-              for name, choices in WIDTHS.get(default.architecture, {}).items()}
+              for name, choices in architecture_space(default).items()}
     if widths:
         settings["params"] = widths
     return settings
@@ -146,11 +149,17 @@ def merge_settings(base: dict[str, Any], settings: dict[str, Any]) -> dict[str, 
     return merged
 
 
-def run_trial(data_dir: Path, dataset: Any, config: TrainConfig, cpu_minutes: float, kid_n: int,
+def run_trial(data_dir: Path, dataset: Any, settings: dict[str, Any], cpu_minutes: float, kid_n: int,
               seed: int, progress: Progress | None) -> tuple[float, float]:
-    """Train a fresh run for ``cpu_minutes`` in a temporary folder and score it; returns (KID, kimg)."""
+    """Train a fresh run for ``cpu_minutes`` in a temporary folder and score it; returns (KID, kimg).
+
+    A trial stopped early (SIGTERM, Ctrl-C) stops the whole search: its score would not be comparable.
+    """
     with tempfile.TemporaryDirectory(prefix="muybridge-tune-") as tmp:
-        result = train(data_dir, Path(tmp) / "run", config, cpu_minutes=cpu_minutes, progress=progress)
+        result = start_or_resume(data_dir, Path(tmp) / "run", settings=settings, cpu_minutes=cpu_minutes,
+                                 progress=progress)
+        if result.stopped_by != "length":
+            raise KeyboardInterrupt
         generator = Generator.load(export_run(Path(tmp) / "run", Path(tmp) / "model"))
         return float(quick_kid(generator, dataset, n=kid_n, seed=seed)), result.kimg
 
@@ -190,10 +199,10 @@ def tune(data_dir: str | Path, *, trials: int, cpu_minutes_per_trial: float, arc
     for number in range(trials):
         trial = study.ask()
         settings = suggest(trial, default)
-        config = resolve_config(merge_settings(base_values, settings))
         stage = f"trial {number + 1}/{trials}"
         try:
-            kid, kimg = run_trial(data_dir, dataset, config, cpu_minutes_per_trial, kid_n, seed,
+            kid, kimg = run_trial(data_dir, dataset, merge_settings(base_values, settings), cpu_minutes_per_trial,
+                                  kid_n, seed,
                                   trial_progress(progress, number, trials, stage))
         except MuybridgeError as exc:  # a diverged trial is a result, not the end of the search
             records.append(TrialRecord(number, settings, None, 0.0, str(exc)))

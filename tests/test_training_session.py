@@ -1,0 +1,72 @@
+"""The training session: --resume refuses a folder with no run, settings layer one way for every caller, SIGTERM
+is handled only while a session runs, and eval_kimg works without the CLI."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import pytest
+from cli_runner import run_cli
+from test_training import TINY, make_tiny_dataset
+
+from muybridge import MuybridgeError
+from muybridge.training import loop
+from muybridge.training.config import resolve_config
+from muybridge.training.run import RunFolder
+from muybridge.training.session import TrainingSession, sigterm_requests, start_or_resume
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_dataset(tmp_path_factory, {"cat": (200, 120, 40), "dog": (60, 90, 200)})
+
+
+@pytest.mark.parametrize("exists", [True, False], ids=["empty-folder", "no-folder"])
+def test_resume_without_a_run_refuses_and_writes_nothing(tiny_dataset: Path, tmp_path: Path, exists: bool) -> None:
+    run = tmp_path / "run"
+    if exists:
+        run.mkdir()
+    with pytest.raises(MuybridgeError) as refused:
+        start_or_resume(tiny_dataset, run, resume=True, kimg=0.008)
+    assert str(refused.value) == f"{run}: no run to resume (no run.json); drop --resume to start one"
+    assert (list(run.iterdir()) == []) if exists else not run.exists()
+
+
+def test_cli_resume_without_a_run_says_so_in_one_line(tiny_dataset: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    code, output = run_cli(["train", "--data", str(tiny_dataset), "--out", str(run), "--resume", "--kimg", "0.008"],
+                           monkeypatch, capsys)
+    assert code != 0
+    assert "no run to resume (no run.json); drop --resume to start one" in output
+    assert list(run.iterdir()) == []
+
+
+def test_flags_override_the_settings_file_and_nothing_is_written(tiny_dataset: Path, tmp_path: Path) -> None:
+    session = TrainingSession.open(tiny_dataset, tmp_path / "run", settings={**TINY, "batch": 4},
+                                   overrides={"batch": 8, "seed": None})
+    assert session.config.batch == 8 and session.config.latent_dim == TINY["latent_dim"]
+    assert not session.run.path.exists()
+
+
+def test_sigterm_is_recorded_only_inside_the_session() -> None:
+    previous = signal.getsignal(signal.SIGTERM)
+    with sigterm_requests() as terminated:
+        assert not terminated()
+        signal.raise_signal(signal.SIGTERM)
+        assert terminated()
+    assert signal.getsignal(signal.SIGTERM) is previous
+
+
+def test_eval_kimg_scores_held_out_kid_through_the_python_api(tiny_dataset: Path, tmp_path: Path) -> None:
+    settings = resolve_config(None, {**TINY, "eval_kimg": 0.008, "eval_n": 6})
+    loop.train(tiny_dataset, tmp_path / "run", settings, kimg=0.016)
+    run = RunFolder(tmp_path / "run")
+    scores = [row["eval_kid"] for row in run.read_metrics() if "eval_kid" in row]
+    assert len(scores) == 2 and all(isinstance(score, float) for score in scores)
+    assert run.best.is_file()
+    assert json.loads(run.run_file.read_text())["config"]["eval_kimg"] == 0.008
