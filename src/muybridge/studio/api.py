@@ -33,7 +33,8 @@ from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_write_bytes
 from muybridge.inversion.invert import default_class
 from muybridge.pictures import resample_filter, resize_images, tile_images
-from muybridge.studio import training
+from muybridge.studio.training import latest_sample, resume_run, start_run
+from muybridge.studio.training import list_runs as list_workspace_runs
 from muybridge.studio.app import Studio
 from muybridge.studio.errors import Conflict, NotFound, StudioError
 from muybridge.studio.jobs import Job
@@ -569,8 +570,8 @@ async def start_training(request: Request, body: TrainBody) -> JSONResponse:
     studio = studio_of(request)
     source = studio.catalog.find(body.init_from).path if body.init_from else None
     overrides = {"architecture": body.architecture} if body.architecture else {}
-    job = training.start_run(studio.workspace, studio.jobs, studio.settings.train_threads, body.dataset,
-                             body.name or body.dataset, body.minutes, body.settings, overrides, source)
+    job = start_run(studio.workspace, studio.jobs, studio.settings.train_threads, body.dataset,
+                    body.name or body.dataset, body.minutes, body.settings, overrides, source)
     return job_json(job, 202)
 
 
@@ -588,20 +589,20 @@ async def stop_training(request: Request) -> JSONResponse:
 async def resume_training(request: Request, body: ResumeBody) -> JSONResponse:
     """Continue a run exactly where it stopped, for ``minutes`` more."""
     studio = studio_of(request)
-    return job_json(training.resume_run(studio.workspace, studio.jobs, studio.settings.train_threads,
-                                        body.run, body.minutes), 202)
+    return job_json(resume_run(studio.workspace, studio.jobs, studio.settings.train_threads, body.run,
+                               body.minutes), 202)
 
 
 @router.get("/runs", tags=["train"])
 async def list_runs(request: Request) -> list[dict[str, Any]]:
     """Training runs in the workspace, with their last logged kimg and whether a model was exported."""
     studio = studio_of(request)
-    return training.list_runs(studio.workspace, studio.jobs)
+    return list_workspace_runs(studio.workspace, studio.jobs)
 
 
 @router.get("/runs/{name}/sample.png", tags=["train"], response_class=FileResponse)
 async def run_sample(request: Request, name: str) -> FileResponse:
     """The run's latest sample grid (rows: classes, columns: fixed seeds)."""
-    path = training.latest_sample(studio_of(request).workspace, name)
+    path = latest_sample(studio_of(request).workspace, name)
     return FileResponse(path, media_type="image/png", headers={"Cache-Control": "no-store"})
 
