@@ -33,8 +33,6 @@ from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_write_bytes
 from muybridge.inversion.invert import default_class
 from muybridge.pictures import resample_filter, resize_images, tile_images
-from muybridge.studio.training import latest_sample, resume_run, start_run
-from muybridge.studio.training import list_runs as list_workspace_runs
 from muybridge.studio.app import Studio
 from muybridge.studio.errors import Conflict, NotFound, StudioError
 from muybridge.studio.jobs import Job
@@ -58,6 +56,8 @@ from muybridge.studio.render import (
     render_preview,
     studio_animation,
 )
+from muybridge.studio.training import latest_sample, resume_run, start_run
+from muybridge.studio.training import list_runs as list_workspace_runs
 from muybridge.studio.uploads import stage_upload
 from muybridge.studio.workspace import check_name
 
