@@ -31,6 +31,7 @@ from muybridge.inversion.invert import invert_crops
 from muybridge.inversion.photo import detect_face, load_photo
 from muybridge.inversion.quality import psnr, ssim
 from muybridge.inversion.refine import RefineSettings
+from muybridge.memory import keep_freed_memory
 from muybridge.metrics.features import extract_features, reference_features
 from muybridge.metrics.scores import fid
 
@@ -86,6 +87,7 @@ def main() -> int:
                         help="also refine with the perceptual term and without the norm term")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     args = parser.parse_args()
+    keep_freed_memory()  # as the muybridge command does, so the figures are the command's
     if args.threads:
         torch.set_num_threads(args.threads)
     if not (args.data / "heldout.txt").is_file():

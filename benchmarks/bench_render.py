@@ -32,6 +32,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from muybridge.animation.modes import animate_to_file, loop_builder
 from muybridge.files import atomic_write_json, atomic_write_text
 from muybridge.generator import Generator
+from muybridge.memory import keep_freed_memory
 from muybridge.models import build_networks
 from muybridge.models.format import save_model_folder
 
@@ -102,6 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="model folder or bundled name (default: random-init gallop 64 px)")
     args = parser.parse_args()
+    keep_freed_memory()  # as the muybridge command does, so the figures are the command's
     generator, label = load(args.model)
     load_average = os.getloadavg()[0]
     flops = decoder_flops(generator)

@@ -32,6 +32,7 @@ import uvicorn
 from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_write_json, atomic_write_text
 from muybridge.generator import resolve_model_path
+from muybridge.memory import keep_freed_memory
 from muybridge.models import build_networks
 from muybridge.models.format import save_model_folder
 from muybridge.studio import StudioSettings, create_app
@@ -106,6 +107,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="time limit per concurrency level")
     parser.add_argument("--requests", type=int, default=160, help="request limit per concurrency level")
     args = parser.parse_args()
+    keep_freed_memory()  # as the studio's serve does, so the figures are the command's
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Path(tmp) / "ws"
         model, label = place_model(workspace, args.model)

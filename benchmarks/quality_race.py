@@ -33,6 +33,7 @@ from muybridge.data import open_dataset, prepare_dataset
 from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_path, atomic_write_json, atomic_write_text
 from muybridge.generator import Generator
+from muybridge.memory import keep_freed_memory
 from muybridge.metrics.evaluate import evaluate, evaluate_real
 from muybridge.pictures import tile_images
 from muybridge.training.config import TrainConfig, resolve_config, resume_config
@@ -270,6 +271,7 @@ def interrupt(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    keep_freed_memory()  # as the muybridge command does, so the figures are the command's
     torch.set_num_threads(1)
     signal.signal(signal.SIGTERM, interrupt)
     archs = [a.strip() for a in args.archs.split(",") if a.strip()]

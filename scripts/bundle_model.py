@@ -9,7 +9,6 @@ The card records the exact commands, the training state, and every figure with i
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from muybridge.animation.render import AnimationSpec, render_animation
 from muybridge.data import open_dataset
 from muybridge.files import atomic_path, atomic_write_json
 from muybridge.generator import DEFAULT_MODEL, ZOO
+from muybridge.memory import keep_freed_memory
 from muybridge.metrics import evaluate
 from muybridge.pictures import class_grid
 from muybridge.training.export import export_run
@@ -70,6 +70,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ZOO / DEFAULT_MODEL)
     parser.add_argument("--status", type=Path, help="Markdown file with a '## Status' section for the top of the card")
     args = parser.parse_args()
+    keep_freed_memory()  # as the muybridge command does: it renders and evaluates thousands of images
 
     run = read_run(args.run)
     dataset = open_dataset(args.data)
@@ -77,7 +78,7 @@ def main() -> None:
         draft = export_run(args.run, Path(tmp) / "model", args.checkpoint, name=DEFAULT_MODEL)
         generator = Generator.load(draft)
         result = evaluate(generator, dataset, split="heldout", metrics=("fid", "kid"), n=args.n)
-        training = json.loads((draft / "config.json").read_text())["training"]
+        training = generator.config.training or {}
 
     commands = "\n".join([
         "```bash",

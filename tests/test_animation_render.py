@@ -86,7 +86,9 @@ def test_absurd_sizes_are_refused_before_rendering(tiny: Generator) -> None:
 FAULTS_PER_DECODE = """
 import resource, torch
 from muybridge.generator import Generator
+from muybridge.memory import keep_freed_memory
 from muybridge.models import build_networks
+keep_freed_memory()
 torch.manual_seed(0)
 config = {"architecture": "gallop", "resolution": 64, "classes": ["cat", "dog"], "latent_dim": 128}
 networks = build_networks(config)

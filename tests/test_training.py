@@ -277,7 +277,7 @@ def test_export_round_trip_and_generator_load(tiny_dataset: Path, tmp_path: Path
     generator = Generator.load(folder)
     assert generator.classes == ["cat", "dog"] and generator.resolution == 32
     tensors, state = ckpt.read_checkpoint(ckpt.list_checkpoints(run / "checkpoints")[-1])
-    training = generator.config["training"]
+    training = generator.config.training or {}
     assert training["kimg"] == 0.032 and training["cpu_hours"] == round(state["cpu_seconds"] / 3600, 3)
     assert f"- cpu hours: {training['cpu_hours']}" in (folder / "model_card.md").read_text()
     torch.testing.assert_close(generator.decoder.state_dict()["const"], tensors["G_ema.const"])

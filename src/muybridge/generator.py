@@ -16,9 +16,8 @@ import torch
 from PIL import Image
 
 from muybridge.errors import MuybridgeError
-from muybridge.memory import keep_freed_memory
-from muybridge.models import build_networks
-from muybridge.models.format import WEIGHTS_NAME, load_state, read_model_config, read_weights
+from muybridge.models.config import ModelConfig, as_model_config, build_networks
+from muybridge.models.format import WEIGHTS_NAME, load_state, read_config, read_weights
 
 ZOO = Path(__file__).parent / "zoo"
 DEFAULT_MODEL = "cats-dogs-64"
@@ -66,43 +65,50 @@ def from_uint8(pixels: np.ndarray) -> torch.Tensor:
 
 
 class Generator:
-    """A trained model, ready to render. Build it with :meth:`Generator.load`."""
+    """A trained model, ready to render. Build it with :meth:`Generator.load`; ``config`` is its
+    :class:`~muybridge.models.config.ModelConfig` (``generator.config.pixel_art``...).
 
-    def __init__(self, config: dict[str, Any], decoder: torch.nn.Module, encoder: torch.nn.Module,
-                 path: Path | None = None) -> None:
-        self.config = config
+    A long-running Python process that renders a lot may call ``muybridge.memory.keep_freed_memory()`` once:
+    it makes glibc keep the feature-map memory freed after each batch for the next one instead of faulting it
+    in again (a fifth to a third of the rendering time), at the cost of keeping the peak memory. It changes
+    malloc for the whole process, so the generator does not do it for you; ``muybridge`` commands and the
+    studio do.
+    """
+
+    def __init__(self, config: ModelConfig | Mapping[str, Any], decoder: torch.nn.Module,
+                 encoder: torch.nn.Module, path: Path | None = None) -> None:
+        """``config`` may also be a dict such as training builds; it is checked like ``config.json``."""
+        self.config = as_model_config(config)
         self.decoder = decoder.eval().requires_grad_(False)
         self.encoder = encoder.eval().requires_grad_(False)
         self.path = path
-        keep_freed_memory()  # rendering reuses the same feature-map memory batch after batch
 
     @classmethod
     def load(cls, path_or_name: str | Path | None = None) -> Generator:
         """Load a model folder (or a bundled model by name; ``None``/``"default"`` is the bundled default)."""
         folder = resolve_model_path(path_or_name)
-        config = read_model_config(folder)
+        config = read_config(folder)
         networks = build_networks(config)
         tensors = read_weights(folder / WEIGHTS_NAME)
-        arch = str(config["architecture"])
-        load_state(networks.decoder, tensors, "decoder.", folder / WEIGHTS_NAME, arch)
-        load_state(networks.encoder, tensors, "encoder.", folder / WEIGHTS_NAME, arch)
+        load_state(networks.decoder, tensors, "decoder.", folder / WEIGHTS_NAME, config.architecture)
+        load_state(networks.encoder, tensors, "encoder.", folder / WEIGHTS_NAME, config.architecture)
         return cls(config, networks.decoder, networks.encoder, folder)
 
     @property
     def classes(self) -> list[str]:
-        return list(self.config["classes"])
+        return list(self.config.classes)
 
     @property
     def resolution(self) -> int:
-        return int(self.config["resolution"])
+        return self.config.resolution
 
     @property
     def latent_dim(self) -> int:
-        return int(self.config["latent_dim"])
+        return self.config.latent_dim
 
     @property
     def name(self) -> str:
-        return str(self.config.get("name") or (self.path.name if self.path else "model"))
+        return self.config.name or (self.path.name if self.path else "model")
 
     def class_index(self, name: str) -> int:
         try:

@@ -17,7 +17,7 @@ from muybridge.generator import Generator
 
 def is_pixel_art(generator: Generator, pixel_art: bool | None = None) -> bool:
     """The caller's choice, else the model config's ``pixel_art`` flag."""
-    return bool(generator.config.get("pixel_art", False)) if pixel_art is None else pixel_art
+    return generator.config.pixel_art if pixel_art is None else pixel_art
 
 
 def resample_filter(generator: Generator, pixel_art: bool | None) -> Image.Resampling:

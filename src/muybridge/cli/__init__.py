@@ -18,6 +18,7 @@ import sys
 from muybridge.cli import animate, data, evaluation, inversion, rendering, system, training  # noqa: F401, E402
 from muybridge.cli.common import app, console, import_plugins
 from muybridge.errors import MuybridgeError
+from muybridge.memory import keep_freed_memory
 
 # isort: on
 
@@ -26,6 +27,7 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     """Console-script entry point with the project's error contract (usage errors are typer's own)."""
+    keep_freed_memory()  # the verbs render batch after batch; this is the process to set malloc up for it
     try:
         import_plugins(os.environ.get("MUYBRIDGE_PLUGINS", ""))
         app()

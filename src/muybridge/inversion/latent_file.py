@@ -18,7 +18,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,15 +36,15 @@ LATENTS_VERSION = 1
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
-def config_sha256(config: dict[str, Any]) -> str:
-    """sha256 of the config's canonical JSON (sorted keys, no spaces), without its ``name``."""
+def config_sha256(config: Mapping[str, Any]) -> str:
+    """sha256 of ``config.json``'s canonical JSON (sorted keys, no spaces), without its ``name``."""
     identity = {key: value for key, value in config.items() if key != "name"}
     return hashlib.sha256(json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def model_identity(generator: Generator) -> dict[str, Any]:
-    return {"name": generator.name, "architecture": str(generator.config["architecture"]),
-            "config_sha256": config_sha256(generator.config), "latent_dim": generator.latent_dim,
+    return {"name": generator.name, "architecture": generator.config.architecture,
+            "config_sha256": config_sha256(generator.config.to_dict()), "latent_dim": generator.latent_dim,
             "resolution": generator.resolution, "classes": generator.classes}
 
 

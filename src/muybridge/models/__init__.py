@@ -1,12 +1,12 @@
-"""Networks: registered architectures and the model-folder format."""
+"""Networks: registered architectures, the model config and the model-folder format."""
 
 from muybridge.models import dcgan, gallop  # noqa: F401  (registers the built-in architectures)
+from muybridge.models.config import ModelConfig, build_networks
 from muybridge.models.registry import (
     ARCHITECTURES,
     Architecture,
     Decoder,
     Networks,
-    build_networks,
     get_architecture,
     register_architecture,
 )
@@ -15,6 +15,7 @@ __all__ = [
     "ARCHITECTURES",
     "Architecture",
     "Decoder",
+    "ModelConfig",
     "Networks",
     "build_networks",
     "get_architecture",

@@ -1,13 +1,14 @@
 """The model folder: ``config.json`` + ``model.safetensors`` + ``model_card.md``; never pickle.
 
 ``config.json`` describes the model completely (architecture and its parameters, resolution, classes,
-latent size, training summary), so the networks are rebuilt from it alone and the weights are loaded
-as plain tensors. Anything that is not such a folder is refused with a one-line error.
+latent size, training summary: :mod:`muybridge.models.config`), so the networks are rebuilt from it alone
+and the weights are loaded as plain tensors. Anything that is not such a folder is refused with a one-line error.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +19,14 @@ from torch import nn
 
 from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_dir, atomic_path, atomic_write_json, atomic_write_text
+from muybridge.models.config import MODEL_FORMAT, ModelConfig, as_model_config
 
-MODEL_FORMAT = "muybridge-model"
-FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "model_card.md"
-REQUIRED_KEYS = ("architecture", "resolution", "classes", "latent_dim")
 
 
-def read_model_config(folder: str | Path) -> dict[str, Any]:
+def read_config(folder: str | Path) -> ModelConfig:
     """Read and check ``config.json`` of a model folder."""
     path = Path(folder) / CONFIG_NAME
     if not Path(folder).is_dir():
@@ -35,20 +34,15 @@ def read_model_config(folder: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise MuybridgeError(f"{folder}: not a model folder (no {CONFIG_NAME})")
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MuybridgeError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(config, dict) or config.get("format") != MODEL_FORMAT:
-        raise MuybridgeError(f"{path}: not a muybridge model config (missing \"format\": \"{MODEL_FORMAT}\")")
-    if int(config.get("format_version", 0)) > FORMAT_VERSION:
-        raise MuybridgeError(
-            f"{path}: model format version {config['format_version']} is newer than this muybridge "
-            f"understands ({FORMAT_VERSION}); upgrade muybridge"
-        )
-    missing = [key for key in REQUIRED_KEYS if key not in config]
-    if missing:
-        raise MuybridgeError(f"{path}: config lacks {', '.join(missing)}")
-    return config
+    return ModelConfig.from_dict(data, path)
+
+
+def read_model_config(folder: str | Path) -> dict[str, Any]:
+    """``config.json`` of a model folder as a checked dict, for the training code that still indexes it."""
+    return read_config(folder).to_dict()
 
 
 def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
@@ -90,20 +84,21 @@ def prefixed(prefix: str, module: nn.Module) -> dict[str, torch.Tensor]:
 
 def save_model_folder(
     folder: str | Path,
-    config: dict[str, Any],
+    config: ModelConfig | Mapping[str, Any],
     modules: dict[str, nn.Module],
     card: str,
     extra_files: dict[str, str] | None = None,
 ) -> Path:
-    """Write a complete model folder atomically. ``modules`` maps a prefix ("decoder", "encoder") to a network."""
-    config = {"format": MODEL_FORMAT, "format_version": FORMAT_VERSION, **config}
+    """Write a complete model folder atomically. ``modules`` maps a prefix ("decoder", "encoder") to a network;
+    ``config`` may be a dict as training builds it (``config.json`` without its ``format`` header)."""
+    model = as_model_config(config)
     tensors: dict[str, torch.Tensor] = {}
     for name, module in modules.items():
         tensors.update(prefixed(f"{name}.", module))
-    metadata = {"format": MODEL_FORMAT, "architecture": str(config["architecture"])}
+    metadata = {"format": MODEL_FORMAT, "architecture": model.architecture}
     folder = Path(folder)
     with atomic_dir(folder) as tmp:
-        atomic_write_json(tmp / CONFIG_NAME, config)
+        atomic_write_json(tmp / CONFIG_NAME, model.to_dict())
         with atomic_path(tmp / WEIGHTS_NAME) as weights:
             save_file(tensors, str(weights), metadata=metadata)
         atomic_write_text(tmp / CARD_NAME, card)

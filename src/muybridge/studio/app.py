@@ -19,6 +19,7 @@ from muybridge import __version__
 from muybridge.animation.options import OptionError
 from muybridge.errors import MuybridgeError
 from muybridge.generator import ZOO
+from muybridge.memory import keep_freed_memory
 from muybridge.studio.batcher import GenerateBatcher
 from muybridge.studio.catalog import ModelCatalog
 from muybridge.studio.errors import Busy
@@ -140,5 +141,6 @@ def serve(host: str = "127.0.0.1", port: int = 7860, workspace: Path = Path("stu
     import uvicorn
 
     check_bind(host, token)
+    keep_freed_memory()  # the server renders batch after batch for as long as it runs
     app = create_app(StudioSettings(workspace=workspace, token=token))
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

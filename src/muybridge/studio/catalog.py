@@ -1,6 +1,6 @@
 """The models the studio offers: the bundled ones (read-only) and every model folder in the workspace.
 
-Models are only ever read as ``config.json`` (through :func:`read_model_config`) and safetensors weights
+Models are only ever read as ``config.json`` (through :func:`read_config`) and safetensors weights
 (through :meth:`Generator.load`). Loaded generators are kept in a small LRU cache, keyed by folder and
 config modification time, so a renamed or replaced model is never served stale.
 """
@@ -14,7 +14,7 @@ import shutil
 import threading
 import zipfile
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,8 @@ from PIL import Image
 from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_path, atomic_write_json
 from muybridge.generator import ZOO, Generator
-from muybridge.models.format import CARD_NAME, CONFIG_NAME, read_model_config
+from muybridge.models.config import ModelConfig
+from muybridge.models.format import CARD_NAME, CONFIG_NAME, read_config
 from muybridge.pictures import class_grid
 from muybridge.studio.errors import Conflict, NotFound, StudioError
 from muybridge.studio.workspace import Workspace, check_name
@@ -80,13 +81,13 @@ class ModelCatalog:
         return entries[0].name
 
     def summary(self, entry: ModelEntry) -> dict[str, Any]:
-        config = read_model_config(entry.path)
-        return {"name": entry.name, "bundled": entry.bundled, "architecture": config["architecture"],
-                "resolution": config["resolution"], "classes": list(config["classes"]),
-                "latent_dim": config["latent_dim"], "title": config.get("name", entry.name)}
+        config = read_config(entry.path)
+        return {"name": entry.name, "bundled": entry.bundled, "architecture": config.architecture,
+                "resolution": config.resolution, "classes": list(config.classes),
+                "latent_dim": config.latent_dim, "title": config.name or entry.name}
 
     def details(self, entry: ModelEntry) -> dict[str, Any]:
-        config = read_model_config(entry.path)
+        config = read_config(entry.path)
         card_path = entry.path / CARD_NAME
         card = card_path.read_text(encoding="utf-8", errors="replace") if card_path.is_file() else ""
         return {**self.summary(entry), "card": card, "metrics": read_metrics(entry.path, config),
@@ -136,10 +137,10 @@ class ModelCatalog:
         target = self.workspace.area("models", check_name(new_name, "model name"), "model name")
         if target.exists() or any(e.name == new_name for e in self._bundled()):
             raise Conflict(f"a model named {new_name!r} exists already")
-        config = read_model_config(entry.path)
+        config = read_config(entry.path)
         self.forget(entry.path)
         os.replace(entry.path, target)
-        atomic_write_json(target / CONFIG_NAME, {**config, "name": new_name})
+        atomic_write_json(target / CONFIG_NAME, replace(config, name=new_name).to_dict())
         return ModelEntry(new_name, target, False)
 
     def delete(self, name: str) -> None:
@@ -160,10 +161,10 @@ class ModelCatalog:
         return target
 
 
-def read_metrics(folder: Path, config: dict[str, Any]) -> dict[str, Any]:
+def read_metrics(folder: Path, config: ModelConfig) -> dict[str, Any]:
     """Scores kept beside a model (``metrics.json``/``evaluation.json``) and its training summary."""
     metrics: dict[str, Any] = {}
-    training = config.get("training") or {}
+    training = config.training or {}
     for key in ("kimg", "train_hours", "cpu_hours", "best_kid"):
         if key in training:
             metrics[key] = training[key]
