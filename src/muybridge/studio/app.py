@@ -24,6 +24,7 @@ from muybridge.studio.batcher import GenerateBatcher
 from muybridge.studio.catalog import ModelCatalog
 from muybridge.studio.errors import Busy
 from muybridge.studio.jobs import JobManager
+from muybridge.studio.routes import router
 from muybridge.studio.security import AccessGuard, check_bind
 from muybridge.studio.uploads import UploadLimits
 from muybridge.studio.workspace import Workspace
@@ -109,7 +110,6 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def create_app(settings: StudioSettings | None = None) -> FastAPI:
     """The FastAPI app of one workspace; see ``docs/studio.md``."""
-    from muybridge.studio.api import router
 
     settings = settings or StudioSettings()
     studio = Studio(settings)
