@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from muybridge.errors import MuybridgeError
 from muybridge.progress import Progress
 from muybridge.studio.errors import Conflict, NotFound
@@ -100,8 +102,6 @@ def train_worker(data_dir: str, run_dir: str, model_dir: str, request: dict[str,
 
 def _train_and_export(data_dir: Path, run_dir: Path, model_dir: Path, request: dict[str, Any], minutes: float,
                       resume: bool, threads: int, stop_event: Any, messages: Any) -> dict[str, Any]:
-    import torch
-
     torch.set_num_threads(max(1, threads))
     messages.put(("progress", (0, None, {"stage": "starting"})))
     session = TrainingSession.open(data_dir, run_dir, resume=resume, settings=request.get("settings"),

@@ -340,10 +340,10 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
     world = init_world()
     source = init_from if isinstance(init_from, WarmStart) or init_from is None \
         else read_source(resolve_source(init_from))
-    start_states = None
-    if source is not None:  # refuse a source that does not fit before the run folder is written
-        dataset = open_dataset(data_dir)
-        start_states = fit_states(source, model_config(config, dataset.classes, dataset.resolution))
+    # Refuse a source that does not fit, or an evaluation without held-out images, before the run folder is written.
+    dataset = open_dataset(data_dir)
+    start_states = fit_states(source, model_config(config, dataset.classes, dataset.resolution)) if source else None
+    evaluate = held_out_kid(config, dataset)
     if world.is_main:
         config = prepare_run(data_dir, run_dir, config, resume, source.path if source else None)
     barrier(world)
@@ -351,7 +351,6 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
         run = RunFolder(run_dir)
         config = resolve_config(run.read()["config"]) if run.exists() else config
     trainer = Trainer(data_dir, run_dir, config, world)
-    evaluate = held_out_kid(config, trainer.dataset) if world.is_main else None
     ckpt.remove_stale_temporaries(trainer.run.checkpoints)
     latest = latest_readable_checkpoint(trainer.run, warn)
     if latest is not None and source is not None:
@@ -418,9 +417,9 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
                 last_sample = trainer.nimg
                 if logger:
                     logger.samples(trainer.nimg, class_grid(trainer.generator(), SAMPLE_SEEDS))
-            if config.eval_kimg > 0 and trainer.nimg - last_eval >= config.eval_kimg * 1000:
+            if evaluate is not None and trainer.nimg - last_eval >= config.eval_kimg * 1000:
                 last_eval = trainer.nimg
-                if evaluate is not None:
+                if world.is_main:
                     score = evaluate(trainer.generator())
                     if logger:
                         logger.scalars(trainer.nimg, {"eval_kid": score})
