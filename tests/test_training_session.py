@@ -1,5 +1,5 @@
 """The training session: --resume refuses a folder with no run, settings layer one way for every caller, SIGTERM
-is handled only while a session runs, and eval_kimg works without the CLI."""
+is handled only while a session runs, eval_kimg works without the CLI, and tune searches what plugins declare."""
 
 from __future__ import annotations
 
@@ -7,15 +7,20 @@ import json
 import signal
 from pathlib import Path
 
+import optuna
 import pytest
 from cli_runner import run_cli
 from test_training import TINY, make_tiny_dataset
 
 from muybridge import MuybridgeError
+from muybridge.models.gallop import Gallop
+from muybridge.models.registry import ARCHITECTURES, register_architecture
 from muybridge.training import loop
+from muybridge.training.augment import AUGMENTATIONS
 from muybridge.training.config import resolve_config
 from muybridge.training.run import RunFolder
 from muybridge.training.session import TrainingSession, sigterm_requests, start_or_resume
+from muybridge.training.tune import augment_choices, suggest
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +75,16 @@ def test_eval_kimg_scores_held_out_kid_through_the_python_api(tiny_dataset: Path
     assert len(scores) == 2 and all(isinstance(score, float) for score in scores)
     assert run.best.is_file()
     assert json.loads(run.run_file.read_text())["config"]["eval_kimg"] == 0.008
+
+
+def test_tune_searches_what_a_plugin_architecture_and_augmentation_declare(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Plugin(Gallop):
+        search_space = {"embed_dim": (8, 16)}
+
+    monkeypatch.setitem(ARCHITECTURES, "plugin", Plugin)
+    register_architecture("plugin")(Plugin)
+    monkeypatch.setitem(AUGMENTATIONS, "mine", lambda images, generator: images)
+    default = resolve_config({"architecture": "plugin"})
+    settings = suggest(optuna.create_study().ask(), default)
+    assert settings["params"]["embed_dim"] in (8, 16, Gallop.defaults["embed_dim"])
+    assert "mine" in augment_choices(default.augment)
