@@ -18,6 +18,7 @@ from PIL import Image
 from muybridge.errors import MuybridgeError
 from muybridge.models.config import ModelConfig, as_model_config, build_networks
 from muybridge.models.format import WEIGHTS_NAME, load_state, read_config, read_weights
+from muybridge.models.pose import POSE_DIM
 
 ZOO = Path(__file__).parent / "zoo"
 DEFAULT_MODEL = "cats-dogs-64"
@@ -135,8 +136,12 @@ class Generator:
         return seeds_to_latents(seeds, self.latent_dim)
 
     @torch.inference_mode()
-    def decode(self, latents: torch.Tensor, class_weights: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
-        """Latents ``(N, latent_dim)`` + class weights ``(N, C)`` → images ``(N, 3, R, R)`` in [-1, 1]."""
+    def decode(self, latents: torch.Tensor, class_weights: torch.Tensor, truncation: float = 1.0,
+               pose: torch.Tensor | None = None) -> torch.Tensor:
+        """Latents ``(N, latent_dim)`` + class weights ``(N, C)`` → images ``(N, 3, R, R)`` in [-1, 1].
+
+        ``pose`` ``(N, 6)`` moves each character's head without changing who it is (see
+        :mod:`muybridge.models.pose`); None or zeros is the rest pose."""
         if latents.ndim != 2 or latents.shape[1] != self.latent_dim:
             raise MuybridgeError(f"latents must have shape (N, {self.latent_dim}), got {tuple(latents.shape)}")
         if class_weights.shape != (latents.shape[0], len(self.classes)):
@@ -150,9 +155,26 @@ class Generator:
         padding = -count % DECODE_CHUNK
         latents = torch.cat([latents.float() * truncation, latents.new_zeros(padding, self.latent_dim)])
         class_weights = torch.cat([class_weights.float(), class_weights.new_zeros(padding, len(self.classes))])
-        chunks = [self.decoder(latents[i : i + DECODE_CHUNK], class_weights[i : i + DECODE_CHUNK])
+        poses = self._checked_pose(pose, count, padding)
+        chunks = [self.decoder(latents[i : i + DECODE_CHUNK], class_weights[i : i + DECODE_CHUNK],
+                               **({} if poses is None else {"pose": poses[i : i + DECODE_CHUNK]}))
                   for i in range(0, latents.shape[0], DECODE_CHUNK)]
         return torch.cat(chunks)[:count] if chunks else torch.empty(0, 3, self.resolution, self.resolution)
+
+    @property
+    def takes_pose(self) -> bool:
+        """Whether the decoder can move a character's head (the motion library needs it)."""
+        return bool(getattr(self.decoder, "takes_pose", False))
+
+    def _checked_pose(self, pose: torch.Tensor | None, count: int, padding: int) -> torch.Tensor | None:
+        if pose is None or not bool(pose.any()):
+            return None
+        if not self.takes_pose:
+            raise MuybridgeError(f"model {self.name} ({self.config.architecture}) has no pose input: motions that "
+                                 "keep the character need a gallop model")
+        if pose.shape != (count, POSE_DIM):
+            raise MuybridgeError(f"pose must have shape ({count}, {POSE_DIM}), got {tuple(pose.shape)}")
+        return torch.cat([pose.float(), pose.new_zeros(padding, POSE_DIM)])
 
     def generate(self, classes: ClassSpec | Sequence[ClassSpec], seeds: int | Sequence[int],
                  truncation: float = 1.0) -> np.ndarray:

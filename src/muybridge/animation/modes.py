@@ -18,6 +18,7 @@ import torch
 
 from muybridge.animation.directions import resolve_direction
 from muybridge.animation.export import check_output, export_frames
+from muybridge.animation.motions import MOTIONS
 from muybridge.animation.options import AnimationOptions
 from muybridge.animation.paths import (
     LatentPath,
@@ -26,6 +27,7 @@ from muybridge.animation.paths import (
     loop,
     morph,
     motion,
+    pose_motion,
     walk,
 )
 from muybridge.animation.render import AnimationSpec, render_animation
@@ -169,6 +171,22 @@ def motion_builder(key: str | None, direction: str, seed: int | None = None, amp
     return build
 
 
+def pose_builder(key: str | None, name: str, strength: float = 1.0, source: CharacterPicker | None = None,
+                 seed: int | None = None) -> PathBuilder:
+    """One character doing a move of the motion library (its identity kept: only the pose changes)."""
+    pick = _centre_picker(key, seed, source)
+    if name not in MOTIONS:
+        raise MuybridgeError(f"unknown motion '{name}'; known: {', '.join(MOTIONS)}")
+
+    def build(generator: Generator, cell: int) -> LatentPath:
+        if not generator.takes_pose:
+            raise MuybridgeError(f"model {generator.name} ({generator.config.architecture}) has no pose input: "
+                                 f"the motion '{name}' needs a gallop model (or use --direction)")
+        return pose_motion(pick(generator, cell), name, strength)
+
+    return build
+
+
 def timeline_builder(timeline: Timeline, source: CharacterPicker | None = None) -> PathBuilder:
     """Keyframes without a seed take ``source``'s character."""
 
@@ -237,8 +255,10 @@ def _loop(animation: Animation, options: AnimationOptions) -> PathBuilder:
 
 def _motion(animation: Animation, options: AnimationOptions) -> PathBuilder:
     source = _picker(animation)
-    return motion_builder(None if source else animation.first_key(), options.direction, None, options.amplitude,
-                          options.cycles, source)
+    key = None if source else animation.first_key()
+    if options.direction is not None:
+        return motion_builder(key, options.direction, None, options.amplitude, options.cycles, source)
+    return pose_builder(key, options.motion, options.strength, source)
 
 
 def _walk(animation: Animation, options: AnimationOptions) -> PathBuilder:

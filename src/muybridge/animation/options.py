@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
+from muybridge.animation.motions import MOTION_NAMES
 from muybridge.errors import MuybridgeError
 
 MODES = ("loop", "walk", "morph", "motion", "timeline")
@@ -96,11 +97,16 @@ class AnimationOptions:
                                     "(default: the model's pixel_art setting).")
     radius: float = option(2.0, "How far the loop strays from the character (latent units).", above=0,
                            maximum=10, modes=("loop",))
-    direction: str = option("0", "A named direction (see `muybridge directions`), an index (SeFa) or "
-                            "METHOD:INDEX, e.g. ganspace:2.", modes=("motion",))
-    amplitude: float = option(3.0, "How far to swing along the direction (latent units, non-zero).",
+    motion: str = option("idle", "A move of the motion library: the character stays the same animal.",
+                         choices=MOTION_NAMES, modes=("motion",))
+    strength: float = option(1.0, "How far the move goes (1 = the library's measured amplitude).", above=0,
+                             maximum=3, modes=("motion",))
+    direction: str | None = option(None, "Instead of --motion: swing along a latent direction (named, an index "
+                                   "(SeFa) or METHOD:INDEX, e.g. ganspace:2); this changes who the animal is.",
+                                   modes=("motion",))
+    amplitude: float = option(3.0, "With --direction: how far to swing (latent units, non-zero).",
                               minimum=-100, maximum=100, modes=("motion",))
-    cycles: int = option(1, "Swings per animation.", minimum=1, maximum=16, modes=("motion",))
+    cycles: int = option(1, "With --direction: swings per animation.", minimum=1, maximum=16, modes=("motion",))
     loop: bool = option(False, "Come back to the start (seamless).", modes=("walk", "morph"))
     easing: str = option("ease-in-out", "How each segment speeds up and slows down.", choices=EASING_NAMES,
                          modes=("walk", "morph"))

@@ -19,6 +19,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from muybridge.animation.motions import MOTIONS, Motion
 from muybridge.characters import Character
 from muybridge.characters import character as character  # re-exported: paths are built from characters
 from muybridge.characters import character_from_latent as character_from_latent
@@ -188,6 +189,31 @@ def motion(center: Character, direction: torch.Tensor, amplitude: float = 3.0, c
         raise MuybridgeError(f"direction has shape {tuple(direction.shape)}, "
                              f"latents {tuple(center.latent.shape)}")
     return MotionPath(center, direction / direction.norm().clamp_min(1e-8), float(amplitude), int(cycles))
+
+
+@dataclass(frozen=True)
+class PosePath:
+    """One character doing a move of the motion library: the latent stays, the head moves (``poses``)."""
+
+    center: Character
+    move: Motion
+    strength: float = 1.0
+    closed: bool = True
+
+    def sample(self, times: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        count = len(times)
+        return self.center.latent.expand(count, -1).clone(), self.center.class_weights.expand(count, -1).clone()
+
+    def poses(self, times: np.ndarray) -> torch.Tensor:
+        """``(F, 6)`` head poses (models/pose.py) at ``times``."""
+        return torch.from_numpy(self.move.poses(np.asarray(times), self.strength)).float()
+
+
+def pose_motion(center: Character, name: str, strength: float = 1.0) -> PosePath:
+    """``center`` doing the named move (``idle``, ``look-left``, ...: animation/motions.py)."""
+    if name not in MOTIONS:
+        raise MuybridgeError(f"unknown motion '{name}'; known: {', '.join(MOTIONS)}")
+    return PosePath(center, MOTIONS[name], float(strength))
 
 
 @dataclass(frozen=True)

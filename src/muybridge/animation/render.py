@@ -16,6 +16,7 @@ from muybridge.animation.options import MAX_BYTES, AnimationOptions
 from muybridge.animation.paths import LatentPath
 from muybridge.errors import MuybridgeError
 from muybridge.generator import Generator, to_uint8
+from muybridge.models.pose import rest_pose
 from muybridge.pictures import resample_filter, resize_images, tile, tile_images
 from muybridge.progress import Progress, report
 
@@ -76,19 +77,21 @@ def render_animation(generator: Generator, spec: AnimationSpec, progress: Progre
     not depend on it).
     """
     check_spec(generator, spec)
-    latent_rows, weight_rows = [], []
+    latent_rows, weight_rows, pose_rows = [], [], []
     for path in spec.paths:
-        latents, weights = path.sample(frame_times(spec.frames, path.closed))
+        times = frame_times(spec.frames, path.closed)
+        latents, weights = path.sample(times)
         latent_rows.append(latents)
         weight_rows.append(weights)
-    latents, weights = torch.cat(latent_rows), torch.cat(weight_rows)
+        pose_rows.append(path.poses(times) if hasattr(path, "poses") else rest_pose(len(times)))
+    latents, weights, poses = torch.cat(latent_rows), torch.cat(weight_rows), torch.cat(pose_rows)
     side = spec.size or generator.resolution
     resample = resample_filter(generator, spec.pixel_art)
     total = latents.shape[0]
     chunks = []
     for start in range(0, total, batch_size):
         stop = min(start + batch_size, total)
-        decoded = generator.decode(latents[start:stop], weights[start:stop], spec.truncation)
+        decoded = generator.decode(latents[start:stop], weights[start:stop], spec.truncation, poses[start:stop])
         images = to_uint8(decoded)
         chunks.append(resize_images(images, side, resample))
         report(progress, stop, total, stage="render")

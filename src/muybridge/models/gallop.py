@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from muybridge.models.pose import warp_features
 from muybridge.models.registry import Architecture, Decoder, register_architecture
 
 SQRT2 = math.sqrt(2.0)
@@ -153,8 +154,13 @@ def upsample_rgb(rgb: torch.Tensor) -> torch.Tensor:
 
 
 class GallopDecoder(Decoder):
+    takes_pose = True
+
     def __init__(self, resolution: int, num_classes: int, latent_dim: int, params: dict[str, Any]) -> None:
         super().__init__(resolution, num_classes, latent_dim)
+        #: Features are warped by the pose after the block at this resolution (default: the last, half the
+        #: output's; smaller ones smear the face unless the model was trained with pose warps: docs/motion.md).
+        self.pose_resolution = int(params.get("pose_resolution", resolution // 2))
         embed_dim = params["embed_dim"]
         self.class_embedding = nn.Linear(num_classes, embed_dim, bias=False)
         nn.init.normal_(self.class_embedding.weight)
@@ -181,7 +187,8 @@ class GallopDecoder(Decoder):
         # low-pass the output, as nothing follows that could restore the detail.
         self.final_rgb = SubpixelToRGB(cin, style_dim)
 
-    def forward(self, latents: torch.Tensor, class_weights: torch.Tensor) -> torch.Tensor:
+    def forward(self, latents: torch.Tensor, class_weights: torch.Tensor,
+                pose: torch.Tensor | None = None) -> torch.Tensor:
         style_input = torch.cat([latents, self.class_embedding(class_weights)], dim=1)
         x = self.const.expand(latents.shape[0], -1, -1, -1)
         rgb: torch.Tensor | None = None
@@ -190,6 +197,8 @@ class GallopDecoder(Decoder):
                 x = F.leaky_relu_(conv(x, style_input), 0.2)  # in place: the convolution's output is not kept
             layer_rgb = to_rgb(x, style_input)
             rgb = layer_rgb if rgb is None else layer_rgb.add_(upsample_rgb(rgb))
+            if pose is not None and x.shape[-1] == self.pose_resolution:
+                x, rgb = warp_features(x, pose), warp_features(rgb, pose)
         assert rgb is not None
         return self.final_rgb(x, style_input, base=upsample_rgb(rgb))
 

@@ -27,6 +27,9 @@ from muybridge.errors import MuybridgeError
 class Decoder(nn.Module):
     """Base for decoders: holds the sizes and exposes the linear map that first reads the latents."""
 
+    #: Whether ``forward`` takes ``pose`` (N, 6): motions that keep the character (models/pose.py).
+    takes_pose = False
+
     def __init__(self, resolution: int, num_classes: int, latent_dim: int) -> None:
         super().__init__()
         self.resolution = resolution
