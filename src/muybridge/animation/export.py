@@ -210,9 +210,15 @@ def sheet_layout(count: int, columns: int | None = None) -> tuple[int, int]:
     return cols, math.ceil(count / cols)
 
 
-def sprite_atlas(count: int, frame_w: int, frame_h: int, fps: float, image_name: str, animation: str,
+#: An animation of a sheet: its name and its first and last frame (inclusive), as Aseprite's frame tags.
+Tag = tuple[str, int, int]
+
+
+def sprite_atlas(count: int, frame_w: int, frame_h: int, fps: float, image_name: str, animation: str | list[Tag],
                  columns: int | None = None) -> dict[str, Any]:
-    """The TexturePacker "JSON hash" atlas of a sheet with frames laid out row by row."""
+    """The TexturePacker "JSON hash" atlas of a sheet with frames laid out row by row; ``animation`` names the
+    one animation of all frames, or lists several as tags (one Phaser animation each via createFromAseprite)."""
+    tags = [(animation, 0, count - 1)] if isinstance(animation, str) else animation
     cols, rows = sheet_layout(count, columns)
     durations = frame_durations_ms(count, fps)
     frames = {}
@@ -233,14 +239,16 @@ def sprite_atlas(count: int, frame_w: int, frame_h: int, fps: float, image_name:
         "format": "RGBA8888",
         "size": {"w": cols * frame_w, "h": rows * frame_h},
         "scale": "1",
-        "frameTags": [{"name": animation, "from": 0, "to": count - 1, "direction": "forward"}],
+        "frameTags": [{"name": name, "from": first, "to": last, "direction": "forward"} for name, first, last in tags],
     }
-    return {"frames": frames, "animations": {animation: list(frames)}, "meta": meta}
+    animations = {name: [str(i) for i in range(first, last + 1)] for name, first, last in tags}
+    return {"frames": frames, "animations": animations, "meta": meta}
 
 
-def save_sprite_sheet(frames: np.ndarray, path: Path, fps: float,
-                      columns: int | None = None) -> tuple[Path, Path]:
-    """``name.png`` (RGBA sheet) and ``name.json`` (atlas); both appear together or not at all."""
+def save_sprite_sheet(frames: np.ndarray, path: Path, fps: float, columns: int | None = None,
+                      tags: list[Tag] | None = None) -> tuple[Path, Path]:
+    """``name.png`` (RGBA sheet) and ``name.json`` (atlas, with ``tags`` or one animation named after the
+    file); both appear together or not at all."""
     count, height, width, _ = frames.shape
     cols, rows = sheet_layout(count, columns)
     sheet = np.zeros((rows * height, cols * width, 4), np.uint8)
@@ -249,7 +257,7 @@ def save_sprite_sheet(frames: np.ndarray, path: Path, fps: float,
         sheet[y : y + height, x : x + width, :3] = frame
         sheet[y : y + height, x : x + width, 3] = 255
     atlas_path = path.with_suffix(".json")
-    atlas = sprite_atlas(count, width, height, fps, path.name, path.stem, columns)
+    atlas = sprite_atlas(count, width, height, fps, path.name, tags or path.stem, columns)
     with atomic_path(path, suffix=".png") as tmp_png, atomic_path(atlas_path, suffix=".json") as tmp_json:
         Image.fromarray(sheet, "RGBA").save(tmp_png, format="PNG")
         tmp_json.write_text(json.dumps(atlas, indent=1) + "\n", encoding="utf-8")

@@ -158,3 +158,34 @@ def animate_timeline(
 
     source = LatentSource(from_latent, index) if from_latent is not None else None
     render(Animation("timeline", (), source, read_timeline(keyframes)), output, model, options)
+
+
+MotionsOption = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    help="Comma-separated motions to include (default: all of the library).")]
+
+
+@animate_app.command("character")
+@with_animation_options("motion", exclude=("motion", "direction", "amplitude", "cycles", "grid"))
+def animate_character(output: OutputOption, character: CharacterArgument = None,
+                      from_latent: FromLatentOption = None, index: IndexOption = 0, seed: SeedOption = None,
+                      model: ModelOption = "default", motions: MotionsOption = None, **options: Any) -> None:
+    """One character doing every motion, as a pack for games: a sprite sheet with one tag per motion (Phaser's
+    createFromAseprite, Aseprite), a Godot 4 SpriteFrames .tres, GIF previews and a contact sheet.
+
+    Example: muybridge animate character cat:7 -o cat7/      (your pet: --from-latent pet.json -o pet/)
+    """
+    from muybridge.animation.motions import MOTION_NAMES
+    from muybridge.animation.pack import character_pack
+    from muybridge.generator import Generator
+
+    chosen = [name.strip() for name in motions.split(",")] if motions else list(MOTION_NAMES)
+    unknown = [name for name in chosen if name not in MOTION_NAMES]
+    if unknown or not chosen:
+        raise MuybridgeError(f"--motions: unknown motion '{(unknown or [''])[0]}'; known: {', '.join(MOTION_NAMES)}")
+    animation = one_character("motion", character, seed, from_latent, index)
+    settings = animation_options(options)
+    animation.builder(settings)  # bad keys fail before the model is loaded
+    with progress_bar("character") as bar:
+        pack = character_pack(Generator.load(model), animation, output, settings, chosen, bar)
+    out.print(f"wrote {pack.folder}/ ({len(pack.motions)} motions x {pack.frames} frames, {pack.side} px: "
+              "sheet.png + sheet.json + sheet.tres, previews/, contact.png)", markup=False, highlight=False)

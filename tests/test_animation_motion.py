@@ -1,0 +1,96 @@
+"""Motions that keep the character: pose warps move the head while the latent (who it is) stays; the motion
+library loops; a character pack has one tag / animation per motion, in the atlas and in Godot's SpriteFrames."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cli_runner import run_cli
+from muybridge.animation.modes import loop_builder, pose_builder
+from muybridge.animation.motions import MOTIONS
+from muybridge.animation.render import AnimationSpec, render_animation
+from muybridge.generator import Generator
+from muybridge.metrics.motion import flow_metrics, mean_metrics
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_dir: Path) -> Generator:
+    return Generator.load(tiny_model_dir)
+
+
+def clips(generator: Generator, builders: list, frames: int = 24) -> list[np.ndarray]:
+    paths = [build(generator, 0) for build in builders]
+    tiled = render_animation(generator, AnimationSpec(paths, frames, size=64, grid=(1, len(paths))))
+    return [tiled[:, :, 64 * i : 64 * (i + 1)] for i in range(len(paths))]
+
+
+def test_a_pose_motion_moves_where_the_latent_loop_morphs(tiny: Generator) -> None:
+    keys = [f"cat:{seed}" for seed in range(4)]
+    moved = mean_metrics(clips(tiny, [pose_builder(key, "look-left", strength=2.0) for key in keys]))
+    morphed = mean_metrics(clips(tiny, [loop_builder(key, radius=4.0) for key in keys]))
+    assert moved["flow_px"] > 1.0
+    assert moved["explained"] > morphed["explained"] + 0.2
+
+
+def test_the_metric_tells_a_shift_from_a_cross_fade() -> None:
+    rng = np.random.default_rng(0)
+    base = (rng.random((64, 64, 3)) * 255).astype(np.uint8)
+    base = np.asarray(torch.nn.functional.avg_pool2d(torch.from_numpy(base).permute(2, 0, 1).float()[None], 5, 1, 2)
+                      [0].permute(1, 2, 0)).astype(np.uint8)
+    shifted = np.stack([np.roll(base, k, axis=1) for k in range(0, 8, 2)])
+    other = base[::-1, ::-1]
+    faded = np.stack([(base * (1 - a) + other * a).astype(np.uint8) for a in np.linspace(0, 1, 4)])
+    assert flow_metrics(shifted).explained > 0.5 > 0.2 > flow_metrics(faded).explained
+
+
+def test_the_rest_pose_changes_nothing(tiny: Generator) -> None:
+    latents, weights = tiny.latents([3, 4]), tiny.class_weights(["cat", "dog"])
+    assert torch.equal(tiny.decode(latents, weights), tiny.decode(latents, weights, pose=torch.zeros(2, 6)))
+    tilted = tiny.decode(latents, weights, pose=torch.tensor([[0.3, 0, 0, 0, 0, 0]] * 2))
+    assert (tilted - tiny.decode(latents, weights)).abs().mean() > 0.01
+
+
+@pytest.mark.parametrize("name", sorted(MOTIONS))
+def test_every_motion_loops_and_moves(name: str) -> None:
+    poses = MOTIONS[name].poses(np.linspace(0, 1, 25))
+    assert np.allclose(poses[0], 0) and np.allclose(poses[-1], 0)  # seamless: t = 1 is t = 0
+    assert np.abs(poses).max() > 0.01
+
+
+def test_a_character_pack_tags_every_motion(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "cat3"
+    code, text = run_cli(["animate", "character", "cat:3", "-m", str(tiny_model_dir), "--motions", "idle,nod,tilt",
+                          "--frames", "6", "--fps", "12", "-o", str(folder)], monkeypatch, capsys)
+    assert code == 0, text
+    atlas = json.loads((folder / "sheet.json").read_text())
+    tags = [(tag["name"], tag["from"], tag["to"]) for tag in atlas["meta"]["frameTags"]]
+    assert tags == [("idle", 0, 5), ("nod", 6, 11), ("tilt", 12, 17)]
+    assert atlas["animations"]["nod"] == [str(i) for i in range(6, 12)]
+    assert atlas["frames"]["7"]["frame"] == {"x": 32, "y": 32, "w": 32, "h": 32}  # row 1, column 1 of 32-px cells
+    godot = (folder / "sheet.tres").read_text()
+    assert godot.startswith('[gd_resource type="SpriteFrames" load_steps=20 format=3]')
+    names = re.findall(r'"name": &"([a-z-]+)"', godot)
+    assert names == ["idle", "nod", "tilt"]
+    assert godot.count('"speed": 12.0') == 3 and godot.count("SubResource(") == 18
+    assert sorted(p.name for p in (folder / "previews").iterdir()) == ["idle.gif", "nod.gif", "tilt.gif"]
+    assert json.loads((folder / "character.json").read_text())["motions"] == ["idle", "nod", "tilt"]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["animate", "motion", "cat", "--motion", "wag"], "unknown motion 'wag'"),
+    (["animate", "motion", "cat", "--strength", "9"], "--strength must be"),
+    (["animate", "character", "cat", "--motions", "idle,wag"], "--motions: unknown motion 'wag'"),
+])
+def test_bad_motions_give_one_line(argv: list[str], message: str, tiny_model_dir: Path, tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, text = run_cli([*argv, "-m", str(tiny_model_dir), "-o", "out.gif"], monkeypatch, capsys)
+    assert code == 2 and text.startswith("error: ") and message in text and text.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
