@@ -3,15 +3,20 @@ library loops; a character pack has one tag / animation per motion, in the atlas
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from cli_runner import run_cli
+from conftest import wait_for_job
 from muybridge.animation.modes import loop_builder, pose_builder
 from muybridge.animation.motions import MOTIONS
 from muybridge.animation.render import AnimationSpec, render_animation
@@ -94,3 +99,21 @@ def test_bad_motions_give_one_line(argv: list[str], message: str, tiny_model_dir
     code, text = run_cli([*argv, "-m", str(tiny_model_dir), "-o", "out.gif"], monkeypatch, capsys)
     assert code == 2 and text.startswith("error: ") and message in text and text.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_studio_renders_a_character_pack(client: Any) -> None:
+    started = client.post("/v1/character", json={"model": "tiny", "character": "dog:2", "motions": ["idle", "nod"],
+                                                 "frames": 4, "strength": 1.5})
+    assert started.status_code == 202, started.text
+    job = wait_for_job(client, started.json()["id"])
+    assert job["status"] == "done", job["error"]
+    result = job["result"]
+    assert result["motions"] == ["idle", "nod"] and result["frames"] == 4
+    nod = Image.open(io.BytesIO(client.get(job["urls"][result["previews"]["nod"]]).content))
+    assert nod.format == "GIF" and nod.n_frames >= 2
+    archive = zipfile.ZipFile(io.BytesIO(client.get(job["urls"][result["download"]]).content))
+    assert {"sheet.png", "sheet.json", "sheet.tres", "contact.png", "character.json"} <= set(archive.namelist())
+    refused = client.post("/v1/character", json={"model": "tiny", "motions": ["wag"]})
+    assert refused.status_code == 400 and "wag" in refused.json()["error"]
+    too_strong = client.post("/v1/character", json={"model": "tiny", "strength": 9})
+    assert too_strong.status_code == 400 and too_strong.json()["field"] == "strength"

@@ -27,7 +27,7 @@ from muybridge.progress import Progress
 
 FORMAT_SUFFIXES = {"gif": ".gif", "mp4": ".mp4", "webp": ".webp", "sprites": ".png"}
 MEDIA_TYPES = {".gif": "image/gif", ".mp4": "video/mp4", ".webp": "image/webp", ".png": "image/png",
-               ".json": "application/json", ".jpg": "image/jpeg"}
+               ".json": "application/json", ".jpg": "image/jpeg", ".zip": "application/zip"}
 PREVIEW_DIRECTIONS = 6
 
 

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import time
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import Field, create_model
 
+from muybridge.animation.modes import Animation, LatentSource
+from muybridge.animation.motions import MOTION_NAMES, MOTIONS
 from muybridge.animation.options import AnimationOptions, option_fields, pydantic_fields
-from muybridge.studio.errors import NotFound
+from muybridge.animation.pack import character_pack
+from muybridge.studio.errors import NotFound, StudioError
 from muybridge.studio.jobs import Job
 from muybridge.studio.pets import (
     check_pet_model,
@@ -76,6 +81,62 @@ async def animate(request: Request, body: AnimateBody) -> JSONResponse:
                            "format": body.format, "fps": options.fps, "model": model})
 
     return job_json(studio.jobs.submit("animate", title, work), 202)
+
+
+#: The options a character pack takes: every motion option but the choice of one motion or direction.
+PACK_EXCLUDED = ("motion", "direction", "amplitude", "cycles", "grid", "radius", "loop", "easing", "interpolation")
+CharacterOptionsBody = create_model("CharacterOptionsBody", **pydantic_fields(exclude=PACK_EXCLUDED))
+
+
+class CharacterBody(CharacterOptionsBody):  # type: ignore[valid-type,misc]
+    """A character pack: one character (or your pet) doing every motion of the library (or those listed)."""
+
+    model: str | None = None
+    character: str = Field("cat:0", description="CLASS:SEED, e.g. cat:7 (with a pet: the class it is drawn as).")
+    motions: list[str] = Field(default_factory=lambda: list(MOTION_NAMES), min_length=1, max_length=len(MOTIONS),
+                               description="Which motions; default: all of the library.")
+    pet: str | None = Field(None, description="A pet's id (POST /v1/pets): the pack draws your pet.")
+
+    def options(self) -> AnimationOptions:
+        values = {item.name: getattr(self, item.name) for item in option_fields() if item.name not in PACK_EXCLUDED}
+        return AnimationOptions(**values).check()
+
+
+@router.post("/character", tags=["animate"], status_code=202)
+async def character(request: Request, body: CharacterBody) -> JSONResponse:
+    """Start a character-pack job: every motion as GIF previews, one tagged sprite sheet, a Godot SpriteFrames
+    resource and a contact sheet; ``result.previews`` maps each motion to its file index, the last is the zip."""
+    studio = studio_of(request)
+    model = body.model or studio.catalog.default_name()
+    studio.catalog.find(model)
+    options = body.options()
+    unknown = [name for name in body.motions if name not in MOTIONS]
+    if unknown:
+        raise StudioError(f"motions: unknown motion '{unknown[0]}'; known: {', '.join(MOTION_NAMES)}")
+    pet = existing_pet(studio.workspace, body.pet) if body.pet else None
+    if pet is not None:
+        await asyncio.to_thread(lambda: check_pet_model(pet, studio.catalog.load(model)))
+        class_key = body.character.split(":")[0] if body.character else None
+        animation = Animation("motion", source=LatentSource(pet, 0, class_key))
+    else:
+        animation = Animation("motion", (body.character,))
+    animation.builder(options)  # refuses a bad key now, not in the job
+    options.frame_count()
+    who = f"pet-{body.pet}" if body.pet else body.character
+
+    def work(job: Job) -> None:
+        generator = studio.catalog.load(model)
+        folder = studio.workspace.inside("outputs", "characters", output_name(who, job.id))
+        pack = character_pack(generator, animation, folder, options, body.motions, job.progress)
+        archive = Path(shutil.make_archive(str(folder), "zip", folder))
+        previews = [folder / "previews" / f"{name}.gif" for name in pack.motions]
+        files = [*previews, folder / "contact.png", archive]
+        job.update(files=[studio.workspace.relative(path) for path in files],
+                   result={"model": model, "character": who, "motions": list(pack.motions), "frames": pack.frames,
+                           "fps": options.fps, "previews": {name: i for i, name in enumerate(pack.motions)},
+                           "contact": len(previews), "download": len(previews) + 1})
+
+    return job_json(studio.jobs.submit("character", f"character {who} ({len(body.motions)} motions)", work), 202)
 
 
 @router.get("/jobs", tags=["jobs"])
