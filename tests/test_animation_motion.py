@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
 from cli_runner import run_cli
 from conftest import wait_for_job
+from PIL import Image
+
 from muybridge.animation.modes import loop_builder, pose_builder
 from muybridge.animation.motions import MOTIONS
 from muybridge.animation.render import AnimationSpec, render_animation
