@@ -7,10 +7,12 @@ under a temporary name and renamed into place at the end (:func:`muybridge.files
 
 from __future__ import annotations
 
+import collections
 import datetime
 import hashlib
 import json
 import multiprocessing
+import multiprocessing.pool
 import os
 import signal
 from collections import Counter
@@ -42,6 +44,8 @@ from muybridge.files import atomic_dir, atomic_write_json
 from muybridge.progress import Progress, report
 
 SHARD_BYTES = 256 * 2**20
+#: Decoding tasks queued per worker process: enough to keep it busy, few enough that stopping early is clean.
+IN_FLIGHT_PER_WORKER = 16
 MIN_SIZE, MAX_SIZE = 8, 1024
 
 
@@ -232,7 +236,16 @@ def _outcomes(items: list[SourceFile], size: int, min_side: int | None, fps: flo
         return
     context = multiprocessing.get_context("fork")
     with context.Pool(min(workers, len(tasks)), initializer=_ignore_sigint) as pool:
-        yield from pool.imap(_decode_task, tasks, chunksize=max(1, min(64, len(tasks) // (8 * workers))))
+        # A bounded number of tasks in flight, in order. With all tasks queued at once (imap), a consumer that
+        # stops early (Ctrl-C) left the pool's task thread blocked on a full pipe to workers that terminate()
+        # had killed: prepare hung instead of cleaning up (seen in the test suite).
+        pending: collections.deque[multiprocessing.pool.AsyncResult[_Outcome]] = collections.deque()
+        for task in tasks:
+            pending.append(pool.apply_async(_decode_task, (task,)))
+            if len(pending) >= IN_FLIGHT_PER_WORKER * workers:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
 
 
 def _decode_task(task: tuple[SourceFile, int, int | None, float]) -> _Outcome:
