@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 import shutil
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from muybridge.errors import MuybridgeError
 from muybridge.studio import StudioSettings, create_app
@@ -168,3 +170,237 @@ def test_zip_with_symlink_entry_is_refused(client: TestClient) -> None:
     response = client.post("/v1/datasets", data={"name": "links"},
                            files=[("files", ("l.zip", buffer.getvalue(), "application/zip"))])
     assert response.status_code == 400 and "symbolic link" in response.json()["error"]
+
+
+# ---------- cross-site requests, security headers, dataset delete, limits, offline docs (issue 17) ----------
+
+FOREIGN_ORIGINS = ("null", "http://evil.example", "http://127.0.0.1.evil.example", "https://127.0.0.1:7860",
+                   "file://", "http://127.0.0.1/path")
+
+
+def _make_dataset(workspace: Path, name: str = "pets") -> Path:
+    from muybridge.data.format import DATASET_FILE
+
+    folder = workspace / "datasets" / name
+    folder.mkdir(parents=True)
+    (folder / DATASET_FILE).write_text('{"count": 2, "classes": ["cat"], "resolution": 32, "counts": {}}')
+    return folder
+
+
+def _state_changing_requests(client: TestClient) -> dict[str, Callable[[dict[str, str]], Any]]:
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(png, format="PNG")
+    return {
+        "datasets upload": lambda h: client.post("/v1/datasets", data={"name": "x"}, headers=h,
+                                                 files=[("files", ("a.png", png.getvalue(), "image/png"))]),
+        "pets": lambda h: client.post("/v1/pets", headers=h, data={"steps": "0"},
+                                      files=[("photo", ("a.png", png.getvalue(), "image/png"))]),
+        "animate": lambda h: client.post("/v1/animate", json={"mode": "nonsense"}, headers=h),
+        "generate": lambda h: client.post("/v1/generate", json={"class": "cat", "seed": 1}, headers=h),
+        "train": lambda h: client.post("/v1/train", json={"dataset": "missing"}, headers=h),
+        "train stop": lambda h: client.post("/v1/train/stop", headers=h),
+        "rename": lambda h: client.patch("/v1/models/tiny", json={"name": "tiny"}, headers=h),
+        "model delete": lambda h: client.delete("/v1/models/tiny", headers=h),
+        "dataset delete": lambda h: client.delete("/v1/datasets/nothing", headers=h),
+        "put": lambda h: client.put("/v1/models/tiny", json={}, headers=h),
+    }
+
+
+def test_state_changing_routes_refuse_null_and_foreign_origins(client: TestClient) -> None:
+    for route, send in _state_changing_requests(client).items():
+        for origin in FOREIGN_ORIGINS:
+            response = send({"Origin": origin})
+            assert response.status_code == 403, (route, origin, response.text)
+            body = response.json()
+            assert list(body) == ["error"] and "cross-origin" in body["error"] and "\n" not in body["error"]
+        # A browser that names another site without an Origin header is refused too.
+        assert send({"Sec-Fetch-Site": "cross-site"}).status_code == 403, route
+        # The studio's own page, and command-line clients (curl sends no Origin), pass the guard.
+        for headers in ({"Origin": LOCAL}, {}, {"Sec-Fetch-Site": "same-origin"}):
+            response = send(headers)
+            assert response.status_code != 403, (route, headers, response.text)
+    assert (client.app.state.studio.workspace.root / "models" / "tiny").is_dir()  # type: ignore[attr-defined]
+    # Reading stays open to any origin's page? No: a GET is never refused for its Origin (it changes nothing).
+    assert client.get("/v1/models", headers={"Origin": "null"}).status_code == 200
+
+
+def test_origin_must_match_the_host_with_its_port(workspace: Path) -> None:
+    settings = StudioSettings(workspace=workspace, bundled_dir=None)
+    with TestClient(create_app(settings), base_url="http://localhost:7860") as client:
+        own = client.post("/v1/generate", json={"class": "cat", "seed": 1},
+                          headers={"Origin": "http://LOCALHOST:7860"})
+        assert own.status_code == 200
+        other_port = client.post("/v1/generate", json={"class": "cat", "seed": 1},
+                                 headers={"Origin": "http://localhost:9999"})
+        assert other_port.status_code == 403
+
+
+SECURITY_HEADER_VALUES = {"x-frame-options": "DENY", "x-content-type-options": "nosniff",
+                          "referrer-policy": "no-referrer"}
+
+
+def _assert_security_headers(response: Any) -> None:
+    for key, value in SECURITY_HEADER_VALUES.items():
+        assert response.headers.get(key) == value, (response.request.url, key)
+    policy = response.headers.get("content-security-policy", "")
+    directives = {part.split()[0]: part.split()[1:] for part in policy.split(";") if part.strip()}
+    assert directives["default-src"] == ["'self'"] and directives["frame-ancestors"] == ["'none'"]
+    assert directives["object-src"] == ["'none'"]
+    assert "'unsafe-inline'" not in directives.get("script-src", []) and "'unsafe-eval'" not in policy
+
+
+def test_security_headers_on_every_response(workspace: Path) -> None:
+    settings = StudioSettings(workspace=workspace, bundled_dir=None)
+    app = create_app(settings)
+    with TestClient(app, base_url=LOCAL, raise_server_exceptions=False) as client:
+        responses = [client.get("/"), client.get("/static/app.js"), client.get("/static/style.css"),
+                     client.get("/v1/models"), client.get("/v1/nothing"), client.get("/static/nothing.js"),
+                     client.post("/v1/generate", json={}), client.get("/docs"), client.get("/openapi.json"),
+                     client.post("/v1/generate", json={"class": "cat"}, headers={"Origin": "null"}),
+                     client.get("/v1/models", headers={"Host": "attacker.example"}),
+                     client.get("/v1/outputs/a%00.png")]
+
+        def broken(name: str) -> None:
+            raise RuntimeError("secret internals")
+
+        app.state.studio.catalog.load = broken
+        responses.append(client.post("/v1/generate", json={"class": "cat", "seed": 1}))
+    assert [r.status_code for r in responses] == [200, 200, 200, 200, 404, 404, 422, 200, 200, 403, 403, 400, 500]
+    for response in responses:
+        _assert_security_headers(response)
+
+
+def test_the_ui_runs_under_the_content_security_policy() -> None:
+    """The policy allows scripts and styles from the studio only: the page has no inline script or style."""
+    import re
+
+    from muybridge.studio.app import STATIC
+
+    html = (STATIC / "index.html").read_text()
+    scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", html, flags=re.DOTALL | re.IGNORECASE)
+    assert scripts and all('src="/static/' in attrs and not body.strip() for attrs, body in scripts)
+    assert not re.search(r"\son[a-z]+\s*=", html, flags=re.IGNORECASE)  # no inline event handlers
+    assert not re.search(r"<style\b|\sstyle\s*=", html, flags=re.IGNORECASE)
+    assert not re.search(r"""(src|href)\s*=\s*["'](https?:)?//""", html)  # nothing from elsewhere
+    script = (STATIC / "app.js").read_text()
+    assert "eval(" not in script and "new Function" not in script and "setAttribute(\"style\"" not in script
+
+
+def test_dataset_delete_needs_the_name_and_refuses_a_dataset_in_training(
+        client: TestClient, workspace: Path, tmp_path: Path) -> None:
+    folder = _make_dataset(workspace, "pets")
+    _make_dataset(workspace, "owls")
+    assert [d["name"] for d in client.get("/v1/datasets").json()] == ["owls", "pets"]
+    unconfirmed = client.delete("/v1/datasets/pets")
+    assert unconfirmed.status_code == 400 and "confirm=pets" in unconfirmed.json()["error"]
+    assert client.delete("/v1/datasets/pets?confirm=owls").status_code == 400
+    assert client.delete("/v1/datasets/pets?confirm=pets", headers={"Origin": "null"}).status_code == 403
+    # A training job on it (its process replaced by a record: nothing trains here) blocks the delete.
+    jobs = client.app.state.studio.jobs  # type: ignore[attr-defined]
+    jobs.start_process = lambda title, target, args: jobs._add("train", title)
+    started = client.post("/v1/train", json={"dataset": "pets", "name": "run1", "minutes": 1})
+    assert started.status_code == 202, started.text
+    assert started.json()["result"]["dataset"] == "pets"
+    busy = client.delete("/v1/datasets/pets?confirm=pets")
+    assert busy.status_code == 409 and "training job" in busy.json()["error"] and folder.is_dir()
+    deleted = client.delete("/v1/datasets/owls?confirm=owls")  # another dataset is free to go
+    assert deleted.status_code == 200 and deleted.json() == {"deleted": "owls"}
+    jobs.get(started.json()["id"]).update(status="done")
+    assert client.delete("/v1/datasets/pets?confirm=pets").json() == {"deleted": "pets"}
+    assert client.get("/v1/datasets").json() == [] and not folder.exists()
+    assert client.delete("/v1/datasets/pets?confirm=pets").status_code == 404
+    # A dataset that is a link leading elsewhere is refused, and nothing behind it is deleted.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("keep")
+    (workspace / "datasets" / "link").symlink_to(elsewhere)
+    for url in ("/v1/datasets/link?confirm=link", "/v1/datasets/..%2Fmodels?confirm=../models"):
+        assert client.delete(url).status_code in (400, 404), url
+    assert (elsewhere / "keep.txt").is_file() and (workspace / "models" / "tiny").is_dir()
+
+
+def test_dataset_page_offers_a_delete_with_a_typed_confirmation() -> None:
+    from muybridge.studio.app import STATIC
+
+    script = (STATIC / "app.js").read_text()
+    assert "async function deleteDataset(name)" in script
+    body = script.split("async function deleteDataset(name)")[1].split("\n}\n")[0]
+    assert "confirmByTyping(" in body and "/v1/datasets/${encodeURIComponent(name)}?confirm=" in body
+    assert "onclick: () => deleteDataset(d.name)" in script
+
+
+def test_former_500s_answer_4xx_with_one_line(client: TestClient) -> None:
+    cases = [
+        (client.post("/v1/preview", json={"character": f"cat:{10**30}"}), 400, "seeds are 0..2147483647"),
+        (client.get("/v1/outputs/images%00.png"), 400, "control character"),
+        (client.get("/v1/outputs/images%0a.png"), 400, "control character"),
+        (client.post("/v1/generate", json={"class": "cat", "seed": True}), 422, "seed: "),
+        (client.post("/v1/generate", json={"class": "cat", "n": True}), 422, "n: "),
+        (client.post("/v1/generate", json={"class": "cat", "seed": 2**31}), 422, "seed: "),
+        (client.post("/v1/generate", json={"class": f"cat:{2**31}"}), 400, "seeds are 0..2147483647"),
+        (client.post("/v1/generate", json={"class": "cat:" + "9" * 5000}), 400, "at most 2048"),
+        (client.post("/v1/generate", json={"class": "+".join(["c"] * 20_000)}), 400, "at most 64"),
+        (client.post("/v1/generate", json={"class": "cat*" + "9" * 400 + "+dog"}), 400, "too large"),
+        (client.post("/v1/generate", json={"class": "c" * 5000}), 400, "at most 2048"),
+        (client.post("/v1/generate", json={"class": "cat", "n": 64, "size": 1024}), 400, "at most 4,194,304"),
+    ]
+    for response, status, fragment in cases:
+        assert response.status_code == status, response.text
+        body = response.json()
+        assert list(body) == ["error"] and fragment in body["error"] and "\n" not in body["error"], body
+    edge = client.post("/v1/generate", json={"class": f"cat:{2**31 - 1}"})
+    assert edge.status_code == 200 and edge.headers["x-seed"] == str(2**31 - 1)
+
+
+def test_parse_key_limits_are_the_clis_too() -> None:
+    from muybridge.characters import MAX_MIX_TERMS, MAX_SEED, parse_key
+
+    assert MAX_SEED == 2**31 - 1
+    assert parse_key(f"cat:{MAX_SEED}") == ("cat", MAX_SEED)
+    assert parse_key("+".join(f"c{i}*1" for i in range(MAX_MIX_TERMS)))[0] == {f"c{i}": 1.0
+                                                                              for i in range(MAX_MIX_TERMS)}
+    for key, fragment in ((f"cat:{MAX_SEED + 1}", "seeds are 0.."), ("cat:" + "1" * 31, "seeds are 0.."),
+                          ("+".join(["cat"] * (MAX_MIX_TERMS + 1)), f"at most {MAX_MIX_TERMS}"),
+                          ("cat*1e999", "bad class mix"), ("cat:٣", "seeds are 0..")):
+        with pytest.raises(MuybridgeError, match=fragment):
+            parse_key(key)
+
+
+def test_generate_caps_pixels_per_request(workspace: Path) -> None:
+    settings = StudioSettings(workspace=workspace, bundled_dir=None, max_generate_pixels=4 * 32 * 32)
+    with TestClient(create_app(settings), base_url=LOCAL) as client:
+        assert client.post("/v1/generate", json={"class": "cat", "n": 4}).status_code == 200
+        native = client.post("/v1/generate", json={"class": "cat", "n": 5})  # 5 at the model's 32 px
+        assert native.status_code == 400 and "at most 4,096" in native.json()["error"]
+        small = client.post("/v1/generate", json={"class": "cat", "n": 5, "size": 16})  # rendered at 32 px
+        assert small.status_code == 400
+
+
+def test_api_docs_are_served_from_the_package(client: TestClient) -> None:
+    import base64
+    import hashlib
+    import re
+
+    page = client.get("/docs")
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    urls = re.findall(r"""(?:src|href|url)\s*[=:]\s*["']([^"']+)["']""", page.text)
+    assert urls and all(url.startswith("/") and not url.startswith("//") for url in urls), urls
+    assert "cdn" not in page.text and "http" not in page.text.replace("http-equiv", "")
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+    assert client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").headers["content-type"].startswith(
+        ("application/javascript", "text/javascript"))
+    assert client.get("/static/vendor/swagger-ui/swagger-ui.css").headers["content-type"].startswith("text/css")
+    # Its inline start-up script runs under the page's policy because the policy names its hash.
+    inline = re.findall(r"<script>(.*?)</script>", page.text, flags=re.DOTALL)
+    policy = page.headers["content-security-policy"]
+    for script in inline:
+        digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in policy
+    from muybridge.studio.app import STATIC
+
+    vendor = STATIC / "vendor" / "swagger-ui"
+    assert (vendor / "LICENSE").is_file() and "Apache License" in (vendor / "LICENSE").read_text()
+    assert "5.35.0" in (vendor / "SOURCE.md").read_text()
+    assert client.get("/redoc").status_code == 404

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import logging
 import os
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -25,11 +29,22 @@ from muybridge.studio.catalog import ModelCatalog
 from muybridge.studio.errors import Busy
 from muybridge.studio.jobs import JobManager
 from muybridge.studio.routes import router
-from muybridge.studio.security import AccessGuard, check_bind
+from muybridge.studio.security import (
+    CONTENT_SECURITY_POLICY,
+    SECURITY_HEADERS,
+    AccessGuard,
+    SecurityHeaders,
+    check_bind,
+)
 from muybridge.studio.uploads import UploadLimits
 from muybridge.studio.workspace import Workspace
 
 STATIC = Path(__file__).parent / "static"
+SWAGGER_UI = "/static/vendor/swagger-ui"
+"""Swagger UI's files, vendored (see its SOURCE.md): ``/docs`` works offline and loads nothing from elsewhere."""
+MAX_GENERATE_PIXELS = 4 * 2**20
+"""Pixels one ``generate`` request may render (n x side², at the larger of ``size`` and the model's resolution):
+64 pictures at 256 px, 16 at 512 or 4 at 1024."""
 log = logging.getLogger("muybridge.studio")
 
 
@@ -47,6 +62,8 @@ class StudioSettings:
     train_threads: int = max(1, (os.cpu_count() or 2) - 1)
     """Torch threads of a training process: one core stays free for the server on a 2-core CPU."""
     upload: UploadLimits = field(default_factory=UploadLimits)
+    max_generate_pixels: int = MAX_GENERATE_PIXELS
+    """Pixels one generate request may render; more are refused with a 400 naming the limit."""
 
 
 class Studio:
@@ -105,7 +122,22 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
         log.exception("internal error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal error; the server log has the details")
+        # answered outside the middleware stack, so the security headers are added here
+        return error_response(500, "internal error; the server log has the details", dict(SECURITY_HEADERS))
+
+
+def docs_page(openapi_url: str) -> HTMLResponse:
+    """Swagger UI from the package's own files; its one inline script is allowed by hash, nothing else is."""
+    page = get_swagger_ui_html(openapi_url=openapi_url, title="muybridge studio API",
+                               swagger_js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+                               swagger_css_url=f"{SWAGGER_UI}/swagger-ui.css",
+                               swagger_favicon_url=f"{SWAGGER_UI}/favicon-32x32.png",
+                               swagger_ui_parameters={"validatorUrl": None})
+    html = bytes(page.body).decode()
+    hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'"
+                      for script in re.findall(r"<script>(.*?)</script>", html, flags=re.DOTALL))
+    policy = CONTENT_SECURITY_POLICY.replace("script-src 'self'", f"script-src 'self' {hashes}")
+    return HTMLResponse(html, headers={"Content-Security-Policy": policy, "Cache-Control": "no-store"})
 
 
 def create_app(settings: StudioSettings | None = None) -> FastAPI:
@@ -119,7 +151,7 @@ def create_app(settings: StudioSettings | None = None) -> FastAPI:
         yield
         studio.close()
 
-    app = FastAPI(title="muybridge studio", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="muybridge studio", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Generate, animate and train animal characters. Errors are "
                               '`{"error": "one line"}`.')
     app.state.studio = studio
@@ -131,7 +163,12 @@ def create_app(settings: StudioSettings | None = None) -> FastAPI:
     async def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
+    @app.get("/docs", include_in_schema=False)
+    async def api_docs() -> HTMLResponse:
+        return docs_page(app.openapi_url or "/openapi.json")
+
     app.add_middleware(AccessGuard, token=settings.token, max_body=settings.upload.max_bytes)
+    app.add_middleware(SecurityHeaders)  # outermost: the guard's refusals carry the headers too
     return app
 
 

@@ -12,6 +12,7 @@ from fastapi import Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from PIL import Image
 
+from muybridge.characters import MAX_SEED as MAX_SEED
 from muybridge.studio.errors import NotFound, StudioError
 from muybridge.studio.jobs import Job
 from muybridge.studio.render import (
@@ -21,7 +22,6 @@ from muybridge.studio.render import (
 if TYPE_CHECKING:
     from muybridge.studio.app import Studio  # the app includes these routes
 
-MAX_SEED = 2**31 - 1
 EVENT_POLL_S = 0.25
 HEARTBEAT_S = 15.0
 SAFE_PART = re.compile(r"[^A-Za-z0-9_-]+")
@@ -77,10 +77,11 @@ def wants_json(request: Request, format_param: str | None) -> bool:
 def form_int(value: Any, default: int, what: str) -> int:
     if value in (None, ""):
         return default
-    try:
-        return int(str(value))
-    except ValueError:
-        raise StudioError(f"{what} {value!r}: expected a whole number") from None
+    text = str(value).strip()
+    if not (text.isascii() and text.lstrip("-").isdigit()) or len(text) > 12:
+        shown = text if len(text) <= 20 else text[:17] + "..."
+        raise StudioError(f"{what} {shown!r}: expected a whole number")
+    return int(text)
 
 
 

@@ -1,17 +1,18 @@
-"""Datasets: list, details, contact sheets, uploads (a prepare job)."""
+"""Datasets: list, details, contact sheets, uploads (a prepare job), delete."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from muybridge.data.format import DATASET_FILE
@@ -21,8 +22,14 @@ from muybridge.studio.jobs import Job
 from muybridge.studio.routes.common import form_int, job_json, png_bytes, png_response, studio_of
 from muybridge.studio.uploads import stage_upload
 from muybridge.studio.workspace import check_name
+from muybridge.training.run import RunFolder
+
+if TYPE_CHECKING:
+    from muybridge.studio.app import Studio  # the app includes these routes
 
 router = APIRouter()
+PREPARE = "prepare "
+"""A prepare job's title is PREPARE + the dataset's name (delete refuses a dataset being written)."""
 
 
 def _dataset_meta(folder: Path) -> dict[str, Any]:
@@ -53,9 +60,13 @@ async def dataset_info(request: Request, name: str) -> dict[str, Any]:
 
     folder = studio_of(request).workspace.existing("datasets", name, "dataset")
     meta = _dataset_meta(folder)
-    return {"name": name, "count": meta["count"], "classes": meta["classes"],
-            "resolution": meta["resolution"], "counts": meta["counts"], "skipped": meta.get("skipped", {}),
-            "summary": summarize(meta)}
+    try:
+        return {"name": name, "count": meta["count"], "classes": meta["classes"],
+                "resolution": meta["resolution"], "counts": meta["counts"], "skipped": meta.get("skipped", {}),
+                "summary": summarize(meta)}
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:  # a hand-edited dataset.json
+        raise MuybridgeError(f"{name}: {DATASET_FILE} is incomplete or malformed "
+                             f"({type(exc).__name__}: {str(exc)[:80]})") from None
 
 
 @router.get("/datasets/{name}/sheet.png", tags=["datasets"], response_class=Response,
@@ -67,6 +78,49 @@ async def dataset_sheet(request: Request, name: str) -> Response:
     folder = studio_of(request).workspace.existing("datasets", name, "dataset")
     picture = await asyncio.to_thread(lambda: np.asarray(contact_sheet(open_dataset(folder), per_class=8)))
     return png_response(png_bytes(picture))
+
+
+def datasets_in_use(studio: Studio) -> dict[str, str]:
+    """Dataset name → what uses it: running training jobs (the dataset they read) and prepare jobs (writing)."""
+    used: dict[str, str] = {}
+    for job in studio.jobs.running_training():
+        dataset = job.result.get("dataset")
+        run = job.result.get("run")
+        if dataset is None and run is not None:  # started elsewhere: the run folder names its dataset
+            try:
+                folder = RunFolder(studio.workspace.existing("runs", str(run), "run"))
+                dataset = Path(str(folder.read()["dataset"]["path"])).name
+            except (MuybridgeError, OSError, KeyError, TypeError, ValueError):
+                dataset = None
+        if dataset is not None:
+            used[str(dataset)] = f"training job {job.id} ({job.title})"
+    for job in studio.jobs.all():
+        if job.kind == "prepare" and job.title.startswith(PREPARE) and not job.finished_or_failed:
+            used[job.title.removeprefix(PREPARE)] = f"prepare job {job.id}"
+    return used
+
+
+@router.delete("/datasets/{name}", tags=["datasets"])
+async def delete_dataset(request: Request, name: str,
+                         confirm: Annotated[str | None, Query(description="Repeat the dataset's name.")] = None
+                         ) -> dict[str, Any]:
+    """Delete a dataset: ``?confirm=NAME`` is the confirmation step; refused while a job uses it."""
+    studio = studio_of(request)
+    folder = studio.workspace.existing("datasets", name, "dataset")
+    if confirm != name:
+        raise StudioError(f"deleting dataset {name!r} cannot be undone: repeat its name as ?confirm={name}")
+    user = datasets_in_use(studio).get(name)
+    if user is not None:
+        raise Conflict(f"dataset {name!r} is in use by {user}: stop it first")
+    trash = studio.workspace.inside(".tmp", f"deleted-dataset-{name}-{time.monotonic_ns()}")
+
+    def remove() -> None:
+        trash.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(folder, trash)  # gone from the list at once, even if removing the files takes a while
+        shutil.rmtree(trash, ignore_errors=True)
+
+    await asyncio.to_thread(remove)
+    return {"deleted": name}
 
 
 UPLOAD_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
@@ -119,7 +173,7 @@ async def upload_dataset(request: Request) -> JSONResponse:
                            "summary": summarize(meta)})
 
     try:
-        job = studio.jobs.submit("prepare", f"prepare {name}", work)
+        job = studio.jobs.submit("prepare", f"{PREPARE}{name}", work)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

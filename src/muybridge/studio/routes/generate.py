@@ -24,7 +24,7 @@ router = APIRouter()
 
 
 class GenerateBody(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, strict=True)  # seed: true is not seed 1
 
     model: str | None = Field(None, description="Model name (default: the first listed).")
     class_name: str = Field(alias="class", description="A class, or a mix such as cat*0.7+dog*0.3.")
@@ -33,6 +33,13 @@ class GenerateBody(BaseModel):
     truncation: float = Field(1.0, ge=0.0, le=2.0)
     size: int | None = Field(None, ge=8, le=1024, description="Side of each image in pixels.")
     save: bool = Field(False, description="Also save the picture under outputs/images/ in the workspace.")
+
+
+def check_pixels(n: int, side: int, cap: int) -> None:
+    """Refuse a request that would render more than ``cap`` pixels (n pictures of side x side)."""
+    if n * side * side > cap:
+        raise StudioError(f"{n} x {side}x{side} px is {n * side * side:,} pixels: one generate request may "
+                          f"render at most {cap:,} (fewer pictures or a smaller size)")
 
 
 @router.post("/generate", tags=["generate"], response_class=Response, responses={
@@ -51,7 +58,10 @@ async def generate(request: Request, body: GenerateBody,
     if first is None:
         first = random.randrange(MAX_SEED - 64)
     seeds = [min(first + i, MAX_SEED) for i in range(body.n)]
+    cap = studio.settings.max_generate_pixels
+    check_pixels(body.n, body.size or 0, cap)  # before loading anything
     generator = await asyncio.to_thread(studio.catalog.load, model)
+    check_pixels(body.n, max(body.size or 0, generator.resolution), cap)
     images = await studio.batcher.submit(model, [class_spec] * body.n, seeds, body.truncation)
     cells = resize_images(images, body.size or generator.resolution, resample_filter(generator, None))
     picture = images[0] if body.n == 1 and body.size is None else tile_images(cells)
@@ -76,6 +86,8 @@ async def generate(request: Request, body: GenerateBody,
 
 
 class PreviewBody(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     model: str | None = None
     character: str = Field(description="CLASS:SEED, e.g. cat:7.")
     offsets: dict[str, float] = Field(default_factory=dict,

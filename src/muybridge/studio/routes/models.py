@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
 from muybridge import __version__
@@ -24,6 +24,8 @@ router = APIRouter()
 
 
 class RenameBody(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     name: str = Field(description="The new folder name: letters, digits, '.', '_' or '-'.")
 
 

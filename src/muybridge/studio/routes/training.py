@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from muybridge.studio.errors import NotFound
+from muybridge.studio.jobs import Job
 from muybridge.studio.routes.common import job_json, studio_of
 from muybridge.studio.training import latest_sample, resume_run, start_run
 from muybridge.studio.training import list_runs as list_workspace_runs
+from muybridge.training.run import RunFolder
 
 router = APIRouter()
 
 
+def _record_dataset(job: Job, dataset: str) -> Job:
+    """Name the dataset in the job's result from the start: deleting it is refused while the job runs."""
+    job.update(result={**job.result, "dataset": dataset})
+    return job
+
+
 class TrainBody(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     dataset: str = Field(description="A prepared dataset in the workspace.")
     name: str | None = Field(None, description="Run (and exported model) name; default: the dataset's.")
     architecture: str | None = Field(None, description="gallop (default) or dcgan.")
@@ -28,6 +39,8 @@ class TrainBody(BaseModel):
 
 
 class ResumeBody(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     run: str
     minutes: float = Field(10.0, gt=0, le=7 * 24 * 60, description="More training time.")
 
@@ -40,7 +53,7 @@ async def start_training(request: Request, body: TrainBody) -> JSONResponse:
     overrides = {"architecture": body.architecture} if body.architecture else {}
     job = start_run(studio.workspace, studio.jobs, studio.settings.train_threads, body.dataset,
                     body.name or body.dataset, body.minutes, body.settings, overrides, source)
-    return job_json(job, 202)
+    return job_json(_record_dataset(job, body.dataset), 202)
 
 
 @router.post("/train/stop", tags=["train"])
@@ -57,8 +70,9 @@ async def stop_training(request: Request) -> JSONResponse:
 async def resume_training(request: Request, body: ResumeBody) -> JSONResponse:
     """Continue a run exactly where it stopped, for ``minutes`` more."""
     studio = studio_of(request)
-    return job_json(resume_run(studio.workspace, studio.jobs, studio.settings.train_threads, body.run,
-                               body.minutes), 202)
+    job = resume_run(studio.workspace, studio.jobs, studio.settings.train_threads, body.run, body.minutes)
+    run = RunFolder(studio.workspace.existing("runs", body.run, "run")).read()
+    return job_json(_record_dataset(job, Path(str(run["dataset"]["path"])).name), 202)
 
 
 @router.get("/runs", tags=["train"])

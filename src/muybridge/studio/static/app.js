@@ -492,9 +492,14 @@ async function refreshTrain() {
         text: `${m.name} (${m.classes.join(", ")} · ${m.resolution}px)` })));
     if (models.some((m) => m.name === chosen)) init.value = chosen;
     $("#train-arch").disabled = Boolean(init.value);
-    $("#dataset-list").replaceChildren(...datasets.map((d) => element("li", {}, [
+    const trainingOn = new Set(jobs.filter((j) => j.kind === "train" && !["done", "failed", "cancelled", "interrupted"]
+      .includes(j.status)).map((j) => (j.result || {}).dataset));
+    $("#dataset-list").replaceChildren(...datasets.map((d) => element("li", { "data-name": d.name }, [
       element("span", { class: "title", text: d.name }),
       element("span", { class: "muted small", text: `${d.count} images · ${d.classes.join(", ")} · ${d.resolution}px` }),
+      trainingOn.has(d.name) ? element("span", { class: "badge", text: "in use" })
+        : element("button", { type: "button", class: "danger small-button", text: "Delete…",
+          title: `Delete the dataset ${d.name}`, onclick: () => deleteDataset(d.name) }),
     ])));
     const select = $("#train-dataset");
     const previous = select.value;
@@ -510,6 +515,18 @@ async function refreshTrain() {
     const running = jobs.find((j) => j.kind === "train" && !["done", "failed", "cancelled"].includes(j.status));
     if (running && state.trainJob !== running.id) watchTraining(running.id);
   } catch (error) { toast(error.message, true); }
+}
+
+async function deleteDataset(name) {
+  const sure = await confirmByTyping(`Delete dataset ${name}?`,
+    `This removes the prepared dataset from the workspace and cannot be undone; runs trained on it can no longer ` +
+    `be resumed. Type "${name}" to confirm.`, name);
+  if (!sure) return;
+  try {
+    await api(`/v1/datasets/${encodeURIComponent(name)}?confirm=${encodeURIComponent(name)}`, { method: "DELETE" });
+    toast(`Deleted dataset ${name}`);
+  } catch (error) { toast(error.message, true); }
+  refreshTrain();
 }
 
 function updateUploadLabel() {
