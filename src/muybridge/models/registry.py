@@ -112,15 +112,3 @@ def get_architecture(name: str) -> type[Architecture]:
         raise MuybridgeError(
             f"unknown architecture '{name}'; known: {', '.join(sorted(ARCHITECTURES))}"
         ) from None
-
-
-def build_networks(config: dict[str, Any]) -> Networks:
-    """Build the networks a model config describes (keys: architecture, resolution, classes, latent_dim, params)."""
-    arch_cls = get_architecture(config["architecture"])
-    arch = arch_cls(
-        resolution=int(config["resolution"]),
-        num_classes=len(config["classes"]),
-        latent_dim=int(config["latent_dim"]),
-        params=dict(config.get("params", {})),
-    )
-    return arch.build()
