@@ -101,6 +101,11 @@ def test_bad_motions_give_one_line(argv: list[str], message: str, tiny_model_dir
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_studio_lists_the_motion_library(client: Any) -> None:
+    listed = client.get("/v1/motions").json()
+    assert [m["id"] for m in listed] == list(MOTIONS) and all(m["description"] for m in listed)
+
+
 def test_the_studio_renders_a_character_pack(client: Any) -> None:
     started = client.post("/v1/character", json={"model": "tiny", "character": "dog:2", "motions": ["idle", "nod"],
                                                  "frames": 4, "strength": 1.5})
@@ -109,6 +114,8 @@ def test_the_studio_renders_a_character_pack(client: Any) -> None:
     assert job["status"] == "done", job["error"]
     result = job["result"]
     assert result["motions"] == ["idle", "nod"] and result["frames"] == 4
+    events = client.get(f"/v1/jobs/{job['id']}/events").text  # a finished job: its last state, then the end
+    assert json.loads(events.split("data: ")[-1])["urls"] == job["urls"]  # the page reads urls from events too
     nod = Image.open(io.BytesIO(client.get(job["urls"][result["previews"]["nod"]]).content))
     assert nod.format == "GIF" and nod.n_frames >= 2
     archive = zipfile.ZipFile(io.BytesIO(client.get(job["urls"][result["download"]]).content))

@@ -71,3 +71,29 @@ def test_generate_a_cat_and_render_a_loop_in_chromium(studio_url: str, browser: 
     browser.script("window.scrollTo(0, 0)")
     png = browser.screenshot(ARTIFACTS / "studio-e2e.png")
     assert png.startswith(b"\x89PNG")
+
+
+def test_the_character_view_plays_every_motion_side_by_side(studio_url: str, browser: Browser) -> None:
+    browser.open(f"{studio_url}/#animate")
+    wait_until(lambda: browser.script("return document.body.dataset.ready === 'true'"), 30, "the page to start")
+    wait_until(lambda: browser.script("return document.querySelectorAll('#anim-motions input').length"), 30,
+               "the motion library")
+    browser.click('#anim-mode button[data-mode="character"]')
+    browser.script("document.querySelector('#anim-characters').value = 'dog:3';"
+                   "document.querySelector('#anim-fps').value = '8';"
+                   "document.querySelector('#anim-duration').value = '1';"
+                   "document.querySelector('#anim-size').value = '';"
+                   "for (const box of document.querySelectorAll('#anim-motions input'))"
+                   "  box.checked = ['idle', 'nod', 'tilt'].includes(box.value);")
+    browser.click("#anim-render")
+    loaded = wait_until(lambda: browser.script(
+        "const imgs = [...document.querySelectorAll('.motion-grid img')];"
+        "return imgs.length === 3 && imgs.every((i) => i.complete && i.naturalWidth) && imgs.length"),
+        90, "three motions playing")
+    assert loaded == 3
+    captions = browser.script(
+        "return [...document.querySelectorAll('.motion-cell figcaption')].map(c => c.textContent)")
+    assert captions == ["idle", "nod", "tilt"]
+    assert browser.script("return document.querySelector('#anim-download').href").endswith("?download=true")
+    assert not browser.script("return document.querySelector('#anim-contact').hidden")
+    browser.screenshot(ARTIFACTS / "studio-character.png")

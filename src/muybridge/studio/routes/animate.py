@@ -28,7 +28,15 @@ from muybridge.studio.render import (
     render_animation_file,
     studio_animation,
 )
-from muybridge.studio.routes.common import EVENT_POLL_S, HEARTBEAT_S, file_response, job_json, output_name, studio_of
+from muybridge.studio.routes.common import (
+    EVENT_POLL_S,
+    HEARTBEAT_S,
+    file_response,
+    job_json,
+    job_payload,
+    output_name,
+    studio_of,
+)
 
 router = APIRouter()
 
@@ -81,6 +89,12 @@ async def animate(request: Request, body: AnimateBody) -> JSONResponse:
                            "format": body.format, "fps": options.fps, "model": model})
 
     return job_json(studio.jobs.submit("animate", title, work), 202)
+
+
+@router.get("/motions", tags=["animate"])
+async def list_motions() -> list[dict[str, str]]:
+    """The motion library: every move a character can make while staying the same animal."""
+    return [{"id": motion.name, "description": motion.description} for motion in MOTIONS.values()]
 
 
 #: The options a character pack takes: every motion option but the choice of one motion or direction.
@@ -170,7 +184,7 @@ async def job_events(request: Request, job_id: str) -> StreamingResponse:
             if job.version != seen:
                 seen = job.version
                 quiet_since = time.monotonic()
-                yield f"data: {json.dumps(job.public())}\n\n"
+                yield f"data: {json.dumps(job_payload(job))}\n\n"
                 if job.finished_or_failed:
                     return
             elif time.monotonic() - quiet_since > HEARTBEAT_S:

@@ -42,10 +42,13 @@ def png_response(data: bytes, headers: dict[str, str] | None = None) -> Response
     return Response(data, media_type="image/png", headers={"Cache-Control": "no-store", **(headers or {})})
 
 
+def job_payload(job: Job) -> dict[str, Any]:
+    """A job as the API shows it everywhere (``GET /v1/jobs/{id}`` and its event stream): with result URLs."""
+    return {**job.public(), "urls": [f"/v1/jobs/{job.id}/result/{i}" for i in range(len(job.files))]}
+
+
 def job_json(job: Job, status_code: int = 200) -> JSONResponse:
-    data = job.public()
-    data["urls"] = [f"/v1/jobs/{job.id}/result/{i}" for i in range(len(job.files))]
-    return JSONResponse(data, status_code=status_code)
+    return JSONResponse(job_payload(job), status_code=status_code)
 
 
 

@@ -306,7 +306,8 @@ const MODE_HINTS = {
   loop: "One character drifts around a small circle and comes back: a seamless loop.",
   walk: "Walk from character to character (two or more keys).",
   morph: "Morph the first character into the second (exactly two keys); e.g. cat:3 dog:3. With \"use my pet\": your pet → the second.",
-  motion: "Swing one character back and forth along a direction.",
+  motion: "One character makes a move (look left, nod, tilt, breathe...) and stays the same animal; or swings along a latent direction (which changes who it is).",
+  character: "One character doing every move at once, side by side: download the pack (tagged sprite sheet, Godot SpriteFrames, GIFs).",
   timeline: "Characters spread evenly over the duration, eased between keys.",
 };
 
@@ -323,6 +324,17 @@ function setMode(mode) {
     const other = model && model.classes.length > 1 ? model.classes[1] : "cat";
     keys.value = `${keys.value.trim() || "cat:7"} ${other}:3`;
   }
+}
+
+const LATENT_MOVE = "latent direction…";
+
+async function loadMotions() {
+  let motions = [];
+  try { motions = await getJSON("/v1/motions"); } catch (error) { toast(error.message, true); }
+  $("#anim-motion").replaceChildren(...motions.map((m) => element("option", { value: m.id, text: m.id, title: m.description })),
+    element("option", { value: "", text: LATENT_MOVE }));
+  $("#anim-motions").replaceChildren(...motions.map((m) => element("label", { class: "check", title: m.description },
+    [element("input", { type: "checkbox", value: m.id, checked: "" }), m.id])));
 }
 
 async function onAnimateModel() {
@@ -425,18 +437,45 @@ async function renderPreview() {
 const schedulePreview = debounce(renderPreview, 150);
 
 let animSource = null;
+async function renderCharacter() {
+  const size = $("#anim-size").value;
+  const keys = characterKeys();
+  const body = {
+    model: $("#anim-model").value || null, character: keys[0] || "cat:0",
+    motions: $$("#anim-motions input:checked").map((input) => input.value),
+    fps: Number($("#anim-fps").value), duration: Number($("#anim-duration").value),
+    size: size ? Number(size) : null, strength: Number($("#anim-strength").value),
+  };
+  if ($("#pet-use").checked && state.pet) body.pet = state.pet.id;
+  return (await api("/v1/character", { json: body })).json();
+}
+
 async function animate(event) {
   event.preventDefault();
   const mode = state.animMode;
+  if (mode === "character") {
+    const button = $("#anim-render");
+    button.disabled = true;
+    try {
+      const job = await renderCharacter();
+      $("#anim-job").hidden = false;
+      $("#anim-job").dataset.id = job.id;
+      if (animSource) animSource.close();
+      animSource = followJob(job.id, showAnimationJob);
+    } catch (error) { toast(error.message, true); button.disabled = false; }
+    return;
+  }
   const size = $("#anim-size").value;
   const body = {
     model: $("#anim-model").value || null, mode, characters: characterKeys(),
     fps: Number($("#anim-fps").value), duration: Number($("#anim-duration").value),
     format: $("#anim-format").value, size: size ? Number(size) : null,
     offsets: sliderOffsets(), easing: $("#anim-easing").value, loop: $("#anim-loop").checked,
-    radius: Number($("#anim-radius").value), direction: $("#anim-direction").value || "0",
-    amplitude: Number($("#anim-amplitude").value),
+    radius: Number($("#anim-radius").value), amplitude: Number($("#anim-amplitude").value),
+    strength: Number($("#anim-strength").value),
   };
+  if (mode === "motion" && $("#anim-motion").value) body.motion = $("#anim-motion").value;
+  else if (mode === "motion") body.direction = $("#anim-direction").value || "0";
   if ($("#pet-use").checked && state.pet) body.pet = state.pet.id;
   const button = $("#anim-render");
   button.disabled = true;
@@ -461,6 +500,8 @@ function showAnimationJob(job) {
   $("#anim-job").hidden = job.status === "done";
   if (job.status === "failed") { toast(job.error, true); return; }
   if (job.status !== "done") return;
+  if (job.result.motions) { showCharacter(job); return; }
+  $("#anim-contact").hidden = true;
   const url = job.urls[0];
   const format = job.result.format;
   let media;
@@ -472,6 +513,21 @@ function showAnimationJob(job) {
   $("#anim-atlas").hidden = job.urls.length < 2;
   if (job.urls.length > 1) $("#anim-atlas").href = `${job.urls[1]}?download=true`;
   $("#anim-caption").textContent = `${job.result.frames} frames · ${job.result.width}×${job.result.height} · ${job.result.fps} fps · ${format}`;
+  $("#anim-actions").hidden = false;
+}
+
+/* A character pack: every motion playing side by side, the pack to download. */
+function showCharacter(job) {
+  const result = job.result;
+  const cells = result.motions.map((name) => element("figure", { class: "motion-cell" }, [
+    element("img", { src: job.urls[result.previews[name]], alt: `${result.character}: ${name}` }),
+    element("figcaption", { class: "muted small", text: name })]));
+  $("#anim-result").replaceChildren(element("div", { class: "motion-grid" }, cells));
+  $("#anim-download").href = `${job.urls[result.download]}?download=true`;
+  $("#anim-atlas").hidden = true;
+  $("#anim-contact").hidden = false;
+  $("#anim-contact").href = `${job.urls[result.contact]}?download=true`;
+  $("#anim-caption").textContent = `${result.character} · ${result.motions.length} motions · ${result.frames} frames · ${result.fps} fps`;
   $("#anim-actions").hidden = false;
 }
 
@@ -655,6 +711,9 @@ async function start() {
   bindRange("gen-truncation", 2);
   bindRange("anim-radius", 1);
   bindRange("anim-amplitude", 1);
+  bindRange("anim-strength", 2);
+  $("#anim-motion").addEventListener("change", () => { $("#anim-direction-box").hidden = Boolean($("#anim-motion").value); });
+  loadMotions();
   for (const button of $$("#anim-mode button")) button.addEventListener("click", () => setMode(button.dataset.mode));
   $("#anim-form").addEventListener("submit", animate);
   $("#anim-model").addEventListener("change", onAnimateModel);
