@@ -26,6 +26,7 @@ BENCHMARKS = {  # name -> script and arguments, in the order the summary shows t
     "metrics": ["bench_metrics.py", "--quick"],
     "studio": ["bench_studio.py"],
     "inversion": ["bench_inversion.py"],
+    "motion": ["bench_motion.py"],
 }
 SUMMARY_ORDER = [*BENCHMARKS, "quality_race"]
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"

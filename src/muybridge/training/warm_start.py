@@ -9,7 +9,8 @@ class more and comparing shapes, so every architecture (a user's too) gets the s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,8 @@ import torch
 from muybridge.errors import MuybridgeError
 from muybridge.generator import resolve_model_path
 from muybridge.models import build_networks
-from muybridge.models.format import CONFIG_NAME, WEIGHTS_NAME, read_model_config, read_weights
+from muybridge.models.config import ModelConfig, as_model_config
+from muybridge.models.format import CONFIG_NAME, WEIGHTS_NAME, read_config, read_weights
 from muybridge.training import checkpoint as ckpt
 from muybridge.training.run import RUN_FILE, RunFolder
 
@@ -59,21 +61,20 @@ def network_settings(path: Path) -> dict[str, Any]:
     fine-tuning run builds networks that fit without being told; empty for a checkpoint outside its run folder."""
     run = RunFolder.of_checkpoint(path)
     if path.is_dir():
-        model = read_model_config(path)
+        model = read_config(path)
     elif run is not None:
-        model = run.read()["model"]
+        model = as_model_config(run.read()["model"])
     else:
         return {}
-    return {key: model[key] for key in ("architecture", "params", "latent_dim") if key in model}
+    return {"architecture": model.architecture, "params": dict(model.params), "latent_dim": model.latent_dim}
 
 
 def read_source(path: Path) -> WarmStart:
     """The networks and classes of a checkpoint file or a model folder (see :func:`resolve_source`)."""
     if path.is_dir():
-        config = read_model_config(path)
         tensors = read_weights(path / WEIGHTS_NAME)
         states = {name: _strip(tensors, part + ".") for name, part in TRAINER_PARTS.items()}
-        return WarmStart(path, states, list(config["classes"]))
+        return WarmStart(path, states, list(read_config(path).classes))
     tensors, _ = ckpt.read_checkpoint(path)
     run = RunFolder.of_checkpoint(path)
     classes = run.read()["dataset"]["classes"] if run is not None else None
@@ -85,11 +86,12 @@ def _strip(tensors: State, prefix: str) -> State | None:
     return state or None
 
 
-def fit_states(source: WarmStart, model_config: dict[str, Any]) -> dict[str, State | None]:
+def fit_states(source: WarmStart, model_config: ModelConfig | Mapping[str, Any]) -> dict[str, State | None]:
     """The source's state dicts with their classes matched to ``model_config``'s, checked against the networks
     it describes (names and shapes), so that a source that does not fit is refused before a run is created."""
-    shapes, axes = _shapes_and_class_axes(model_config)
-    classes = list(model_config["classes"])
+    config = as_model_config(model_config)
+    shapes, axes = _shapes_and_class_axes(config)
+    classes = list(config.classes)
     fitted: dict[str, State | None] = {}
     for name, state in source.states.items():
         if state is not None and source.classes is not None and source.classes != classes:
@@ -116,11 +118,11 @@ def _check_fits(state: State, shapes: dict[str, torch.Size], source: WarmStart, 
                          f"({detail}){hint}")
 
 
-def _shapes_and_class_axes(model_config: dict[str, Any]) -> tuple[dict[str, dict[str, torch.Size]],
-                                                                  dict[str, dict[str, int]]]:
+def _shapes_and_class_axes(model_config: ModelConfig) -> tuple[dict[str, dict[str, torch.Size]],
+                                                               dict[str, dict[str, int]]]:
     """Per trainer network: its tensors' shapes, and which of them count classes along which axis (found by
     building the networks with one class more)."""
-    more = {**model_config, "classes": [*model_config["classes"], "\0probe"]}
+    more = replace(model_config, classes=(*model_config.classes, "\0probe"))
     torch_state = torch.get_rng_state()  # building networks draws initial weights: leave the run's stream alone
     try:
         built, bigger = build_networks(model_config), build_networks(more)
