@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from PIL import Image
 from muybridge.animation.modes import loop_builder, pose_builder
 from muybridge.animation.motions import MOTIONS
 from muybridge.animation.render import AnimationSpec, render_animation
+from muybridge.animation.survey import keeps_promise
 from muybridge.generator import Generator
 from muybridge.metrics.motion import flow_metrics, mean_metrics
 
@@ -124,3 +126,29 @@ def test_the_studio_renders_a_character_pack(client: Any) -> None:
     assert refused.status_code == 400 and "wag" in refused.json()["error"]
     too_strong = client.post("/v1/character", json={"model": "tiny", "strength": 9})
     assert too_strong.status_code == 400 and too_strong.json()["field"] == "strength"
+
+
+def test_motions_are_named_by_what_the_flow_says() -> None:
+    assert keeps_promise("look-left", {"dx": -2.0, "dy": 0.3, "curl": 0.1, "divergence": 0.0})
+    assert not keeps_promise("look-left", {"dx": 2.0, "dy": 0.3, "curl": 0.1, "divergence": 0.0})
+    assert not keeps_promise("nod", {"dx": 2.0, "dy": 0.5, "curl": 0.0, "divergence": 0.0})
+    assert keeps_promise("tilt", {"dx": 0.0, "dy": 0.0, "curl": -5.0, "divergence": 1.0})
+    assert not keeps_promise("lean-in", {"dx": 0.0, "dy": 0.0, "curl": 0.0, "divergence": -3.0})
+
+
+def test_the_motions_verb_stores_what_it_measured_and_strengths_are_read(
+        tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    model = tmp_path / "tiny"
+    shutil.copytree(tiny_model_dir, model)
+    code, text = run_cli(["motions", str(model), "--per-class", "1"], monkeypatch, capsys)
+    assert code == 0, text
+    stored = json.loads((model / "motions.json").read_text())["motions"]
+    assert list(stored) == list(MOTIONS) and all(0 <= m["explained"] <= 1 for m in stored.values())
+    assert stored["look-left"]["signature"]["dx"] < 0 < stored["look-right"]["signature"]["dx"]
+    stored["nod"]["strength"] = 2.0
+    (model / "motions.json").write_text(json.dumps({"motions": stored}))
+    generator = Generator.load(model)
+    times = np.linspace(0, 1, 9)
+    doubled = pose_builder("cat:1", "nod")(generator, 0).poses(times)  # type: ignore[attr-defined]
+    assert torch.allclose(doubled, 2 * torch.from_numpy(MOTIONS["nod"].poses(times)).float())

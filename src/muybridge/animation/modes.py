@@ -18,7 +18,7 @@ import torch
 
 from muybridge.animation.directions import resolve_direction
 from muybridge.animation.export import check_output, export_frames
-from muybridge.animation.motions import MOTIONS
+from muybridge.animation.motions import MOTIONS, stored_strengths
 from muybridge.animation.options import AnimationOptions
 from muybridge.animation.paths import (
     LatentPath,
@@ -182,7 +182,8 @@ def pose_builder(key: str | None, name: str, strength: float = 1.0, source: Char
         if not generator.takes_pose:
             raise MuybridgeError(f"model {generator.name} ({generator.config.architecture}) has no pose input: "
                                  f"the motion '{name}' needs a gallop model (or use --direction)")
-        return pose_motion(pick(generator, cell), name, strength)
+        stored = stored_strengths(generator.path).get(name, 1.0)  # the model's own measured strength
+        return pose_motion(pick(generator, cell), name, strength * stored)
 
     return build
 

@@ -110,3 +110,34 @@ def directions_list(
         out.print(f"{label}\t{direction.method}:{direction.index}", markup=False, highlight=False)
     if not named:
         out.print("no named directions yet: see `muybridge directions --help`", markup=False, highlight=False)
+
+
+@app.command()
+def motions(
+    model: Annotated[str, typer.Argument(help="Model folder or bundled name (its motions.json is written).")
+                     ] = "default",
+    per_class: Annotated[int, typer.Option(help="Characters per class to measure each motion on.")] = 8,
+    write: Annotated[bool, typer.Option("--write/--dry-run", help="Store the results in the model folder.")
+                     ] = True,
+) -> None:
+    """Measure every motion of the library on a model's characters with optical flow, check that each does
+    what its name says (look-left moves the face left, nod down, tilt turns it, lean-in grows it), and store
+    the motions with their strengths and measurements in MODEL/motions.json.
+
+    Example: muybridge motions my-model      then: muybridge animate character cat:7 -m my-model -o cat7/
+    """
+    from muybridge.animation.survey import describe, survey, write_motions
+    from muybridge.generator import Generator
+
+    if not 1 <= per_class <= 256:
+        raise MuybridgeError(f"--per-class must be between 1 and 256, got {per_class}")
+    generator = Generator.load(model)
+    if not generator.takes_pose:
+        raise MuybridgeError(f"model {generator.name} ({generator.config.architecture}) has no pose input: "
+                             "its characters cannot move without changing (use directions instead)")
+    with progress_bar("motions") as bar:
+        found = survey(generator, per_class, progress=bar)
+    for name, entry in found.items():
+        out.print(describe(name, entry), markup=False, highlight=False)
+    if write and generator.path is not None:
+        out.print(f"wrote {write_motions(generator.path, found, per_class)}", markup=False, highlight=False)

@@ -112,3 +112,20 @@ def mean_metrics(clips: list[np.ndarray], **kwargs: int) -> dict[str, float]:
     """Metrics of several clips, averaged (explained is averaged per clip)."""
     rows = [flow_metrics(c, **kwargs).as_dict() for c in clips]
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
+
+def flow_signature(frames: np.ndarray, peak: int | None = None, upsample: int = UPSAMPLE) -> dict[str, float]:
+    """What a clip's motion *does*, at frame ``peak`` (default: of largest change): the mean flow to the right
+    (``dx``) and down
+    (``dy``) in pixels, its mean curl (``curl``, positive clockwise on screen: a tilt) and divergence
+    (``divergence``, positive outwards: leaning in), both in pixels per pixel scaled by half the frame's side."""
+    frames = np.asarray(frames)
+    if peak is None:
+        change = [float(np.abs(frame.astype(np.float32) - frames[0]).mean()) for frame in frames[1:]]
+        peak = 1 + int(np.argmax(change))
+    flow = dense_flow(frames[0], frames[peak], upsample)
+    dfx_dy, dfx_dx = np.gradient(flow[..., 0])
+    dfy_dy, dfy_dx = np.gradient(flow[..., 1])
+    half = frames.shape[1] / 2
+    return {"dx": float(flow[..., 0].mean()), "dy": float(flow[..., 1].mean()),
+            "curl": float((dfy_dx - dfx_dy).mean() * half), "divergence": float((dfx_dx + dfy_dy).mean() * half)}
