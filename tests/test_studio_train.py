@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import time
 import zipfile
 from collections.abc import Iterator
@@ -138,3 +140,35 @@ def test_training_streams_progress_stops_exports_and_resumes(client: TestClient)
     finished = wait_for(client, tuned.json()["id"], lambda job: job["status"] == "done", 90)
     assert finished["status"] == "done", finished["error"]
     assert client.get("/v1/models/pets-tuned").json()["metrics"]["init_from"] == "pets-run"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signals are Linux's")
+def test_a_trainer_ends_when_its_studio_is_killed(tmp_path: Path) -> None:
+    """The studio's training process asks for SIGTERM on its parent's death: kill -9 of the studio must not leave
+    a trainer writing the run (it then checkpoints and stops; here it just ends)."""
+    pid_file = tmp_path / "child.pid"
+    parent = ("import multiprocessing, time\n"
+              "from muybridge.studio.training import end_with_parent\n"
+              "def child(path):\n"
+              "    end_with_parent()\n"
+              "    open(path, 'w').write(str(__import__('os').getpid()))\n"
+              "    time.sleep(120)\n"
+              "if __name__ == '__main__':\n"
+              f"    multiprocessing.get_context('spawn').Process(target=child, args=({str(pid_file)!r},)).start()\n"
+              "    time.sleep(120)\n")
+    script = tmp_path / "studio_stand_in.py"
+    script.write_text(parent)
+    studio = subprocess.Popen([sys.executable, str(script)])
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_file.is_file() or not pid_file.read_text():
+            assert time.monotonic() < deadline, "the child did not start"
+            time.sleep(0.1)
+        child = int(pid_file.read_text())
+    finally:
+        studio.kill()
+        studio.wait()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child}").exists() and "zombie" not in Path(f"/proc/{child}/status").read_text().lower():
+        assert time.monotonic() < deadline, "the trainer outlived its studio"
+        time.sleep(0.1)

@@ -4,7 +4,10 @@ is handled only while a session runs, eval_kimg works without the CLI, and tune 
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import optuna
@@ -88,3 +91,39 @@ def test_tune_searches_what_a_plugin_architecture_and_augmentation_declare(monke
     settings = suggest(optuna.create_study().ask(), default)
     assert settings["params"]["embed_dim"] in (8, 16, Gallop.defaults["embed_dim"])
     assert "mine" in augment_choices(default.augment)
+
+
+def test_one_writer_per_run(tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    settings = {**TINY, "snapshot_kimg": 0.008}
+    start_or_resume(tiny_dataset, run, settings=settings, kimg=0.008)
+    folder = RunFolder(run)
+    assert folder.writer_pid() is None and not folder.lock.exists()  # released when the session ended
+    with folder.writer_lock():
+        assert folder.writer_pid() == os.getpid()
+        code, output = run_cli(["train", "--data", str(tiny_dataset), "--out", str(run), "--resume",
+                                "--kimg", "0.016"], monkeypatch, capsys)
+        assert code == 2
+        assert output == f"error: {run}: another trainer (PID {os.getpid()}) is writing this run; stop it first " \
+                         "or wait for it to end\n"
+    assert json.loads(folder.metrics.read_text().splitlines()[-1])["kimg"] <= 0.016  # the refused one wrote nothing
+
+
+def test_a_killed_trainer_leaves_no_lock_behind(tmp_path: Path) -> None:
+    folder = RunFolder(tmp_path / "run")
+    code = ("import time; from pathlib import Path; from muybridge.training.run import RunFolder\n"
+            f"with RunFolder(Path({str(folder.path)!r})).writer_lock():\n"
+            "    print('locked', flush=True); time.sleep(60)")
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        assert folder.writer_pid() == holder.pid
+        with pytest.raises(MuybridgeError, match=f"PID {holder.pid}"), folder.writer_lock():
+            pass
+    finally:
+        holder.kill()  # SIGKILL: no cleanup runs; the kernel drops the lock
+        holder.wait()
+    assert folder.writer_pid() is None
+    with folder.writer_lock():
+        assert folder.writer_pid() == os.getpid()

@@ -8,6 +8,10 @@ polls it between steps and always saves a checkpoint, so a stopped run resumes e
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +29,7 @@ from muybridge.training.run import RunFolder
 from muybridge.training.session import TrainingSession, new_run_config
 
 PROGRESS_INTERVAL_S = 0.5
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 def start_run(workspace: Workspace, jobs: JobManager, threads: int, dataset: str, name: str, minutes: float,
@@ -41,7 +46,11 @@ def start_run(workspace: Workspace, jobs: JobManager, threads: int, dataset: str
 
 def resume_run(workspace: Workspace, jobs: JobManager, threads: int, name: str, minutes: float) -> Job:
     """Continue run ``name`` on the dataset it was trained on, for ``minutes`` more."""
-    run = RunFolder(workspace.existing("runs", name, "run")).read()
+    folder = RunFolder(workspace.existing("runs", name, "run"))
+    writer = folder.writer_pid()
+    if writer is not None:  # e.g. a studio that died and left its trainer running (it stops with its parent now)
+        raise Conflict(f"run {name!r} is being trained by another process (PID {writer}); stop it first")
+    run = folder.read()
     data_dir = workspace.existing("datasets", Path(str(run["dataset"]["path"])).name, "dataset")
     return _start_job(workspace, jobs, threads, data_dir, name, minutes, True, {})
 
@@ -69,7 +78,8 @@ def list_runs(workspace: Workspace, jobs: JobManager) -> list[dict[str, Any]]:
         exported = (workspace.root / "models" / path.name).is_dir()
         listed.append({"name": path.name, "dataset": Path(str(run["dataset"]["path"])).name,
                        "architecture": run["config"].get("architecture"), "kimg": folder.last_kimg(),
-                       "model": path.name if exported else None, "training": path.name in training})
+                       "model": path.name if exported else None,
+                       "training": path.name in training or folder.writer_pid() is not None})
     return listed
 
 
@@ -87,10 +97,22 @@ def trained_seconds(run: RunFolder) -> float:
     return 0.0 if latest is None else float(ckpt.read_checkpoint(latest)[1].get("train_seconds", 0.0))
 
 
+def end_with_parent() -> None:
+    """Ask the kernel to send this process SIGTERM when the studio dies, however it dies (``kill -9`` too): the
+    session then checkpoints and stops, instead of training on as an orphan. Linux only; elsewhere a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() == 1:  # the studio died before the call above: nobody is left to stop us
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def train_worker(data_dir: str, run_dir: str, model_dir: str, request: dict[str, Any], minutes: float,
                  resume: bool, threads: int, stop_event: Any, messages: Any) -> None:
     """Process entry point: ``minutes`` more training of ``run_dir`` on ``data_dir`` (a new run takes
     ``request``'s settings, overrides and ``init_from``), then export."""
+    end_with_parent()
     try:
         messages.put(("done", _train_and_export(Path(data_dir), Path(run_dir), Path(model_dir), request,
                                                 minutes, resume, threads, stop_event, messages)))

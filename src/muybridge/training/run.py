@@ -2,12 +2,17 @@
 
 A run folder holds ``run.json`` (the resolved config, the dataset identity and the model config),
 ``checkpoints/`` (``ckpt-STEP.safetensors`` and ``best.safetensors``), ``metrics.jsonl`` (one JSON line per
-logged tick), ``samples/`` (sample grids, ``latest.png`` the newest), ``logs/`` (TensorBoard) and a lock file.
+logged tick), ``samples/`` (sample grids, ``latest.png`` the newest), ``logs/`` (TensorBoard); beside it, while
+a trainer writes it, the lock ``.NAME.lock`` that keeps a second one out.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,8 +144,56 @@ class RunFolder:
 
     @property
     def lock(self) -> Path:
-        """Where a lock against two trainers writing one run will live."""
-        return self.path / "run.lock"
+        """The one-writer lock: beside the folder (``.NAME.lock``), so a run refused before it starts leaves no
+        folder behind."""
+        return self.path.parent / f".{self.path.name}.lock"
+
+    @contextlib.contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """Hold the run's exclusive lock while training: a second trainer is refused at once, in one line naming
+        the holder's PID. The kernel releases it when the holder dies, however it dies."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.lock, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise MuybridgeError(f"{self.path}: another trainer (PID {holder}) is writing this run; stop it "
+                                     "first or wait for it to end") from None
+            if _same_file(fd, self.lock):  # not a lock file its last holder removed meanwhile
+                break
+            os.close(fd)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            self.lock.unlink(missing_ok=True)
+            os.close(fd)
+
+    def writer_pid(self) -> int | None:
+        """The PID of the process training this run now (None: nobody holds the lock)."""
+        try:
+            fd = os.open(self.lock, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            return int(text) if text.isdigit() else -1
+        finally:
+            os.close(fd)
+        return None
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.fstat(fd).st_ino == path.stat().st_ino
+    except FileNotFoundError:
+        return False
 
 
 def read_run(run_dir: Path) -> dict[str, Any]:

@@ -14,6 +14,7 @@ started one way behaves the same started another:
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -69,7 +70,9 @@ class TrainingSession:
               warn: Callable[[str], None] = lambda message: None) -> TrainResult:
         """Train (see :func:`~muybridge.training.loop.train` for the lengths); SIGTERM stops it cleanly."""
         start = read_source(self.source) if self.source is not None else None
-        with sigterm_requests() as terminated:
+        # One writer per run: the main process holds the lock (torchrun's other ranks write nothing).
+        lock = self.run.writer_lock() if os.environ.get("RANK", "0") == "0" else contextlib.nullcontext()
+        with lock, sigterm_requests() as terminated:
             return train(self.data_dir, self.run.path, self.config, kimg=kimg, minutes=minutes,
                          cpu_minutes=cpu_minutes, resume=self.resume, init_from=start, progress=progress,
                          should_stop=lambda: terminated() or should_stop(), warn=warn)
