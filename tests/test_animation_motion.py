@@ -152,3 +152,17 @@ def test_the_motions_verb_stores_what_it_measured_and_strengths_are_read(
     times = np.linspace(0, 1, 9)
     doubled = pose_builder("cat:1", "nod")(generator, 0).poses(times)  # type: ignore[attr-defined]
     assert torch.allclose(doubled, 2 * torch.from_numpy(MOTIONS["nod"].poses(times)).float())
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"characters": ["cow:1"]}, "unknown class 'cow'"),
+    ({"mode": "motion", "characters": ["cat:1"], "direction": "wag"}, "unknown direction 'wag'"),
+    ({"characters": ["cat:1"], "offsets": {"wag": 1.0}}, "unknown direction 'wag'"),
+    ({"characters": ["cat:1"], "fps": 1e-9}, "fps: must be"),
+    ({"characters": ["cat:1"], "grid": "99x99"}, "grid: "),
+])
+def test_animate_is_refused_before_a_job_when_only_the_model_can_tell(client: Any, body: dict[str, Any],
+                                                                       message: str) -> None:
+    refused = client.post("/v1/animate", json={"model": "tiny", **body})
+    assert refused.status_code == 400 and message in refused.json()["error"], refused.text
+    assert client.get("/v1/jobs").json() == []

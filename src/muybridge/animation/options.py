@@ -23,6 +23,7 @@ MODES = ("loop", "walk", "morph", "motion", "timeline")
 EASING_NAMES = ("linear", "ease-in-out", "cubic")
 INTERPOLATION_NAMES = ("slerp", "lerp")
 
+MIN_FPS = 0.1  # a GIF's frame delay must fit its 16-bit field of centiseconds
 MAX_FPS = 60.0
 MAX_SECONDS = 60.0
 MAX_GRID_SIDE = 16
@@ -65,6 +66,8 @@ class Spec:
 
     def limits_text(self) -> str:
         """``between 1 and 16``, ``above 0 and at most 60``, ``a positive number of seconds up to the limit of 60``."""
+        if self.above is not None and self.minimum is not None and self.maximum is not None:
+            return f"above {self.above:g}, at least {self.minimum:g}, and at most {self.maximum:g}"
         if self.minimum is not None and self.maximum is not None:
             return f"between {self.minimum:g} and {self.maximum:g}"
         if self.above == 0 and self.unit:
@@ -84,7 +87,7 @@ def option(default: Any, help: str, **limits: Any) -> Any:
 class AnimationOptions:
     """How to animate: timing, size, layout and each mode's own settings."""
 
-    fps: float = option(24.0, "Frames per second.", above=0, maximum=MAX_FPS)
+    fps: float = option(24.0, "Frames per second.", above=0, minimum=MIN_FPS, maximum=MAX_FPS)
     duration: float | None = option(None, f"Length in seconds (default: {DEFAULT_SECONDS:g}).", above=0,
                                     maximum=MAX_SECONDS, unit="seconds", modes=("loop", "walk", "morph", "motion"))
     frames: int | None = option(None, "Number of frames, instead of --duration.", minimum=1, maximum=MAX_FRAMES,

@@ -13,10 +13,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import Field, create_model
 
-from muybridge.animation.modes import Animation, LatentSource
+from muybridge.animation.modes import Animation, LatentSource, PathBuilder
 from muybridge.animation.motions import MOTION_NAMES, MOTIONS
 from muybridge.animation.options import AnimationOptions, option_fields, pydantic_fields
 from muybridge.animation.pack import character_pack
+from muybridge.generator import Generator
 from muybridge.studio.errors import NotFound, StudioError
 from muybridge.studio.jobs import Job
 from muybridge.studio.pets import (
@@ -25,6 +26,7 @@ from muybridge.studio.pets import (
 )
 from muybridge.studio.render import (
     FORMAT_SUFFIXES,
+    direction_offset,
     render_animation_file,
     studio_animation,
 )
@@ -63,6 +65,15 @@ class AnimateBody(AnimationOptionsBody):  # type: ignore[valid-type,misc]
         return AnimationOptions(**{item.name: getattr(self, item.name) for item in option_fields()}).check()
 
 
+def check_against_model(generator: Generator, build: PathBuilder, options: AnimationOptions,
+                        offsets: dict[str, float]) -> None:
+    """What only the model can tell, before a job is accepted: its classes, its directions, its pose input."""
+    rows, cols = options.grid_shape()
+    for cell in range(rows * cols):
+        build(generator, cell)
+    direction_offset(generator, offsets)
+
+
 @router.post("/animate", tags=["animate"], status_code=202)
 async def animate(request: Request, body: AnimateBody) -> JSONResponse:
     """Start an animation job; follow it at ``/v1/jobs/{id}`` (or ``/events``), then download the result."""
@@ -74,8 +85,9 @@ async def animate(request: Request, body: AnimateBody) -> JSONResponse:
     if pet is not None:
         await asyncio.to_thread(lambda: check_pet_model(pet, studio.catalog.load(model)))
     animation = studio_animation(body.mode, body.characters, body.keyframes, options, pet)
-    animation.builder(options)  # refuses bad keys now, not in the job
+    build = animation.builder(options)  # refuses bad keys now, not in the job
     animation.frame_count(options)
+    await asyncio.to_thread(check_against_model, studio.catalog.load(model), build, options, body.offsets)
     characters = [f"pet-{body.pet}", *body.characters[1:]] if body.pet else body.characters
     title = f"{body.mode} {' '.join(characters)} ({body.format})"
 
