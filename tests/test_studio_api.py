@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import json
 import shutil
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -206,3 +208,26 @@ def test_batcher_merges_concurrent_requests(tiny_model_dir: Path) -> None:
     assert batcher.batches <= 2 and batcher.images == 12
     expected = generator.generate("cat", list(range(12)))
     assert all(np.array_equal(result[0], expected[i]) for i, result in enumerate(results))
+
+
+def test_a_restarted_studio_shows_interrupted_jobs_with_what_ran_them(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from muybridge.studio.jobs import INTERRUPTED
+
+    settings = StudioSettings(workspace=workspace_with_model(tmp_path, tiny_model_dir), bundled_dir=None)
+    with TestClient(create_app(settings), base_url=LOCAL) as first:
+        studio = first.app.state.studio  # type: ignore[attr-defined]
+        gate = threading.Event()
+        studio.jobs.submit("animate", "blocker", lambda job: gate.wait(30))  # holds the one job thread
+        started = first.post("/v1/animate", json={"model": "tiny", "characters": ["cat:2"], "fps": 4, "duration": 1})
+        job_id = started.json()["id"]
+        journal = studio.workspace.inside(".jobs", f"{job_id}.json")
+        assert json.loads(journal.read_text())["status"] == "queued"
+        # the studio dies here (no shutdown: its journal still says queued); a new one starts on the workspace
+        with TestClient(create_app(settings), base_url=LOCAL) as second:
+            restored = second.get(f"/v1/jobs/{job_id}").json()
+            assert restored["status"] == "interrupted" and restored["error"] == INTERRUPTED
+            assert restored["request"]["path"] == "/v1/animate"
+            again = second.post(restored["request"]["path"], json=restored["request"]["body"])
+            assert again.status_code == 202
+            assert wait_for_job(second, again.json()["id"])["status"] == "done"
+        gate.set()

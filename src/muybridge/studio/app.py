@@ -75,7 +75,8 @@ class Studio:
         self.catalog = ModelCatalog(self.workspace, settings.bundled_dir)
         self.batcher = GenerateBatcher(self.catalog.load, max_queue=settings.max_queue,
                                        max_batch=settings.max_batch, window_s=settings.batch_window_s)
-        self.jobs = JobManager(settings.max_pending_jobs, settings.max_training_jobs)
+        self.jobs = JobManager(settings.max_pending_jobs, settings.max_training_jobs,
+                               journal=self.workspace.inside(".jobs"))
 
     def close(self) -> None:
         self.jobs.shutdown()

@@ -9,6 +9,7 @@ training loop polls, so they always end on a checkpoint and can be resumed.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import queue
 import threading
@@ -18,12 +19,17 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from muybridge.errors import MuybridgeError
+from muybridge.files import atomic_write_json
 from muybridge.studio.errors import Busy, Conflict, NotFound
 
-TERMINAL = frozenset({"done", "failed", "cancelled"})
+TERMINAL = frozenset({"done", "failed", "cancelled", "interrupted"})
+#: Changes worth recording in the workspace's job journal (progress ticks are not).
+RECORDED = frozenset({"status", "files", "result", "error"})
+INTERRUPTED = "the studio stopped while this job ran; run it again"
 KEEP_FINISHED = 200
 
 
@@ -47,6 +53,8 @@ class Job:
     started: float | None = None
     finished: float | None = None
     version: int = 0
+    request: dict[str, Any] | None = None  # {"path": "/v1/animate", "body": {...}}: what "run again" posts
+    journal: Path | None = field(default=None, repr=False)
     cancel_requested: threading.Event = field(default_factory=threading.Event, repr=False)
     changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
 
@@ -56,6 +64,13 @@ class Job:
                 setattr(self, key, value)
             self.version += 1
             self.changed.notify_all()
+        if self.journal is not None and RECORDED & set(values):
+            self.record()
+
+    def record(self) -> None:
+        """Write the job's state to the journal, so a restarted studio still knows it (and that it was cut)."""
+        assert self.journal is not None
+        atomic_write_json(self.journal / f"{self.id}.json", self.public())
 
     def progress(self, done: int, total: int | None, /, **info: float | str) -> None:
         """The library's ``Progress`` callback for this job; raises :class:`Cancelled` when asked to stop."""
@@ -73,7 +88,7 @@ class Job:
                 "done": self.done, "total": self.total, "fraction": fraction, "info": dict(self.info),
                 "error": self.error, "files": list(self.files), "result": dict(self.result),
                 "created": self.created, "started": self.started, "finished": self.finished,
-                "version": self.version, "stop_requested": self.cancel_requested.is_set()}
+                "version": self.version, "stop_requested": self.cancel_requested.is_set(), "request": self.request}
 
 
 Work = Callable[[Job], None]
@@ -82,15 +97,35 @@ Work = Callable[[Job], None]
 class JobManager:
     """Thread jobs run one at a time (the CPU has 2 cores); at most ``max_training`` training processes."""
 
-    def __init__(self, max_pending: int = 8, max_training: int = 1) -> None:
+    def __init__(self, max_pending: int = 8, max_training: int = 1, journal: Path | None = None) -> None:
         self.max_pending = max_pending
         self.max_training = max_training
+        self.journal = journal
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="studio-job")
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._futures: dict[str, Future[None]] = {}
         self._processes: dict[str, multiprocessing.process.BaseProcess] = {}
         self._stop_events: dict[str, Any] = {}
         self._lock = threading.Lock()
+        if journal is not None:
+            journal.mkdir(parents=True, exist_ok=True)
+            self._restore(journal)
+
+    def _restore(self, journal: Path) -> None:
+        """The jobs of earlier studio sessions, newest last; those that had not ended are now interrupted."""
+        records = []
+        for path in journal.glob("*.json"):
+            try:
+                records.append(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError):
+                path.unlink(missing_ok=True)  # a half-written record of a crash: nothing to show
+        for data in sorted(records, key=lambda r: float(r.get("created") or 0))[-KEEP_FINISHED:]:
+            fields = {k: data[k] for k in ("id", "kind", "title", "status", "done", "total", "info", "error", "files",
+                                           "result", "created", "started", "finished", "request") if k in data}
+            job = Job(**fields, journal=journal)
+            if not job.finished_or_failed:
+                job.update(status="interrupted", error=INTERRUPTED, finished=time.time())
+            self._jobs[job.id] = job
 
     def get(self, job_id: str) -> Job:
         with self._lock:
@@ -103,22 +138,27 @@ class JobManager:
         with self._lock:
             return list(reversed(self._jobs.values()))
 
-    def _add(self, kind: str, title: str) -> Job:
-        job = Job(uuid.uuid4().hex[:12], kind, title)
+    def _add(self, kind: str, title: str, request: dict[str, Any] | None = None) -> Job:
+        job = Job(uuid.uuid4().hex[:12], kind, title, request=request, journal=self.journal)
         with self._lock:
             self._jobs[job.id] = job
             finished = [j.id for j in self._jobs.values() if j.finished_or_failed]
             for old in finished[: max(0, len(finished) - KEEP_FINISHED)]:
-                del self._jobs[old]
+                gone = self._jobs.pop(old)
+                if self.journal is not None:
+                    (self.journal / f"{gone.id}.json").unlink(missing_ok=True)
+        if self.journal is not None:
+            job.record()
         return job
 
-    def submit(self, kind: str, title: str, work: Work) -> Job:
-        """Queue ``work(job)`` on the job thread; :class:`Busy` when ``max_pending`` jobs already wait."""
+    def submit(self, kind: str, title: str, work: Work, request: dict[str, Any] | None = None) -> Job:
+        """Queue ``work(job)`` on the job thread; :class:`Busy` when ``max_pending`` jobs already wait.
+        ``request`` (the route and body that asked for it) is what "run again" posts after an interruption."""
         with self._lock:
             pending = sum(1 for j in self._jobs.values() if j.kind != "train" and not j.finished_or_failed)
         if pending >= self.max_pending:
             raise Busy(f"{pending} jobs are queued already; wait for one to finish", retry_after=5)
-        job = self._add(kind, title)
+        job = self._add(kind, title, request)
         self._futures[job.id] = self.executor.submit(_run_thread_job, job, work)
         return job
 

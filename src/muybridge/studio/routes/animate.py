@@ -100,7 +100,8 @@ async def animate(request: Request, body: AnimateBody) -> JSONResponse:
                    result={"frames": rendered.frames, "width": rendered.width, "height": rendered.height,
                            "format": body.format, "fps": options.fps, "model": model})
 
-    return job_json(studio.jobs.submit("animate", title, work), 202)
+    request_again = {"path": "/v1/animate", "body": body.model_dump(mode="json")}
+    return job_json(studio.jobs.submit("animate", title, work, request_again), 202)
 
 
 @router.get("/motions", tags=["animate"])
@@ -162,7 +163,9 @@ async def character(request: Request, body: CharacterBody) -> JSONResponse:
                            "fps": options.fps, "previews": {name: i for i, name in enumerate(pack.motions)},
                            "contact": len(previews), "download": len(previews) + 1})
 
-    return job_json(studio.jobs.submit("character", f"character {who} ({len(body.motions)} motions)", work), 202)
+    request_again = {"path": "/v1/character", "body": body.model_dump(mode="json")}
+    title = f"character {who} ({len(body.motions)} motions)"
+    return job_json(studio.jobs.submit("character", title, work, request_again), 202)
 
 
 @router.get("/jobs", tags=["jobs"])

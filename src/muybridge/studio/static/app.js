@@ -103,10 +103,12 @@ function setProgress(bar, job) {
   bar.style.width = fraction === null || fraction === undefined ? "" : `${Math.round(fraction * 100)}%`;
 }
 
-/* Follow a job through server-sent events (falls back to polling when EventSource fails). */
+const ENDED = ["done", "failed", "cancelled", "interrupted"];
+
+/* Follow a job through server-sent events; when the stream breaks (a restarting studio), poll with backoff. */
 function followJob(id, onUpdate) {
   let finished = false;
-  const done = (job) => ["done", "failed", "cancelled"].includes(job.status);
+  const done = (job) => ENDED.includes(job.status);
   const source = new EventSource(`/v1/jobs/${id}/events`);
   source.onmessage = (event) => {
     const job = JSON.parse(event.data);
@@ -116,12 +118,17 @@ function followJob(id, onUpdate) {
   source.onerror = () => {
     source.close();
     if (finished) return;
+    let delay = 1000;
     const poll = async () => {
       try {
         const job = await getJSON(`/v1/jobs/${id}`);
+        delay = 1000;
         onUpdate(job);
-        if (!done(job)) setTimeout(poll, 1000);
-      } catch (error) { toast(error.message, true); }
+        if (!done(job)) setTimeout(poll, delay);
+      } catch (error) {
+        delay = Math.min(delay * 2, 30000);  // the studio may be restarting: keep trying, less often
+        setTimeout(poll, delay);
+      }
     };
     poll();
   };
@@ -395,7 +402,7 @@ async function invertPet() {
     followJob(job.id, (update) => {
       setProgress($("#pet-progress"), update);
       $("#pet-status").textContent = `${update.status}${update.total ? ` · step ${update.done}/${update.total}` : ""}`;
-      if (!["done", "failed", "cancelled"].includes(update.status)) return;
+      if (!ENDED.includes(update.status)) return;
       button.disabled = false;
       $("#pet-job").hidden = true;
       if (update.status === "failed") { toast(update.error, true); $("#pet-status").textContent = update.error; }
@@ -495,9 +502,10 @@ function showAnimationJob(job) {
   setProgress($("#anim-progress"), job);
   const stage = job.info && job.info.stage ? ` · ${job.info.stage}` : "";
   $("#anim-status").textContent = `${job.status}${stage}${job.total ? ` · ${job.done}/${job.total}` : ""}`;
-  if (!["done", "failed", "cancelled"].includes(job.status)) return;
+  if (!ENDED.includes(job.status)) return;
   $("#anim-render").disabled = false;
   $("#anim-job").hidden = job.status === "done";
+  if (job.status === "interrupted") { offerRunAgain(job); return; }
   if (job.status === "failed") { toast(job.error, true); return; }
   if (job.status !== "done") return;
   if (job.result.motions) { showCharacter(job); return; }
@@ -514,6 +522,27 @@ function showAnimationJob(job) {
   if (job.urls.length > 1) $("#anim-atlas").href = `${job.urls[1]}?download=true`;
   $("#anim-caption").textContent = `${job.result.frames} frames · ${job.result.width}×${job.result.height} · ${job.result.fps} fps · ${format}`;
   $("#anim-actions").hidden = false;
+}
+
+/* An interrupted job (the studio restarted while it ran): say so, and offer to post its request again. */
+function offerRunAgain(job) {
+  const again = element("button", { type: "button", class: "button", text: "Run again", onclick: async () => {
+    try {
+      const next = await (await api(job.request.path, { json: job.request.body })).json();
+      $("#anim-job").hidden = false;
+      $("#anim-job").dataset.id = next.id;
+      animSource = followJob(next.id, showAnimationJob);
+    } catch (error) { toast(error.message, true); }
+  } });
+  $("#anim-result").replaceChildren(element("p", { class: "empty", text: `${job.title}: ${job.error}` }),
+    ...(job.request ? [again] : []));
+}
+
+async function showInterruptedJobs() {
+  let jobs = [];
+  try { jobs = await getJSON("/v1/jobs"); } catch (error) { return; }
+  const cut = jobs.find((job) => job.status === "interrupted" && job.request);
+  if (cut) offerRunAgain(cut);
 }
 
 /* A character pack: every motion playing side by side, the pack to download. */
@@ -548,7 +577,7 @@ async function refreshTrain() {
         text: `${m.name} (${m.classes.join(", ")} · ${m.resolution}px)` })));
     if (models.some((m) => m.name === chosen)) init.value = chosen;
     $("#train-arch").disabled = Boolean(init.value);
-    const trainingOn = new Set(jobs.filter((j) => j.kind === "train" && !["done", "failed", "cancelled", "interrupted"]
+    const trainingOn = new Set(jobs.filter((j) => j.kind === "train" && !ENDED
       .includes(j.status)).map((j) => (j.result || {}).dataset));
     $("#dataset-list").replaceChildren(...datasets.map((d) => element("li", { "data-name": d.name }, [
       element("span", { class: "title", text: d.name }),
@@ -568,7 +597,7 @@ async function refreshTrain() {
         : element("button", { type: "button", text: "Resume", onclick: () => resumeRun(r.name) }),
     ])));
     if (!runs.length) $("#run-list").replaceChildren(element("li", { class: "muted", text: "No runs yet." }));
-    const running = jobs.find((j) => j.kind === "train" && !["done", "failed", "cancelled"].includes(j.status));
+    const running = jobs.find((j) => j.kind === "train" && !ENDED.includes(j.status));
     if (running && state.trainJob !== running.id) watchTraining(running.id);
   } catch (error) { toast(error.message, true); }
 }
@@ -616,7 +645,7 @@ async function uploadDataset(event) {
         refreshTrain();
       }
       if (update.status === "failed") { toast(update.error, true); $("#upload-status").textContent = update.error; }
-      if (["done", "failed", "cancelled"].includes(update.status)) button.disabled = false;
+      if (ENDED.includes(update.status)) button.disabled = false;
     });
   } catch (error) {
     toast(error.message, true);
@@ -660,7 +689,7 @@ function watchTraining(id) {
     const info = job.info || {};
     setProgress($("#train-progress"), job);
     const number = (v, digits) => (typeof v === "number" ? v.toFixed(digits) : "–");
-    const ended = ["done", "failed", "cancelled"].includes(job.status);
+    const ended = ENDED.includes(job.status);
     const stoppedEarly = job.result && job.result.stopped_by === "request";
     const stage = ended ? (stoppedEarly ? "stopped" : job.status) : info.stage || job.status;
     const stats = [["stage", stage], ["kimg", number(info.kimg, 2)], ["loss D", number(info.loss_d, 3)],
@@ -714,6 +743,7 @@ async function start() {
   bindRange("anim-strength", 2);
   $("#anim-motion").addEventListener("change", () => { $("#anim-direction-box").hidden = Boolean($("#anim-motion").value); });
   loadMotions();
+  showInterruptedJobs();
   for (const button of $$("#anim-mode button")) button.addEventListener("click", () => setMode(button.dataset.mode));
   $("#anim-form").addEventListener("submit", animate);
   $("#anim-model").addEventListener("change", onAnimateModel);
