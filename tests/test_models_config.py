@@ -89,3 +89,24 @@ def test_training_dicts_still_build_and_save(tmp_path: Path) -> None:
     assert read_model_config(folder) == {"format": "muybridge-model", "format_version": 1, **model, "name": "m"}
     with pytest.raises(MuybridgeError, match='model config: field "latent_dim"'):
         build_networks({**model, "latent_dim": 0})
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"params": {"channel_base": "64"}}, "parameter channel_base must be int"),
+    ({"params": {"channel_max": 10**30}}, "parameter channel_max must be positive and at most"),
+    ({"params": {"embed_dim": 0}}, "parameter embed_dim must be positive"),
+    ({"latent_dim": 10**30}, '"latent_dim" must be a whole number from 1 to 4096'),
+    ({"resolution": 48}, '"resolution" must be a power of two'),
+])
+def test_a_damaged_config_is_refused_before_torch_sees_it(tmp_path: Path, change: dict, message: str) -> None:
+    """Found by benchmarks/fuzz_files.py: these reached torch (TypeError, overflow) before they were checked."""
+    from muybridge import Generator
+
+    folder = tmp_path / "model"
+    shutil.copytree(ZOO / "cats-dogs-64", folder)
+    config = json.loads((folder / "config.json").read_text())
+    for key, value in change.items():
+        config[key] = {**config[key], **value} if isinstance(value, dict) else value
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(MuybridgeError, match=re.escape(message)):
+        Generator.load(folder)

@@ -404,3 +404,11 @@ def test_api_docs_are_served_from_the_package(client: TestClient) -> None:
     assert (vendor / "LICENSE").is_file() and "Apache License" in (vendor / "LICENSE").read_text()
     assert "5.35.0" in (vendor / "SOURCE.md").read_text()
     assert client.get("/redoc").status_code == 404
+
+
+@pytest.mark.parametrize("size", ["-1", "100000", "7"])
+def test_an_absurd_dataset_size_is_refused_before_a_job(client: TestClient, workspace: Path, size: str) -> None:
+    refused = client.post("/v1/datasets", data={"name": "odd", "size": size},
+                          files=[("files", ("a.png", b"x", "image/png"))])
+    assert refused.status_code == 400 and "size" in refused.json()["error"]
+    assert client.get("/v1/jobs").json() == [] and not (workspace / "datasets" / "odd").exists()

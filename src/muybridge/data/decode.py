@@ -206,6 +206,8 @@ def _animation_frames(data: bytes, size: int, fps: float, min_side: int | None) 
                 frame_start_ms = frame_end_ms
         except UnusableImageError:
             raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:  # a later frame's size
+            raise UnusableImageError("too large", f"refused as a possible decompression bomb ({exc})") from None
         except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
             raise UnusableImageError("corrupt", f"corrupt animation frame ({exc})") from None
 

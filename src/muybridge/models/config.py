@@ -69,9 +69,11 @@ class ModelConfig:
         known = {"format", *REQUIRED_KEYS, *ABSENT}
         return cls(
             architecture=checked(data, "architecture", source, is_text, "an architecture name"),
-            resolution=checked(data, "resolution", source, is_positive, "a positive whole number"),
+            resolution=checked(data, "resolution", source, is_resolution,
+                               f"a power of two from 8 to {MAX_RESOLUTION}"),
             classes=tuple(checked(data, "classes", source, is_class_list, "a list of distinct class names")),
-            latent_dim=checked(data, "latent_dim", source, is_positive, "a positive whole number"),
+            latent_dim=checked(data, "latent_dim", source, is_latent_size,
+                               f"a whole number from 1 to {MAX_LATENT_DIM}"),
             params=copy.deepcopy(checked(data, "params", source, is_object, "an object", {})),
             name=checked(data, "name", source, is_optional_text, "a string", None),
             pixel_art=checked(data, "pixel_art", source, is_bool, "true or false", False),
@@ -127,6 +129,20 @@ def is_count(value: Any) -> bool:
 
 def is_positive(value: Any) -> bool:
     return is_count(value) and value > 0
+
+
+#: Bounds of what a model folder may declare (far beyond anything this project trains), so a damaged or
+#: hostile config.json is refused in one line instead of asking torch for a tensor that cannot exist.
+MAX_RESOLUTION = 1024
+MAX_LATENT_DIM = 4096
+
+
+def is_resolution(value: Any) -> bool:
+    return is_positive(value) and 8 <= value <= MAX_RESOLUTION and value & (value - 1) == 0
+
+
+def is_latent_size(value: Any) -> bool:
+    return is_positive(value) and value <= MAX_LATENT_DIM
 
 
 def is_text(value: Any) -> bool:

@@ -14,6 +14,7 @@ Add one by subclassing :class:`Architecture` and decorating it with ``@register_
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -69,6 +70,8 @@ class Architecture:
                 f"architecture '{self.name}' has no parameter {', '.join(unknown)}; "
                 f"it takes {', '.join(sorted(self.defaults)) or 'none'}"
             )
+        for key, value in params.items():
+            check_param(self.name, key, value, self.defaults[key])
         self.resolution = resolution
         self.num_classes = num_classes
         self.latent_dim = latent_dim
@@ -112,3 +115,24 @@ def get_architecture(name: str) -> type[Architecture]:
         raise MuybridgeError(
             f"unknown architecture '{name}'; known: {', '.join(sorted(ARCHITECTURES))}"
         ) from None
+
+
+#: How far a size-like parameter may go beyond its default.
+MAX_PARAM_FACTOR = 16
+
+
+def check_param(architecture: str, key: str, value: Any, default: Any) -> None:
+    """A parameter has its default's type (an int where a float is expected is fine), and a size-like one (whose
+    default is a positive number) is positive and at most :data:`MAX_PARAM_FACTOR` times its default: a bad
+    config.json is refused in one line, not by torch or by running out of memory."""
+    expected = float if isinstance(default, float) else type(default)
+    fits = isinstance(value, expected) and not (isinstance(value, bool) and expected is not bool)
+    if expected is float:
+        fits = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not fits:
+        raise MuybridgeError(f"architecture '{architecture}': parameter {key} must be {expected.__name__}, "
+                             f"got {value!r}")
+    if isinstance(default, int | float) and not isinstance(default, bool) and default > 0 and \
+            not 0 < value <= MAX_PARAM_FACTOR * default:
+        raise MuybridgeError(f"architecture '{architecture}': parameter {key} must be positive and at most "
+                             f"{MAX_PARAM_FACTOR * default:g} ({MAX_PARAM_FACTOR}x its default), got {value!r}")

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from muybridge.data.format import DATASET_FILE
+from muybridge.data.prepare import MAX_SIZE, MIN_SIZE
 from muybridge.errors import MuybridgeError
 from muybridge.studio.errors import Conflict, StudioError
 from muybridge.studio.jobs import Job
@@ -141,6 +142,8 @@ async def upload_dataset(request: Request) -> JSONResponse:
     async with request.form(max_files=limits.max_files + 1, max_fields=16) as form:
         name = check_name(str(form.get("name") or ""), "dataset name")
         size = form_int(form.get("size"), 64, "size")
+        if not MIN_SIZE <= size <= MAX_SIZE:  # refused before the upload is staged, not in the job
+            raise StudioError(f"size {size}: must be between {MIN_SIZE} and {MAX_SIZE} pixels")
         class_name = str(form.get("class_name") or "").strip() or None
         holdout = str(form.get("holdout") or "").strip() or None
         overwrite = str(form.get("overwrite") or "").lower() in ("1", "true", "on", "yes")
