@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from muybridge.errors import MuybridgeError
 from muybridge.models.pose import warp_features
 from muybridge.models.registry import Architecture, Decoder, register_architecture
 
@@ -158,14 +159,18 @@ class GallopDecoder(Decoder):
 
     def __init__(self, resolution: int, num_classes: int, latent_dim: int, params: dict[str, Any]) -> None:
         super().__init__(resolution, num_classes, latent_dim)
-        #: Features are warped by the pose after the block at this resolution (default: the last, half the
-        #: output's; smaller ones smear the face unless the model was trained with pose warps: docs/motion.md).
-        self.pose_resolution = int(params.get("pose_resolution", resolution // 2))
+        #: Features are warped by the pose after the block at this resolution (0: the last, half the
+        #: output's; smaller ones smear the face unless the model was trained with pose warps: docs/motion.md,
+        #: docs/motion-training.md).
+        self.pose_resolution = int(params.get("pose_resolution") or resolution // 2)
         embed_dim = params["embed_dim"]
         self.class_embedding = nn.Linear(num_classes, embed_dim, bias=False)
         nn.init.normal_(self.class_embedding.weight)
         style_dim = latent_dim + embed_dim
         resolutions = [2**i for i in range(2, int(math.log2(resolution)))]
+        if self.pose_resolution not in resolutions:
+            raise MuybridgeError(f"pose_resolution {self.pose_resolution}: the decoder's feature maps are "
+                                 f"{', '.join(map(str, resolutions))} px")
         c4 = channels(4, params)
         self.const = nn.Parameter(torch.randn(1, c4, 4, 4))
         self.convs = nn.ModuleList()
@@ -288,7 +293,7 @@ class GallopEncoder(nn.Module):
 class Gallop(Architecture):
     defaults: ClassVar[dict[str, Any]] = {
         "channel_base": 1024, "channel_min": 16, "channel_max": 128, "embed_dim": 32,
-        "refine_upto": 8, "mbstd_group": 4,
+        "refine_upto": 8, "mbstd_group": 4, "pose_resolution": 0,
     }
     training_defaults: ClassVar[dict[str, Any]] = {
         "latent_dim": 128, "loss": "nonsaturating", "lr_g": 2e-3, "lr_d": 2e-3, "betas": [0.0, 0.99],

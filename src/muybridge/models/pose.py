@@ -22,9 +22,22 @@ import torch.nn.functional as F
 POSE_FIELDS = ("tilt", "shift_x", "shift_y", "scale", "yaw", "pitch")
 POSE_DIM = len(POSE_FIELDS)
 
+#: Training-time pose warps (``pose_p`` in the training config) draw each field uniformly in ``±`` this range
+#: (``POSE_FIELDS`` order), scaled by ``pose_strength``: a little beyond the motion library's amplitudes.
+TRAINING_RANGES = (15 * math.pi / 180, 0.1, 0.1, math.log(1.08), 0.2, 0.2)
+
 
 def rest_pose(count: int) -> torch.Tensor:
     return torch.zeros(count, POSE_DIM)
+
+
+def random_poses(count: int, p: float, strength: float, generator: torch.Generator) -> torch.Tensor:
+    """``(count, 6)`` poses uniform in ``±strength * TRAINING_RANGES``, each row kept with probability ``p`` (the
+    rest zero: the rest pose). Every draw comes from ``generator``, the same number whatever ``p``."""
+    ranges = torch.tensor(TRAINING_RANGES) * strength
+    poses = (torch.rand(count, POSE_DIM, generator=generator) * 2 - 1) * ranges
+    keep = torch.rand(count, 1, generator=generator) < p
+    return poses * keep
 
 
 def sampling_grid(pose: torch.Tensor, height: int, width: int) -> torch.Tensor:

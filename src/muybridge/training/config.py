@@ -24,6 +24,10 @@ class TrainConfig:
     betas: tuple[float, float] = (0.0, 0.99)
     batch: int = 32
     augment: list[str] = field(default_factory=lambda: ["color", "translation", "cutout"])
+    #: Probability that a fake is rendered in a random pose (and a real shown to D warped alike), so the layers
+    #: after the decoder's pose warp learn to render warped features; 0: off.
+    pose_p: float = 0.0
+    pose_strength: float = 1.0  # scales the pose ranges (models/pose.py TRAINING_RANGES)
     r1_gamma: float = 0.05
     r1_every: int = 16
     ema_kimg: float = 5.0
@@ -125,7 +129,12 @@ def resume_config(stored: dict[str, Any], overrides: dict[str, Any]) -> TrainCon
 
 
 def validate(config: TrainConfig) -> None:
-    get_architecture(config.architecture)(64, 1, config.latent_dim, config.params)  # rejects unknown params
+    arch = get_architecture(config.architecture)(64, 1, config.latent_dim, config.params)  # rejects unknown params
+    if not 0.0 <= config.pose_p <= 1.0 or config.pose_strength < 0:
+        raise MuybridgeError(f"pose_p must be in [0, 1] and pose_strength at least 0, got {config.pose_p} "
+                             f"and {config.pose_strength}")
+    if config.pose_p > 0 and not arch.build_decoder().takes_pose:
+        raise MuybridgeError(f"pose_p: the {config.architecture} decoder takes no pose; set pose_p 0")
     if config.batch < 1:
         raise MuybridgeError(f"batch must be at least 1, got {config.batch}")
     if config.precision not in ("fp32", "bf16", "auto"):

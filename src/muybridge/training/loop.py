@@ -1,6 +1,10 @@
 """The training loop: alternating D and G steps with DiffAugment, lazy R1, an EMA generator and an encoder
 trained alongside; atomic checkpoints, exact resume, divergence rollback, samples and TensorBoard logs.
 
+With ``pose_p`` > 0 that share of the fakes is rendered in a random pose (models/pose.py) and the reals D sees
+are warped alike in image space, so the decoder's layers after its pose warp learn to render warped features;
+the encoder step, the EMA and the sample grids stay unposed.
+
 The loop owns its evaluation too: with ``eval_kimg`` > 0 it scores held-out KID that often and keeps the best
 snapshot, however it was started. The run folder's layout is :class:`~muybridge.training.run.RunFolder`'s.
 """
@@ -27,6 +31,7 @@ from muybridge.files import atomic_path
 from muybridge.generator import Generator
 from muybridge.metrics.evaluate import quick_kid
 from muybridge.models import Networks, build_networks, get_architecture
+from muybridge.models.pose import random_poses, warp_features
 from muybridge.pictures import class_grid
 from muybridge.progress import Progress, report
 from muybridge.training import checkpoint as ckpt
@@ -182,6 +187,20 @@ class Trainer:
     def aug(self, images: torch.Tensor) -> torch.Tensor:
         return augment(images, self.config.augment, self.rng)
 
+    def poses(self, n: int) -> torch.Tensor:
+        return random_poses(n, self.config.pose_p, self.config.pose_strength, self.rng).to(self.world.device)
+
+    def fakes(self, classes: torch.Tensor) -> torch.Tensor:
+        """A batch from G, each in a random pose with probability ``pose_p``."""
+        latents = self.latents(self.batch)
+        if self.config.pose_p > 0:
+            return self.G(latents, classes, self.poses(self.batch))
+        return self.G(latents, classes)
+
+    def posed_reals(self, real: torch.Tensor) -> torch.Tensor:
+        """The reals D sees, warped in image space by poses of the fakes' distribution: a pose tells no fake."""
+        return warp_features(real, self.poses(real.shape[0])) if self.config.pose_p > 0 else real
+
     def train_step(self, real: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
         cfg = self.config
         real, labels = real.to(self.world.device), labels.to(self.world.device)
@@ -190,16 +209,17 @@ class Trainer:
 
         # One batch of fakes serves both steps (as in DCGAN): it saves a generator pass per step.
         with self.autocast():
-            fake = self.G(self.latents(self.batch), classes).float()
+            fake = self.fakes(classes).float()
 
         # Discriminator: real vs fake, plus lazy R1 on reals.
         self.D.requires_grad_(True)
+        shown = self.posed_reals(real)
         with self.autocast():
-            real_logits = self.D(self.aug(real), labels).float()
+            real_logits = self.D(self.aug(shown), labels).float()
             fake_logits = self.D(self.aug(fake.detach()), labels).float()
             d_loss = self.loss.discriminator(real_logits, fake_logits)
         if cfg.r1_gamma > 0 and self.step % cfg.r1_every == 0:
-            real_r1 = self.aug(real).detach().requires_grad_(True)
+            real_r1 = self.aug(shown).detach().requires_grad_(True)
             penalty = r1_penalty(self.D(real_r1, labels), real_r1)
             d_loss = d_loss + penalty * (cfg.r1_gamma / 2 * cfg.r1_every)
             stats["r1"] = float(penalty.detach())
