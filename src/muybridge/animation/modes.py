@@ -178,12 +178,15 @@ def pose_builder(key: str | None, name: str, strength: float = 1.0, source: Char
     if name not in MOTIONS:
         raise MuybridgeError(f"unknown motion '{name}'; known: {', '.join(MOTIONS)}")
 
+    stored: dict[int, float] = {}  # the model's own strength for this motion, read once per model
+
     def build(generator: Generator, cell: int) -> LatentPath:
         if not generator.takes_pose:
             raise MuybridgeError(f"model {generator.name} ({generator.config.architecture}) has no pose input: "
                                  f"the motion '{name}' needs a gallop model (or use --direction)")
-        stored = stored_strengths(generator.path).get(name, 1.0)  # the model's own measured strength
-        return pose_motion(pick(generator, cell), name, strength * stored)
+        if id(generator) not in stored:
+            stored[id(generator)] = stored_strengths(generator.path).get(name, 1.0)
+        return pose_motion(pick(generator, cell), name, strength * stored[id(generator)])
 
     return build
 

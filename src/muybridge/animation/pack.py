@@ -126,8 +126,10 @@ def character_pack(generator: Generator, animation: Animation, folder: str | os.
     """Render every motion of ``animation``'s character and write the pack."""
     checked = options.check()
     clips = render_motions(generator, animation, checked, motions, progress)
-    who = animation.characters[0] if animation.characters else f"latent file {animation.source.path}" \
-        if animation.source else ""
+    if animation.characters:
+        who = animation.characters[0]
+    else:
+        who = f"latent file {animation.source.path}" if animation.source else ""
     facts = {"model": generator.name, "character": who, "strength": checked.strength,
              "truncation": checked.truncation}
     return write_pack(clips, motions, folder, checked.fps, facts, progress)
