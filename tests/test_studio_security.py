@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,7 +16,8 @@ from PIL import Image
 
 from muybridge.errors import MuybridgeError
 from muybridge.studio import StudioSettings, create_app
-from muybridge.studio.errors import StudioError
+from muybridge.studio.errors import Busy, StudioError
+from muybridge.studio.jobs import JobManager
 from muybridge.studio.security import check_bind
 from muybridge.studio.uploads import UploadLimits
 from muybridge.studio.workspace import Workspace
@@ -374,6 +376,27 @@ def test_generate_caps_pixels_per_request(workspace: Path) -> None:
         assert native.status_code == 400 and "at most 4,096" in native.json()["error"]
         small = client.post("/v1/generate", json={"class": "cat", "n": 5, "size": 16})  # rendered at 32 px
         assert small.status_code == 400
+
+
+def test_queued_jobs_are_capped_in_pixels() -> None:
+    jobs = JobManager(max_pending=8, max_queued_pixels=100)
+    release = threading.Event()
+    try:
+        first = jobs.submit("animate", "a", lambda job: release.wait(30) and None, pixels=80)
+        with pytest.raises(Busy, match="render 80 pixels and this one 30"):
+            jobs.submit("animate", "b", lambda job: None, pixels=30)
+        second = jobs.submit("animate", "c", lambda job: None, pixels=20)  # fits beside the first
+    finally:
+        release.set()
+    assert jobs.wait(first.id, 30).status == jobs.wait(second.id, 30).status == "done"
+    assert jobs.submit("animate", "d", lambda job: None, pixels=500).pixels == 500  # alone, it may queue
+
+
+def test_an_animation_job_counts_the_pixels_it_renders(client: TestClient) -> None:
+    body = {"mode": "loop", "characters": ["cat:1"], "frames": 6, "fps": 6, "size": 48, "grid": "2x1"}
+    job = client.post("/v1/animate", json=body)
+    assert job.status_code == 202, job.text
+    assert job.json()["pixels"] == 6 * 2 * 48 * 48
 
 
 def test_api_docs_are_served_from_the_package(client: TestClient) -> None:

@@ -34,8 +34,9 @@ TINY_DCGAN = {"architecture": "dcgan", "params": {"ngf": 8, "ndf": 8, "embed_dim
               "batch": 8, "tick_kimg": 0.008, "snapshot_kimg": 0.032, "sample_kimg": 0.032}
 
 
-def make_tiny_dataset(tmp_path_factory: pytest.TempPathFactory, classes: dict[str, tuple[int, int, int]]) -> Path:
-    """20 images per class at 32 px, each class its own colour."""
+def make_tiny_dataset(tmp_path_factory: pytest.TempPathFactory, classes: dict[str, tuple[int, int, int]],
+                      size: int = 32) -> Path:
+    """20 images per class at ``size`` px, each class its own colour."""
     root = tmp_path_factory.mktemp("photos")
     rng = np.random.default_rng(0)
     for name, colour in classes.items():
@@ -45,7 +46,7 @@ def make_tiny_dataset(tmp_path_factory: pytest.TempPathFactory, classes: dict[st
             pixels[10 + i % 10 : 20 + i % 10, 8:30] = 255 - np.array(colour, dtype=np.uint8)
             Image.fromarray(pixels).save(root / name / f"{i}.png")
     out = tmp_path_factory.mktemp("datasets") / "tiny"
-    prepare_dataset([root], out, size=32, holdout=["0.2"], workers=1)
+    prepare_dataset([root], out, size=size, holdout=["0.2"], workers=1, min_side=32)
     return out
 
 
@@ -135,6 +136,31 @@ def test_init_from_refuses_other_shapes_and_existing_runs(tiny_dataset: Path, tm
         run_training(tiny_dataset, tmp_path / "source", kimg=0.032, resume=True, init_from=source.checkpoint)
     with pytest.raises(MuybridgeError, match="no such checkpoint, run folder or model folder"):
         run_training(tiny_dataset, tmp_path / "other", kimg=0.016, init_from=tmp_path / "missing.safetensors")
+
+
+def test_init_from_a_lower_resolution_grows_the_networks(tiny_dataset: Path, tmp_path: Path,
+                                                         tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Progressive growing: a 64-px run starts from a 32-px one; the shared layers keep their weights, the new
+    RGB layers start at zero, the trunks' blocks move down one octave. The other way is refused in one line."""
+    source = run_training(tiny_dataset, tmp_path / "source", kimg=0.016)
+    pets64 = make_tiny_dataset(tmp_path_factory, {"cat": (200, 120, 40), "dog": (60, 90, 200)}, size=64)
+    grown = run_training(pets64, tmp_path / "grown", kimg=0.0, init_from=source.checkpoint)
+    before, _ = ckpt.read_checkpoint(source.checkpoint)
+    after, _ = ckpt.read_checkpoint(grown.checkpoint)
+    for key in ("G.const", "G.convs.2.0.weight", "G.to_rgb.2.weight", "G.class_embedding.weight",
+                "G_ema.convs.1.1.weight"):
+        assert torch.equal(after[key], before[key]), key
+    assert not after["G.to_rgb.3.weight"].any() and not after["G_ema.final_rgb.weight"].any()
+    assert after["G.convs.3.0.weight"].any()  # the new 32-px block starts from fresh weights
+    for network in ("D", "E"):
+        moved = f"{network}.trunk.blocks.2.conv.weight", f"{network}.trunk.blocks.1.conv.weight"
+        assert torch.equal(after[moved[0]], before[moved[1]])
+    assert torch.equal(after["D.projection.weight"], before["D.projection.weight"])
+
+    with pytest.raises(MuybridgeError, match=r"the model draws 64 px and the dataset is 32 px: prepare the "
+                                             r"dataset with --size 64$"):
+        run_training(tiny_dataset, tmp_path / "shrunk", kimg=0.0, init_from=grown.checkpoint)
+    assert not (tmp_path / "shrunk").exists()
 
 
 def test_init_from_a_model_folder_matches_classes_by_name(tiny_dataset: Path, tmp_path: Path,

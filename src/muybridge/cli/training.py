@@ -52,8 +52,13 @@ def train(
         result = start_or_resume(data, run_dir, resume=resume, settings=read_yaml_config(config) if config else None,
                                  overrides=overrides, init_from=init_from, kimg=kimg, minutes=minutes, progress=bar,
                                  warn=lambda message: console.print(f"[yellow]warning:[/yellow] {message}"))
-    out.print(f"{result.stopped_by}: step {result.step}, {result.kimg:.1f} kimg, "
-              f"{result.train_seconds / 60:.1f} training minutes; checkpoint {result.checkpoint}")
+    out.print(f"Training {STOPPED_BECAUSE[result.stopped_by]} at step {result.step} ({result.kimg:.1f} kimg, "
+              f"{result.train_seconds / 60:.1f} training minutes); checkpoint {result.checkpoint}")
+
+
+#: How a run's end reads (``TrainResult.stopped_by``), after "Training".
+STOPPED_BECAUSE = {"length": "reached its length", "request": "stopped on request (SIGTERM)",
+                   "interrupt": "interrupted (Ctrl-C)"}
 
 
 @app.command()

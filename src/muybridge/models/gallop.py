@@ -19,6 +19,7 @@ Channel width at resolution r is ``clamp(channel_base // r, channel_min, channel
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, ClassVar
 
 import torch
@@ -310,3 +311,28 @@ class Gallop(Architecture):
 
     def build_discriminator(self) -> nn.Module:
         return GallopDiscriminator(self.resolution, self.num_classes, self.params)
+
+    def grown_state(self, part: str, state: dict[str, torch.Tensor], fresh: dict[str, torch.Tensor],
+                    source_resolution: int) -> dict[str, torch.Tensor] | None:
+        """The decoder's blocks are counted from 4 px, so they keep their names; its new blocks' RGB layers
+        and the last layer start at zero, so the grown decoder first draws the source's image (less its last
+        layer's detail) upsampled, and the new layers fade in as they learn. The trunks (encoder,
+        discriminator) are counted from the top: their blocks shift down by the added octaves, and the new
+        top blocks (from RGB, the first residual blocks) start afresh."""
+        if part == "decoder":
+            shared = int(math.log2(source_resolution)) - 2  # blocks at 4 .. source_resolution / 2
+            grown = {key: value for key, value in state.items() if not key.startswith("final_rgb.")}
+            for key in fresh:
+                index = re.match(r"to_rgb\.(\d+)\.weight$", key)
+                if key == "final_rgb.weight" or (index and int(index[1]) >= shared):
+                    grown[key] = torch.zeros_like(fresh[key])
+            return {**fresh, **grown}
+        octaves = int(math.log2(self.resolution // source_resolution))
+
+        def renamed(key: str) -> str | None:
+            block = re.match(r"trunk\.blocks\.(\d+)\.(.+)$", key)
+            if block:
+                return f"trunk.blocks.{int(block[1]) + octaves}.{block[2]}"
+            return None if key.startswith("trunk.from_rgb.") else key
+
+        return {**fresh, **{name: value for key, value in state.items() if (name := renamed(key)) is not None}}

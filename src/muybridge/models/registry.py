@@ -89,6 +89,14 @@ class Architecture:
     def build(self) -> Networks:
         return Networks(self.build_decoder(), self.build_encoder(), self.build_discriminator())
 
+    def grown_state(self, part: str, state: dict[str, torch.Tensor], fresh: dict[str, torch.Tensor],
+                    source_resolution: int) -> dict[str, torch.Tensor] | None:
+        """Progressive growing: the weights of ``part`` (a :class:`Networks` field) trained at the lower
+        ``source_resolution``, laid out as this architecture's ``fresh`` (newly initialised) state of the same
+        part: the layers both resolutions share keep what they learned, the new ones start from ``fresh``.
+        ``None``: this architecture cannot grow a model (the default)."""
+        return None
+
 
 ARCHITECTURES: dict[str, type[Architecture]] = {}
 

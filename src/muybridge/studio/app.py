@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from muybridge import __version__
-from muybridge.animation.options import OptionError
+from muybridge.animation.options import MAX_BYTES, OptionError
 from muybridge.errors import MuybridgeError
 from muybridge.generator import ZOO
 from muybridge.memory import keep_freed_memory
@@ -45,6 +45,8 @@ SWAGGER_UI = "/static/vendor/swagger-ui"
 MAX_GENERATE_PIXELS = 4 * 2**20
 """Pixels one ``generate`` request may render (n x side², at the larger of ``size`` and the model's resolution):
 64 pictures at 256 px, 16 at 512 or 4 at 1024."""
+MAX_QUEUED_PIXELS = 2 * (MAX_BYTES // 3)
+"""Two of the largest animations the limits allow (MAX_BYTES of RGB frames each) may wait at once."""
 log = logging.getLogger("muybridge.studio")
 
 
@@ -64,6 +66,9 @@ class StudioSettings:
     upload: UploadLimits = field(default_factory=UploadLimits)
     max_generate_pixels: int = MAX_GENERATE_PIXELS
     """Pixels one generate request may render; more are refused with a 400 naming the limit."""
+    max_queued_pixels: int = MAX_QUEUED_PIXELS
+    """Pixels the unfinished animation jobs may render together; a job that would pass it is answered 503 with
+    Retry-After (one job alone may always queue: its own size is capped by the animation limits)."""
 
 
 class Studio:
@@ -76,7 +81,7 @@ class Studio:
         self.batcher = GenerateBatcher(self.catalog.load, max_queue=settings.max_queue,
                                        max_batch=settings.max_batch, window_s=settings.batch_window_s)
         self.jobs = JobManager(settings.max_pending_jobs, settings.max_training_jobs,
-                               journal=self.workspace.inside(".jobs"))
+                               journal=self.workspace.inside(".jobs"), max_queued_pixels=settings.max_queued_pixels)
 
     def close(self) -> None:
         self.jobs.shutdown()

@@ -54,6 +54,7 @@ class Job:
     finished: float | None = None
     version: int = 0
     request: dict[str, Any] | None = None  # {"path": "/v1/animate", "body": {...}}: what "run again" posts
+    pixels: int = 0  # what the job renders (frames x side²), counted against the queue's pixel cap
     journal: Path | None = field(default=None, repr=False)
     cancel_requested: threading.Event = field(default_factory=threading.Event, repr=False)
     changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
@@ -88,7 +89,8 @@ class Job:
                 "done": self.done, "total": self.total, "fraction": fraction, "info": dict(self.info),
                 "error": self.error, "files": list(self.files), "result": dict(self.result),
                 "created": self.created, "started": self.started, "finished": self.finished,
-                "version": self.version, "stop_requested": self.cancel_requested.is_set(), "request": self.request}
+                "version": self.version, "stop_requested": self.cancel_requested.is_set(), "request": self.request,
+                "pixels": self.pixels}
 
 
 Work = Callable[[Job], None]
@@ -97,9 +99,11 @@ Work = Callable[[Job], None]
 class JobManager:
     """Thread jobs run one at a time (the CPU has 2 cores); at most ``max_training`` training processes."""
 
-    def __init__(self, max_pending: int = 8, max_training: int = 1, journal: Path | None = None) -> None:
+    def __init__(self, max_pending: int = 8, max_training: int = 1, journal: Path | None = None,
+                 max_queued_pixels: int | None = None) -> None:
         self.max_pending = max_pending
         self.max_training = max_training
+        self.max_queued_pixels = max_queued_pixels
         self.journal = journal
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="studio-job")
         self._jobs: OrderedDict[str, Job] = OrderedDict()
@@ -138,8 +142,8 @@ class JobManager:
         with self._lock:
             return list(reversed(self._jobs.values()))
 
-    def _add(self, kind: str, title: str, request: dict[str, Any] | None = None) -> Job:
-        job = Job(uuid.uuid4().hex[:12], kind, title, request=request, journal=self.journal)
+    def _add(self, kind: str, title: str, request: dict[str, Any] | None = None, pixels: int = 0) -> Job:
+        job = Job(uuid.uuid4().hex[:12], kind, title, request=request, pixels=pixels, journal=self.journal)
         with self._lock:
             self._jobs[job.id] = job
             finished = [j.id for j in self._jobs.values() if j.finished_or_failed]
@@ -151,14 +155,20 @@ class JobManager:
             job.record()
         return job
 
-    def submit(self, kind: str, title: str, work: Work, request: dict[str, Any] | None = None) -> Job:
-        """Queue ``work(job)`` on the job thread; :class:`Busy` when ``max_pending`` jobs already wait.
+    def submit(self, kind: str, title: str, work: Work, request: dict[str, Any] | None = None,
+               pixels: int = 0) -> Job:
+        """Queue ``work(job)`` on the job thread; :class:`Busy` when ``max_pending`` jobs already wait, or when
+        its ``pixels`` (what it renders) would take the unfinished jobs' past ``max_queued_pixels``.
         ``request`` (the route and body that asked for it) is what "run again" posts after an interruption."""
         with self._lock:
-            pending = sum(1 for j in self._jobs.values() if j.kind != "train" and not j.finished_or_failed)
-        if pending >= self.max_pending:
-            raise Busy(f"{pending} jobs are queued already; wait for one to finish", retry_after=5)
-        job = self._add(kind, title, request)
+            pending = [j for j in self._jobs.values() if j.kind != "train" and not j.finished_or_failed]
+        if len(pending) >= self.max_pending:
+            raise Busy(f"{len(pending)} jobs are queued already; wait for one to finish", retry_after=5)
+        queued = sum(j.pixels for j in pending)
+        if self.max_queued_pixels is not None and pending and queued + pixels > self.max_queued_pixels:
+            raise Busy(f"the queued jobs render {queued:,} pixels and this one {pixels:,}: more than the studio's "
+                       f"{self.max_queued_pixels:,}; wait for one to finish", retry_after=5)
+        job = self._add(kind, title, request, pixels)
         self._futures[job.id] = self.executor.submit(_run_thread_job, job, work)
         return job
 

@@ -39,8 +39,10 @@ from muybridge.training.augment import augment, check_augmentations
 from muybridge.training.config import TrainConfig, resolve_config
 from muybridge.training.distributed import (
     World,
+    any_rank,
     average_gradients,
     barrier,
+    broadcast_float,
     broadcast_module,
     gather_tensors,
     init_world,
@@ -62,7 +64,7 @@ class TrainResult:
     train_seconds: float
     cpu_seconds: float
     stopped_by: str
-    checkpoint: Path | None
+    checkpoint: Path
     rollbacks: int
 
 
@@ -128,13 +130,12 @@ class Trainer:
                 "rollbacks": self.rollbacks, "best_kid": self.best_kid, "loader": self.loader.state_dict(),
                 "world_size": self.world.size}
 
-    def save(self) -> Path | None:
-        """Write a checkpoint (rank 0) with every rank's RNG state; returns its path on rank 0."""
+    def save(self) -> Path:
+        """Write a checkpoint (rank 0) with every rank's RNG state; every rank gets its path, for a rollback."""
         states = gather_tensors(self.rng.get_state(), self.world)
-        path = None
+        folder = self.run.checkpoints
+        path = folder / ckpt.checkpoint_name(self.step)
         if self.world.is_main:
-            folder = self.run.checkpoints
-            path = folder / ckpt.checkpoint_name(self.step)
             rng = {f"rank{r}": s for r, s in enumerate(states)}
             rng["torch"] = torch.get_rng_state()
             # Every rank's loader shares epoch and position, so rank 0's state restores them all.
@@ -282,12 +283,18 @@ class Trainer:
 
     # ---- health ----
     def check_finite(self, loss: torch.Tensor, what: str) -> None:
-        if not torch.isfinite(loss):
-            raise Diverged(f"{what} became {float(loss)} at step {self.step}")
+        """Raise :class:`Diverged` on every rank when ``loss`` is not finite on any (before the gradients are
+        averaged, so no rank is left alone in a collective)."""
+        finite = bool(torch.isfinite(loss))
+        if any_rank(self.world, not finite)[0]:
+            where = f"{float(loss)}" if not finite else "non-finite in another process"
+            raise Diverged(f"{what} became {where} at step {self.step}")
 
     def track_d_wins(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> None:
-        """Count consecutive steps where D separates every real from every fake by a wide margin."""
-        outright = bool((real_logits.min() > 4.0) and (fake_logits.max() < -4.0))
+        """Count consecutive steps where D separates every real from every fake by a wide margin (on every
+        rank's share of the batch, so all ranks count alike)."""
+        separated = bool((real_logits.min() > 4.0) and (fake_logits.max() < -4.0))
+        outright = not any_rank(self.world, not separated)[0]
         self.d_wins = self.d_wins + 1 if outright else 0
         if self.d_wins >= self.config.collapse_steps:
             raise Diverged(f"the discriminator has won outright for {self.d_wins} steps (generator collapsed)")
@@ -397,10 +404,12 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
     last_checkpoint: Path | None = latest
     try:
         while True:
-            if (total_nimg is not None and trainer.nimg >= total_nimg) or trainer.train_seconds >= time_limit \
-                    or trainer.cpu_seconds >= cpu_limit:
+            # Each rank has its own clocks and signals: all stop at the same step, or one would wait alone.
+            time_up, stop_requested = any_rank(
+                world, trainer.train_seconds >= time_limit or trainer.cpu_seconds >= cpu_limit, should_stop())
+            if (total_nimg is not None and trainer.nimg >= total_nimg) or time_up:
                 break
-            if should_stop():
+            if stop_requested:
                 stopped_by = "request"
                 break
             started, cpu_started = time.perf_counter(), time.process_time()
@@ -439,19 +448,19 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
                     logger.samples(trainer.nimg, class_grid(trainer.generator(), SAMPLE_SEEDS))
             if evaluate is not None and trainer.nimg - last_eval >= config.eval_kimg * 1000:
                 last_eval = trainer.nimg
-                if world.is_main:
-                    score = evaluate(trainer.generator())
-                    if logger:
-                        logger.scalars(trainer.nimg, {"eval_kid": score})
-                    if trainer.best_kid is None or score < trainer.best_kid:
-                        trainer.best_kid = score
-                        last_checkpoint = trainer.save() or last_checkpoint
-                        if last_checkpoint is not None:
-                            trainer.run.write_best(last_checkpoint)
-                        last_snapshot = trainer.nimg
+                # Rank 0 scores (the others wait in the broadcast); then every rank takes the same decision.
+                score = broadcast_float(evaluate(trainer.generator()) if world.is_main else math.nan, world)
+                if logger:
+                    logger.scalars(trainer.nimg, {"eval_kid": score})
+                if trainer.best_kid is None or score < trainer.best_kid:
+                    trainer.best_kid = score
+                    last_checkpoint = trainer.save()
+                    if world.is_main:
+                        trainer.run.write_best(last_checkpoint)
+                    last_snapshot = trainer.nimg
             if trainer.nimg - last_snapshot >= config.snapshot_kimg * 1000:
                 last_snapshot = trainer.nimg
-                last_checkpoint = trainer.save() or last_checkpoint
+                last_checkpoint = trainer.save()
     except KeyboardInterrupt:
         stopped_by = "interrupt"
     final = trainer.save()
@@ -459,7 +468,7 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
         logger.samples(trainer.nimg, class_grid(trainer.generator(), SAMPLE_SEEDS))
         logger.close()
     return TrainResult(run_dir, trainer.step, trainer.nimg / 1000, trainer.train_seconds, trainer.cpu_seconds,
-                       stopped_by, final or last_checkpoint, trainer.rollbacks)
+                       stopped_by, final, trainer.rollbacks)
 
 
 def progress_position(trainer: Trainer, total_nimg: int | None, time_limit: float,

@@ -7,8 +7,8 @@ started one way behaves the same started another:
   :data:`~muybridge.training.config.RESUMABLE_OVERRIDES` allows) and refuses a folder with no run;
 * a new run layers ``init_from``'s network settings < ``settings`` (a ``--config`` file) < ``overrides``
   (flags); ``init_from`` is resolved here, once;
-* SIGTERM asks the loop to stop (it checkpoints first) while the session runs, and the previous handler is
-  restored after.
+* SIGTERM (and, under torchrun, SIGINT) asks the loop to stop (it checkpoints first) while the session runs,
+  and the previous handlers are restored after.
 """
 
 from __future__ import annotations
@@ -93,16 +93,20 @@ def start_or_resume(data_dir: str | Path, run_dir: str | Path, *, resume: bool =
 
 @contextlib.contextmanager
 def sigterm_requests() -> Iterator[Callable[[], bool]]:
-    """Yield "has SIGTERM arrived?" while a handler records it; the previous handler comes back after.
+    """Yield "has SIGTERM arrived?" while a handler records it; the previous handlers come back after.
 
-    Off the main thread (where Python cannot install handlers) the answer is always no.
+    Under torchrun (``WORLD_SIZE`` > 1) Ctrl-C (SIGINT) is recorded the same way rather than raised mid-step:
+    a KeyboardInterrupt inside one rank's collective would leave the others waiting in theirs. Off the main
+    thread (where Python cannot install handlers) the answer is always no.
     """
     received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield lambda: False
         return
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+    signals = [signal.SIGTERM] + ([signal.SIGINT] if int(os.environ.get("WORLD_SIZE", "1")) > 1 else [])
+    previous = {signum: signal.signal(signum, lambda signum, frame: received.append(signum)) for signum in signals}
     try:
         yield lambda: bool(received)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -5,6 +5,10 @@ holds the discriminator beside the generator and encoder. Its classes are matche
 name: a class both know keeps what it learned, a new class starts at the mean of the source's classes, and a
 class the dataset lacks is dropped. Which tensor axes count classes is found by building the networks with one
 class more and comparing shapes, so every architecture (a user's too) gets the same treatment.
+
+A source trained at a lower resolution is grown to the dataset's (progressive growing, as ProGAN and StyleGAN
+did between resolutions) where its architecture says how (:meth:`Architecture.grown_state`): a 128-px model
+starts from the bundled 64-px one instead of from nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import torch
 
 from muybridge.errors import MuybridgeError
 from muybridge.generator import resolve_model_path
-from muybridge.models import build_networks
+from muybridge.models import Architecture, build_networks, get_architecture
 from muybridge.models.config import ModelConfig, as_model_config
 from muybridge.models.format import CONFIG_NAME, WEIGHTS_NAME, read_config, read_weights
 from muybridge.training import checkpoint as ckpt
@@ -38,6 +42,8 @@ class WarmStart:
     path: Path
     states: dict[str, State | None]
     classes: list[str] | None
+    #: The resolution its networks were trained at (``None``: a checkpoint outside its run folder).
+    resolution: int | None = None
 
 
 def resolve_source(text: str | Path) -> Path:
@@ -74,11 +80,14 @@ def read_source(path: Path) -> WarmStart:
     if path.is_dir():
         tensors = read_weights(path / WEIGHTS_NAME)
         states = {name: _strip(tensors, part + ".") for name, part in TRAINER_PARTS.items()}
-        return WarmStart(path, states, list(read_config(path).classes))
+        model = read_config(path)
+        return WarmStart(path, states, list(model.classes), model.resolution)
     tensors, _ = ckpt.read_checkpoint(path)
     run = RunFolder.of_checkpoint(path)
-    classes = run.read()["dataset"]["classes"] if run is not None else None
-    return WarmStart(path, {name: _strip(tensors, name + ".") for name in TRAINER_PARTS}, classes)
+    record = run.read() if run is not None else None
+    classes = record["dataset"]["classes"] if record is not None else None
+    resolution = as_model_config(record["model"]).resolution if record is not None else None
+    return WarmStart(path, {name: _strip(tensors, name + ".") for name in TRAINER_PARTS}, classes, resolution)
 
 
 def _strip(tensors: State, prefix: str) -> State | None:
@@ -90,16 +99,44 @@ def fit_states(source: WarmStart, model_config: ModelConfig | Mapping[str, Any])
     """The source's state dicts with their classes matched to ``model_config``'s, checked against the networks
     it describes (names and shapes), so that a source that does not fit is refused before a run is created."""
     config = as_model_config(model_config)
-    shapes, axes = _shapes_and_class_axes(config)
+    fresh, axes = _fresh_states_and_class_axes(config)
+    growing = _growing_architecture(source, config)
     classes = list(config.classes)
     fitted: dict[str, State | None] = {}
     for name, state in source.states.items():
         if state is not None and source.classes is not None and source.classes != classes:
             state = match_classes(state, axes[name], source.classes, classes)
+        if state is not None and growing is not None:
+            state = _grow(growing, source, TRAINER_PARTS[name], state, fresh[name])
         if state is not None:
-            _check_fits(state, shapes[name], source, name)
+            _check_fits(state, {key: value.shape for key, value in fresh[name].items()}, source, name)
         fitted[name] = state
     return fitted
+
+
+def _growing_architecture(source: WarmStart, config: ModelConfig) -> Architecture | None:
+    """The architecture that lays the source's networks out at ``config``'s higher resolution (``None``: the
+    source has the same resolution); a source at a higher resolution is refused in one line."""
+    if source.resolution is None or source.resolution == config.resolution:
+        return None
+    if source.resolution > config.resolution:
+        raise MuybridgeError(_other_resolution(source, config.resolution))
+    return get_architecture(config.architecture)(config.resolution, len(config.classes), config.latent_dim,
+                                                 dict(config.params))
+
+
+def _grow(architecture: Architecture, source: WarmStart, part: str, state: State, fresh: State) -> State:
+    assert source.resolution is not None
+    grown = architecture.grown_state(part, state, fresh, source.resolution)
+    if grown is None:
+        raise MuybridgeError(f"{_other_resolution(source, architecture.resolution)} (architecture "
+                             f"'{architecture.name}' cannot grow a model to a higher resolution)")
+    return grown
+
+
+def _other_resolution(source: WarmStart, resolution: int) -> str:
+    return (f"{source.path}: the model draws {source.resolution} px and the dataset is {resolution} px: prepare "
+            f"the dataset with --size {source.resolution}")
 
 
 def _check_fits(state: State, shapes: dict[str, torch.Size], source: WarmStart, name: str) -> None:
@@ -118,24 +155,23 @@ def _check_fits(state: State, shapes: dict[str, torch.Size], source: WarmStart, 
                          f"({detail}){hint}")
 
 
-def _shapes_and_class_axes(model_config: ModelConfig) -> tuple[dict[str, dict[str, torch.Size]],
-                                                               dict[str, dict[str, int]]]:
-    """Per trainer network: its tensors' shapes, and which of them count classes along which axis (found by
-    building the networks with one class more)."""
+def _fresh_states_and_class_axes(model_config: ModelConfig) -> tuple[dict[str, State], dict[str, dict[str, int]]]:
+    """Per trainer network: its newly initialised state, and which of its tensors count classes along which
+    axis (found by building the networks with one class more)."""
     more = replace(model_config, classes=(*model_config.classes, "\0probe"))
     torch_state = torch.get_rng_state()  # building networks draws initial weights: leave the run's stream alone
     try:
         built, bigger = build_networks(model_config), build_networks(more)
     finally:
         torch.set_rng_state(torch_state)
-    shapes, axes = {}, {}
+    fresh, axes = {}, {}
     for name, part in TRAINER_PARTS.items():
-        one = {k: v.shape for k, v in getattr(built, part).state_dict().items()}
+        fresh[name] = getattr(built, part).state_dict()
+        one = {k: v.shape for k, v in fresh[name].items()}
         other = {k: v.shape for k, v in getattr(bigger, part).state_dict().items()}
-        shapes[name] = one
         axes[name] = {k: next(i for i, (a, b) in enumerate(zip(one[k], other[k], strict=True)) if a != b)
                       for k in one if one[k] != other[k]}
-    return shapes, axes
+    return fresh, axes
 
 
 def match_classes(state: State, axes: dict[str, int], source: list[str], target: list[str]) -> State:

@@ -74,6 +74,11 @@ def check_against_model(generator: Generator, build: PathBuilder, options: Anima
     direction_offset(generator, offsets)
 
 
+def rendered_pixels(options: AnimationOptions, pictures: int, resolution: int) -> int:
+    """The pixels a job renders: ``pictures`` (frames x grid cells) at the chosen size or the model's."""
+    return pictures * (options.size or resolution) ** 2
+
+
 @router.post("/animate", tags=["animate"], status_code=202)
 async def animate(request: Request, body: AnimateBody) -> JSONResponse:
     """Start an animation job; follow it at ``/v1/jobs/{id}`` (or ``/events``), then download the result."""
@@ -86,8 +91,11 @@ async def animate(request: Request, body: AnimateBody) -> JSONResponse:
         await asyncio.to_thread(lambda: check_pet_model(pet, studio.catalog.load(model)))
     animation = studio_animation(body.mode, body.characters, body.keyframes, options, pet)
     build = animation.builder(options)  # refuses bad keys now, not in the job
-    animation.frame_count(options)
-    await asyncio.to_thread(check_against_model, studio.catalog.load(model), build, options, body.offsets)
+    frames = animation.frame_count(options)
+    generator = await asyncio.to_thread(studio.catalog.load, model)
+    await asyncio.to_thread(check_against_model, generator, build, options, body.offsets)
+    rows, cols = options.grid_shape()
+    pixels = rendered_pixels(options, frames * rows * cols, generator.resolution)
     characters = [f"pet-{body.pet}", *body.characters[1:]] if body.pet else body.characters
     title = f"{body.mode} {' '.join(characters)} ({body.format})"
 
@@ -101,7 +109,7 @@ async def animate(request: Request, body: AnimateBody) -> JSONResponse:
                            "format": body.format, "fps": options.fps, "model": model})
 
     request_again = {"path": "/v1/animate", "body": body.model_dump(mode="json")}
-    return job_json(studio.jobs.submit("animate", title, work, request_again), 202)
+    return job_json(studio.jobs.submit("animate", title, work, request_again, pixels), 202)
 
 
 @router.get("/motions", tags=["animate"])
@@ -148,7 +156,9 @@ async def character(request: Request, body: CharacterBody) -> JSONResponse:
     else:
         animation = Animation("motion", (body.character,))
     animation.builder(options)  # refuses a bad key now, not in the job
-    options.frame_count()
+    frames = options.frame_count()
+    resolution = (await asyncio.to_thread(studio.catalog.load, model)).resolution
+    pixels = rendered_pixels(options, frames * len(body.motions), resolution)
     who = f"pet-{body.pet}" if body.pet else body.character
 
     def work(job: Job) -> None:
@@ -165,7 +175,7 @@ async def character(request: Request, body: CharacterBody) -> JSONResponse:
 
     request_again = {"path": "/v1/character", "body": body.model_dump(mode="json")}
     title = f"character {who} ({len(body.motions)} motions)"
-    return job_json(studio.jobs.submit("character", title, work, request_again), 202)
+    return job_json(studio.jobs.submit("character", title, work, request_again, pixels), 202)
 
 
 @router.get("/jobs", tags=["jobs"])
