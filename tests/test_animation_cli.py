@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from cli_runner import run_cli
 from PIL import Image
@@ -24,6 +25,12 @@ def test_animate_loop_and_generate(tmp_path: Path, tiny_model_dir: Path, monkeyp
                      monkeypatch, capsys)
     assert code == 0, text
     assert Image.open(tmp_path / "dogs.png").size == (64, 64)
+    code, text = run_cli(["generate", "dog:3", "--n", "8", "-m", model, "-o", str(tmp_path / "eight.png")],
+                         monkeypatch, capsys)
+    assert code == 0, text
+    eight = np.asarray(Image.open(tmp_path / "eight.png"))
+    assert eight.shape == (64, 128, 3)  # 4x2, not 3x3 with a black ninth cell
+    assert all(eight[r : r + 32, c : c + 32].any() for r in (0, 32) for c in (0, 32, 64, 96))
 
 
 def test_every_mode_runs(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch,

@@ -122,12 +122,35 @@ def test_holdout_files_from_several_roots(tmp_path: Path) -> None:
     np.testing.assert_array_equal(held_out_dog, decode_image(dogs / "dog/dog_02.png", SIZE))
 
 
-def test_holdout_fraction_is_deterministic_and_close() -> None:
+def test_holdout_fraction_is_deterministic_and_close(tmp_path: Path) -> None:
     rule = parse_holdout(["0.3"])
-    names = [f"cat/cat_{i:05d}.jpg" for i in range(2000)]
-    chosen = [name for name in names if rule.is_heldout(name)]
-    assert chosen == [name for name in names if parse_holdout(["0.3"]).is_heldout(name)]
-    assert 0.26 < len(chosen) / len(names) < 0.34
+    files = []
+    for i in range(2000):
+        files.append(tmp_path / f"cat_{i:05d}.jpg")
+        files[-1].write_bytes(f"photo {i}".encode())
+    chosen = [path for path in files if rule.is_heldout(path, path.name)]
+    assert chosen == [path for path in files if parse_holdout(["0.3"]).is_heldout(path, path.name)]
+    assert 0.26 < len(chosen) / len(files) < 0.34
+
+
+def test_holdout_fraction_follows_content_not_names_or_order(tmp_path: Path) -> None:
+    """Two flat folders named alike (0000.png, ...) get independent held-out sets, whatever their order."""
+    rng = np.random.default_rng(5)
+    folders = [tmp_path / name for name in ("otters", "badgers")]
+    for folder in folders:
+        folder.mkdir()
+        for i in range(40):
+            Image.fromarray(rng.integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8)).save(folder / f"{i:04d}.png")
+
+    def heldout_names(order: list[Path], out: str) -> dict[str, set[str]]:
+        prepare_dataset(order, tmp_path / out, size=SIZE, workers=1, holdout=["0.25"])
+        entries = json.loads((tmp_path / out / "dataset.json").read_text())["sources"]
+        return {name: {Path(e["path"]).name for e in entries if e["class"] == name and e["split"] == "heldout"}
+                for name in ("otters", "badgers")}
+
+    forward, backward = heldout_names(folders, "a"), heldout_names(folders[::-1], "b")
+    assert forward == backward
+    assert forward["otters"] and forward["badgers"] and forward["otters"] != forward["badgers"]
 
 
 @pytest.mark.parametrize("values", [["1.5"], ["0.1", "0.2"], ["/no/such/heldout.txt"]])

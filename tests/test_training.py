@@ -351,6 +351,8 @@ def test_bad_model_files_are_refused(tiny_model_dir: Path, tmp_path: Path) -> No
 def test_unknown_class_lists_the_known_ones(tiny_model_dir: Path) -> None:
     with pytest.raises(MuybridgeError, match="knows: cat, dog"):
         Generator.load(tiny_model_dir).generate_image("horse")
+    with pytest.raises(MuybridgeError, match="unknown class 'Cat'; did you mean 'cat'\\? this model knows"):
+        Generator.load(tiny_model_dir).generate_image("Cat")
 
 
 def test_config_errors_are_one_line(tmp_path: Path) -> None:

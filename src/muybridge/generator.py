@@ -7,6 +7,7 @@ towards the origin (the mean of the prior), trading variety for typicality.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,10 @@ class Generator:
         try:
             return self.classes.index(name)
         except ValueError:
-            raise MuybridgeError(f"unknown class '{name}'; this model knows: {', '.join(self.classes)}") from None
+            lowered = {known.lower(): known for known in self.classes}
+            close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+            hint = f"did you mean '{lowered[close[0]]}'? " if close else ""
+            raise MuybridgeError(f"unknown class '{name}'; {hint}this model knows: {', '.join(self.classes)}") from None
 
     def class_weights(self, classes: Sequence[ClassSpec]) -> torch.Tensor:
         """One row per entry: a class name (one-hot) or a ``{name: weight}`` mix (normalised to sum 1)."""

@@ -38,10 +38,19 @@ def tile(cells: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return grid.reshape(frames, rows * h, cols * w, c)
 
 
+def grid_columns(count: int) -> int:
+    """Columns of a near-square grid of ``count`` pictures that leaves no cell empty where one exists at most
+    three times as wide as tall (8 → 4x2, 12 → 4x3, 3 → 3x1); else the square one, its last row short (7 → 3x3)."""
+    square = math.ceil(math.sqrt(count))
+    return next((cols for cols in range(square, 3 * square + 1) if count % cols == 0 and cols <= 3 * (count // cols)),
+                square)
+
+
 def tile_images(images: np.ndarray, columns: int | None = None) -> np.ndarray:
-    """Images ``(N, h, w, 3)`` → one picture, ``columns`` wide (default: near-square), the last row padded black."""
+    """Images ``(N, h, w, 3)`` → one picture, ``columns`` wide (default: :func:`grid_columns`), a short last row
+    padded black."""
     count = images.shape[0]
-    cols = columns or math.ceil(math.sqrt(count))
+    cols = columns or grid_columns(count)
     rows = math.ceil(count / cols)
     padding = np.zeros((rows * cols - count, *images.shape[1:]), np.uint8)
     return tile(np.concatenate([images, padding])[:, None], rows, cols)[0]

@@ -24,7 +24,7 @@ def prepare(
     class_name: Annotated[str | None, typer.Option(
         "--class", help="Put every image in this class (for a flat folder or loose files).")] = None,
     holdout: Annotated[list[str] | None, typer.Option(
-        help="A fraction held out by path hash (e.g. 0.1), or a file listing held-out paths relative to "
+        help="A fraction held out by content hash (e.g. 0.1), or a file listing held-out paths relative to "
              "their SRC folder; repeat for several files.")] = None,
     fps: Annotated[float, typer.Option(help="Frames sampled per second of video or animation.")] = 4.0,
     min_size: Annotated[int | None, typer.Option(

@@ -34,20 +34,21 @@ class SourceFile:
 
 @dataclass(frozen=True)
 class HoldoutRule:
-    """Either the relative paths read from holdout files, or a fraction of files chosen by path hash."""
+    """Either the relative paths read from holdout files, or a fraction of files chosen by the hash of their
+    bytes: not of their names, which flat folders share (``0000.jpg`` in each), nor of their order."""
 
     paths: frozenset[str] = frozenset()
     fraction: float = 0.0
     files: tuple[str, ...] = ()
 
-    def is_heldout(self, rel: str) -> bool:
+    def is_heldout(self, path: Path, rel: str) -> bool:
         if self.fraction:
-            return _hash_fraction(rel) < self.fraction
+            return _hash_fraction(_file_sha1(path, rel)) < self.fraction
         return rel in self.paths
 
     def describe(self) -> dict[str, object]:
         if self.fraction:
-            return {"fraction": self.fraction, "rule": "sha1(relative path) < fraction"}
+            return {"fraction": self.fraction, "rule": "sha1(file bytes) < fraction"}
         return {"files": list(self.files), "lines": len(self.paths)}
 
 
@@ -119,7 +120,7 @@ def _classify(path: Path, rel: str, class_name: str) -> SourceFile:
 
 
 def _with_split(item: SourceFile, holdout: HoldoutRule) -> SourceFile:
-    if not holdout.is_heldout(item.rel):
+    if not (holdout.paths or holdout.fraction) or not holdout.is_heldout(item.path, item.rel):
         return item
     return SourceFile(item.path, item.rel, item.class_name, item.kind, "heldout", item.skip_reason)
 
@@ -136,8 +137,17 @@ def _read_holdout_file(path: Path) -> set[str]:
     return paths
 
 
-def _hash_fraction(rel: str) -> float:
-    return int.from_bytes(hashlib.sha1(rel.encode("utf-8")).digest()[:8], "big") / 2**64
+def _file_sha1(path: Path, rel: str) -> bytes:
+    """The SHA-1 of a file's bytes (of its name when it cannot be read: it is skipped later, with the reason)."""
+    try:
+        with path.open("rb") as file:
+            return hashlib.file_digest(file, "sha1").digest()
+    except OSError:
+        return hashlib.sha1(rel.encode("utf-8")).digest()
+
+
+def _hash_fraction(digest: bytes) -> float:
+    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def _is_number(value: str) -> bool:
