@@ -34,7 +34,7 @@ from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_path, atomic_write_json, atomic_write_text
 from muybridge.generator import Generator
 from muybridge.memory import keep_freed_memory
-from muybridge.metrics.evaluate import evaluate, evaluate_real
+from muybridge.metrics.evaluation import evaluate, evaluate_real
 from muybridge.pictures import tile_images
 from muybridge.training.config import TrainConfig, resolve_config, resume_config
 from muybridge.training.export import export_run

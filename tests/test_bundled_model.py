@@ -64,7 +64,7 @@ def test_images_are_not_degenerate(bundled: Generator) -> None:
 @pytest.mark.slow
 def test_small_sample_kid_against_heldout_cats(bundled: Generator, tmp_path_factory: pytest.TempPathFactory) -> None:
     from muybridge.data import prepare_dataset
-    from muybridge.metrics.evaluate import evaluate
+    from muybridge.metrics.evaluation import evaluate
 
     source = shared_data("cat_faces_64")
     folder = tmp_path_factory.mktemp("cats") / "cats64"

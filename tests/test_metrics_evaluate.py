@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import run_cli
 from typer.testing import CliRunner
 
 import muybridge
@@ -15,10 +15,9 @@ from muybridge import Generator
 from muybridge.cli import app
 from muybridge.errors import MuybridgeError
 from muybridge.metrics import evaluate, evaluate_real, features, quick_kid, scores
+from muybridge.metrics import evaluation as evaluate_module
 from muybridge.metrics.inception import PINNED_SHA256
 from muybridge.metrics.scores import fid as full_dim_fid
-
-evaluate_module = importlib.import_module("muybridge.metrics.evaluate")  # the package re-exports the function
 
 
 class FakeDataset:
@@ -176,11 +175,13 @@ def test_evaluate_through_the_real_network(tiny_model_dir: Path, cache: Path) ->
 
 
 def test_cli_evaluate_prints_a_table_and_writes_json(tiny_model_dir: Path, cheap: list[int], tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
     import muybridge.data
 
     dataset = FakeDataset({"cat": (4, 12), "dog": (4, 10)})
     monkeypatch.setattr(muybridge.data, "open_dataset", lambda path: dataset)
+    train_images = len(dataset.labels("train"))  # 8: more than the 4 generated below
     out = tmp_path / "eval.json"
     result = CliRunner().invoke(app, ["evaluate", str(tiny_model_dir), "--data", str(tmp_path), "--n", "10",
                                       "--metrics", "fid,kid", "--json", str(out)])
@@ -190,4 +191,14 @@ def test_cli_evaluate_prints_a_table_and_writes_json(tiny_model_dir: Path, cheap
     assert written["overall"]["n_fake"] == 10 and written["protocol"]["network_sha256"] == PINNED_SHA256
     floor = CliRunner().invoke(app, ["evaluate", "--real", "--data", str(tmp_path), "--metrics", "kid"])
     assert floor.exit_code == 0, floor.output
-    assert "real-data floor" in floor.output
+    assert "real-data floor" in floor.output and "train photos" in floor.output  # not headed "generated"
+
+    published = CliRunner().invoke(app, ["evaluate", str(tiny_model_dir), "--data", str(tmp_path), "--n", "4",
+                                         "--metrics", "kid", "--protocol", "published", "--json", str(out)])
+    assert published.exit_code == 0, published.output
+    written = json.loads(out.read_text())
+    assert written["protocol"]["protocol"] == "published" and written["protocol"]["reference_split"] == "train"
+    assert written["overall"]["n_real"] == train_images  # the whole training split, though --n is smaller
+    code, said = run_cli(["evaluate", str(tiny_model_dir), "--data", str(tmp_path), "--n", "1000000000"],
+                         monkeypatch, capsys)
+    assert code != 0 and "--n must be between 2 and 100,000" in said and "Traceback" not in said

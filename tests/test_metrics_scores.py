@@ -9,7 +9,7 @@ from torchmetrics.image import fid as tm_fid
 from torchmetrics.image import kid as tm_kid
 
 from muybridge.errors import MuybridgeError
-from muybridge.metrics.evaluate import allocate
+from muybridge.metrics.evaluation import allocate
 from muybridge.metrics.scores import fid, gaussian_stats, kid, polynomial_mmd, precision_recall
 
 

@@ -73,7 +73,7 @@ def fuzz_client(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) 
         job.update(status="done", finished=time.time())
         return job
 
-    jobs.submit = lambda kind, title, work, request=None: record(kind, title)
+    jobs.submit = lambda kind, title, work, request=None, pixels=0: record(kind, title)
     jobs.start_process = lambda title, target, args: record("train", title)
     with TestClient(app, base_url=LOCAL, raise_server_exceptions=False) as client:
         yield client

@@ -8,13 +8,16 @@ from typing import Annotated
 import typer
 
 from muybridge.cli.common import ThreadsOption, app, out, progress_bar, use_threads
+from muybridge.metrics.protocols import MAX_EVAL_N, PROTOCOLS, check_eval_n, get_protocol
 
 
-def _score_table(result: dict, title: str) -> object:
+def _score_table(result: dict, title: str, compared: str = "generated") -> object:
+    """The scores, one row per class; ``compared`` heads the column of what was scored against the reference
+    (generated images, or for the real-data floor the other split's photos)."""
     from rich.table import Table
 
     table = Table(title=title)
-    for column in ("set", "real", "generated", "FID", "KID x1e3", "precision", "recall"):
+    for column in ("set", "reference", compared, "FID", "KID x1e3", "precision", "recall"):
         table.add_column(column, justify="left" if column == "set" else "right")
 
     def cell(scores: dict, key: str, fmt: str) -> str:
@@ -34,11 +37,15 @@ def evaluate(
     data: Annotated[Path, typer.Option("--data", help="Dataset folder (from `muybridge prepare`).")],
     model: Annotated[str | None, typer.Argument(help="Model folder or bundled name (default: bundled).")
                      ] = None,
-    split: Annotated[str, typer.Option(help="Reference split: heldout or train.")] = "heldout",
+    protocol: Annotated[str, typer.Option(help="; ".join(f"{p.name}: {p.description}" for p in PROTOCOLS.values())
+                                          + ". --split and --n override its choices.")] = "heldout",
+    split: Annotated[str | None, typer.Option(help="Reference split: heldout or train (default: the "
+                                              "protocol's).")] = None,
     metrics: Annotated[str, typer.Option(help="Comma-separated: fid, kid, pr (precision/recall).")
                        ] = "fid,kid",
-    n: Annotated[int, typer.Option("--n", help="Generated images; also the most reference images used.")
-                 ] = 5000,
+    n: Annotated[int | None, typer.Option("--n", help=f"Generated images, at most {MAX_EVAL_N:,} (default: the "
+                                          "protocol's); with heldout also the most reference images used.")
+                 ] = None,
     class_name: Annotated[str | None, typer.Option("--class", help="Evaluate one class only.")] = None,
     seed: Annotated[int, typer.Option(help="First seed; generated images use seed .. seed+n-1.")] = 0,
     truncation: Annotated[float, typer.Option(help="Latent truncation (1.0 = none).")] = 1.0,
@@ -58,12 +65,17 @@ def evaluate(
     Example: muybridge evaluate runs/cats/model --data data/cats --metrics fid,kid,pr --n 2000 --json e.json
 
     Example (real-data floor): muybridge evaluate --real --data data/cats --n 2000
+
+    Example (beside published FIDs): muybridge evaluate --protocol published --data data/cats
     """
     from muybridge.data import open_dataset
     from muybridge.files import atomic_write_json
     from muybridge.metrics import evaluate as evaluate_model
     from muybridge.metrics import evaluate_real
 
+    chosen_protocol = get_protocol(protocol)
+    split = split or chosen_protocol.split
+    n = check_eval_n(n or chosen_protocol.n)
     use_threads(threads)
     chosen = tuple(name.strip() for name in metrics.split(",") if name.strip())
     dataset = open_dataset(data)
@@ -77,9 +89,10 @@ def evaluate(
 
             generator = Generator.load(model)
             result = evaluate_model(generator, dataset, split, chosen, n, class_name, seed, truncation,
-                                    bar, precision)
-            title = f"{generator.name} vs {split} of {data}"
-    out.print(_score_table(result, title))
+                                    bar, precision, whole_reference=chosen_protocol.whole_reference)
+            result["protocol"]["protocol"] = chosen_protocol.name
+            title = f"{generator.name} vs {split} of {data} ({chosen_protocol.name} protocol)"
+    out.print(_score_table(result, title, "train photos" if real else "generated"))
     proto = result["protocol"]
     out.print(f"protocol: Inception sha256 {proto['network_sha256'][:12]}…, {proto['resize']} resize, "
               f"{proto['precision']}, {proto['inception_images']} images through Inception at "

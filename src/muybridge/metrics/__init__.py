@@ -4,11 +4,31 @@
 - :func:`evaluate_real` gives the real-data floor (train vs held-out).
 - :func:`quick_kid` is the cheap KID the training loop uses for model selection.
 - :func:`extract_features` turns uint8 images into 2048-d features; :func:`reference_features` caches them.
+- :mod:`muybridge.metrics.protocols` names what a model is scored against (held-out or published).
 """
 
-from muybridge.metrics.evaluate import METRICS, evaluate, evaluate_real, quick_kid
-from muybridge.metrics.features import extract_features, reference_features
-from muybridge.metrics.scores import fid, kid, precision_recall
+from __future__ import annotations
 
-__all__ = ["METRICS", "evaluate", "evaluate_real", "extract_features", "fid", "kid", "precision_recall",
-           "quick_kid", "reference_features"]
+from importlib import import_module
+from typing import Any
+
+#: Public name → the module that defines it; imported on first use, so the torch-free ``protocols`` module can
+#: be imported by the CLI without torch.
+_HOMES = {
+    "METRICS": "muybridge.metrics.evaluation",
+    "evaluate": "muybridge.metrics.evaluation",
+    "evaluate_real": "muybridge.metrics.evaluation",
+    "quick_kid": "muybridge.metrics.evaluation",
+    "extract_features": "muybridge.metrics.features",
+    "reference_features": "muybridge.metrics.features",
+    "fid": "muybridge.metrics.scores",
+    "kid": "muybridge.metrics.scores",
+    "precision_recall": "muybridge.metrics.scores",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'muybridge.metrics' has no attribute {name!r}")

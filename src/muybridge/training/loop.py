@@ -29,7 +29,7 @@ from muybridge.data import BatchLoader, PreparedDataset, open_dataset
 from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_path
 from muybridge.generator import Generator
-from muybridge.metrics.evaluate import quick_kid
+from muybridge.metrics.evaluation import quick_kid
 from muybridge.models import Networks, build_networks, get_architecture
 from muybridge.models.pose import random_poses, warp_features
 from muybridge.pictures import class_grid

@@ -2,7 +2,7 @@
 
 Every trial trains a fresh run in a temporary folder for the same CPU time (``cpu_minutes`` of
 :func:`~muybridge.training.session.start_or_resume`, so trials compare fairly on a shared machine), exports it
-and scores it with :func:`~muybridge.metrics.evaluate.quick_kid`. Trial 0 is always the architecture's default
+and scores it with :func:`~muybridge.metrics.evaluation.quick_kid`. Trial 0 is always the architecture's default
 configuration (plus the caller's base settings), so the result says whether tuning beat the default.
 
 The search space, each range built around the default so that the default is one of its points:
@@ -29,7 +29,7 @@ from muybridge.data import open_dataset
 from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_write_text
 from muybridge.generator import Generator
-from muybridge.metrics.evaluate import quick_kid
+from muybridge.metrics.evaluation import quick_kid
 from muybridge.models import get_architecture
 from muybridge.progress import Progress, report
 from muybridge.training.augment import AUGMENTATIONS

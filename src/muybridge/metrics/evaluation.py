@@ -26,6 +26,7 @@ from muybridge.metrics.features import (
     feature_protocol,
     reference_features,
 )
+from muybridge.metrics.protocols import check_eval_n
 from muybridge.metrics.scores import KID_SUBSET_SIZE, KID_SUBSETS, compare, kid
 from muybridge.progress import Progress, report
 
@@ -122,20 +123,20 @@ def _per_class(reference: ReferenceFeatures, fake: np.ndarray, fake_classes: lis
 def evaluate(generator: Generator, dataset: ImageDataset, split: str = "heldout",
              metrics: Sequence[str] = ("fid", "kid"), n: int = 5000, class_name: str | None = None,
              seed: int = 0, truncation: float = 1.0, progress: Progress | None = None,
-             precision: str = "fp32") -> dict[str, Any]:
-    """Score ``n`` generated images against the dataset's ``split`` (all of it, or ``n`` of it when larger).
+             precision: str = "fp32", whole_reference: bool = False) -> dict[str, Any]:
+    """Score ``n`` generated images against the dataset's ``split`` (all of it, or ``n`` of it when larger;
+    all of it always with ``whole_reference``, as the ``published`` protocol asks: metrics/protocols.py).
 
     Generated classes follow the reference split's class proportions (or are all ``class_name``); seeds are
     ``seed .. seed+n-1``. Returns ``{"overall": scores, "per_class": {class: scores}, "protocol": {...}}``.
     """
     started = time.perf_counter()
     chosen = check_metrics(metrics)
-    if n < 2:
-        raise MuybridgeError(f"--n must be at least 2, got {n}")
+    check_eval_n(n)
     classes = _check_classes(generator, dataset, class_name)
     stats = PassStats()
-    reference = reference_features(dataset, split, class_name, n, _stage(progress, "reference"),
-                                   precision=precision, stats=stats)
+    reference = reference_features(dataset, split, class_name, None if whole_reference else n,
+                                   _stage(progress, "reference"), precision=precision, stats=stats)
     counts = _class_counts(reference, dataset.classes, classes)
     plan = allocate(counts, n)
     fake, fake_classes, seeds = generated_features(generator, plan, seed, truncation, dataset.resolution,
