@@ -8,8 +8,9 @@ speed of a network does not depend on its weights, so the figures hold for the t
 * FLOPs per frame: ``torch.utils.flop_counter.FlopCounterMode`` on one decoder call (a multiply-add is 2).
 * CPU limit: the best of 3 2048×2048 fp32 matmuls, in GFLOP/s.
 * Rounds: this shared machine's speed drifts by a fifth between minutes, so the benchmark runs 7 rounds, each
-  timing the matmul limit and, right after it, one pass per batch size; a ratio compares speeds of the same
-  moment. The table gives the medians over rounds.
+  timing the matmul limit and, right after it, one pass per path (the decoder at batch 1 and 64; the public
+  ``Generator.decode`` in fp32 and, on a CPU with native bf16, with bf16 convolutions); a ratio compares speeds
+  of the same moment. The table gives the medians over rounds, and the CPU's model and extensions.
 * "of limit" = frames/s × FLOPs per frame ÷ that round's matmul rate.
 * GIF loop: ``animate_to_file`` for 96 frames at 24 fps (render + encode), after the model is loaded;
   the CLI figure runs ``muybridge animate loop`` in a fresh process (Python start, imports, model load).
@@ -24,17 +25,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from muybridge.animation.modes import animate_to_file, loop_builder
 from muybridge.files import atomic_write_json, atomic_write_text
-from muybridge.generator import Generator
+from muybridge.generator import DECODE_CHUNK, Generator
 from muybridge.memory import keep_freed_memory
 from muybridge.models import build_networks
 from muybridge.models.format import save_model_folder
+from muybridge.precision import ERROR_BOUND, PROBE_COUNT, choose_precision, cpu_description, native_bf16
 
 RESULTS = Path(__file__).parent / "results"
 ROUNDS = 7
@@ -60,30 +64,56 @@ def decoder_flops(generator: Generator) -> int:
     return int(counter.get_total_flops())
 
 
-def frames_per_second(generator: Generator, batch: int, frames: int) -> float:
-    """The decoder itself at this batch size (``Generator.decode`` always runs chunks of DECODE_CHUNK): one timed
-    pass over ``frames`` frames after a warm-up call."""
+def decoder_pass(generator: Generator, batch: int, frames: int) -> Callable[[], None]:
+    """The decoder module itself, ``batch`` frames per call (what the network reaches)."""
     latents = generator.latents(range(frames))
     weights = generator.class_weights([generator.classes[0]] * frames)
-    with torch.inference_mode():
-        generator.decoder(latents[:batch], weights[:batch])  # warm-up
-        start = time.perf_counter()
-        for i in range(0, frames, batch):
-            generator.decoder(latents[i : i + batch], weights[i : i + batch])
-        return frames / (time.perf_counter() - start)
+
+    def run() -> None:
+        with torch.inference_mode():
+            for i in range(0, frames, batch):
+                generator.decoder(latents[i : i + batch], weights[i : i + batch])
+    return run
 
 
-def measure_rounds(generator: Generator, flops: int) -> list[dict[str, float]]:
-    """Per batch size, the medians over ROUNDS of frames/s, the matmul limit and their ratio."""
-    samples: dict[int, list[tuple[float, float]]] = {batch: [] for batch, _ in BATCHES}
+def public_pass(generator: Generator, precision: str, frames: int) -> Callable[[], None]:
+    """``Generator.decode`` on ``frames`` frames at once (what every caller gets: it runs chunks of
+    DECODE_CHUNK) in ``precision``."""
+    latents = generator.latents(range(frames))
+    weights = generator.class_weights([generator.classes[0]] * frames)
+    return lambda: generator.decode(latents, weights, precision=precision)  # type: ignore[return-value]
+
+
+def frames_per_second(run: Callable[[], None], frames: int) -> float:
+    """One timed call of ``run`` (``frames`` frames) after a warm-up call."""
+    run()
+    start = time.perf_counter()
+    run()
+    return frames / (time.perf_counter() - start)
+
+
+def passes(generator: Generator) -> dict[str, tuple[Callable[[], None], int]]:
+    """What is timed, by row label: the decoder at batch 1 and 64, and the public decode in fp32 and, where the
+    CPU runs bf16 natively (elsewhere it is emulated and slower), in bf16."""
+    rows = {f"decoder, batch {batch}": (decoder_pass(generator, batch, frames), frames) for batch, frames in BATCHES}
+    rows[f"Generator.decode, batch {DECODE_CHUNK}, fp32"] = (public_pass(generator, "fp32", 256), 256)
+    if native_bf16():
+        rows[f"Generator.decode, batch {DECODE_CHUNK}, bf16 convolutions"] = (public_pass(generator, "bf16", 256), 256)
+    return rows
+
+
+def measure_rounds(generator: Generator, flops: int) -> list[dict[str, Any]]:
+    """Per timed pass, the medians over ROUNDS of frames/s, the matmul limit and their ratio."""
+    timed = passes(generator)
+    samples: dict[str, list[tuple[float, float]]] = {label: [] for label in timed}
     for _ in range(ROUNDS):
         limit = matmul_gflops()
-        for batch, frames in BATCHES:
-            samples[batch].append((frames_per_second(generator, batch, frames), limit))
+        for label, (run, frames) in timed.items():
+            samples[label].append((frames_per_second(run, frames), limit))
     rows = []
-    for batch, pairs in samples.items():
+    for label, pairs in samples.items():
         fps = statistics.median(f for f, _ in pairs)
-        rows.append({"batch": batch, "frames_per_s": fps, "gflops": fps * flops / 1e9,
+        rows.append({"path": label, "frames_per_s": fps, "gflops": fps * flops / 1e9,
                      "matmul_gflops": statistics.median(limit for _, limit in pairs),
                      "of_limit": statistics.median(f * flops / 1e9 / limit for f, limit in pairs)})
     return rows
@@ -108,6 +138,9 @@ def main() -> None:
     load_average = os.getloadavg()[0]
     flops = decoder_flops(generator)
     rows = measure_rounds(generator, flops)
+    bf16_error = generator.measure_bf16_error()
+    choice = choose_precision(lambda: bf16_error)
+    cpu = cpu_description()
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         animate_to_file(generator, loop_builder("cat", 7), Path(tmp) / "loop.gif", fps=24, duration=4)
@@ -125,22 +158,28 @@ def main() -> None:
             raise SystemExit(f"the CLI run failed: {finished.stderr.strip()}")
         gif_cli = time.perf_counter() - start
     result = {
-        "model": label, "resolution": generator.resolution, "torch_threads": torch.get_num_threads(),
+        "model": label, "cpu": cpu, "resolution": generator.resolution, "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(), "load_average_at_start": load_average,
         "decoder_mflops_per_frame": flops / 1e6, "rounds": ROUNDS,
         "decode": rows, "gif_loop_4s_24fps_in_process_s": gif_in_process, "gif_loop_4s_24fps_cli_s": gif_cli,
+        "bf16_error_grey_levels": {"mean": bf16_error.mean, "largest": bf16_error.largest},
+        "bf16_bound": {"mean": ERROR_BOUND.mean, "largest": ERROR_BOUND.largest},
+        "auto_precision": choice.precision, "auto_reason": choice.reason,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     atomic_write_json(RESULTS / "render.json", result)
     lines = [
         "# Rendering benchmark", "",
-        f"Model: {label}; {generator.resolution} px; torch threads {result['torch_threads']} of "
+        f"CPU: {cpu}. Model: {label}; {generator.resolution} px; torch threads {result['torch_threads']} of "
         f"{result['cpu_count']} CPUs (load average {load_average:.1f} at start); "
         f"decoder {flops / 1e6:.1f} MFLOP/frame. Medians over {ROUNDS} rounds, each timing the fp32 matmul limit "
-        "(2048²) and right after it the decoder.", "",
-        "| batch | frames/s | GFLOP/s | matmul limit GFLOP/s | of matmul limit |", "|---:|---:|---:|---:|---:|",
-        *[f"| {r['batch']} | {r['frames_per_s']:.1f} | {r['gflops']:.2f} | {r['matmul_gflops']:.1f} | "
+        "(2048²) and right after it every path below.", "",
+        "| path | frames/s | GFLOP/s | fp32 matmul limit GFLOP/s | of fp32 limit |", "|---|---:|---:|---:|---:|",
+        *[f"| {r['path']} | {r['frames_per_s']:.1f} | {r['gflops']:.2f} | {r['matmul_gflops']:.1f} | "
           f"{r['of_limit']:.0%} |" for r in rows],
+        "",
+        f"bf16 convolutions against fp32 on {PROBE_COUNT} characters: {bf16_error} (the bound: {ERROR_BOUND}). "
+        f"`Generator.load()` (precision auto) renders in **{choice.precision}** here.",
         "",
         "| 4 s loop at 24 fps → GIF (96 frames) | seconds |", "|---|---:|",
         f"| in-process (render + encode, model loaded) | {gif_in_process:.2f} |",

@@ -43,6 +43,19 @@ def test_gif_loops_with_the_right_frames_and_average_fps(tmp_path: Path) -> None
     assert sum(durations) == 500  # 12 frames at 24 fps, to the centisecond
 
 
+def test_gif_palettes_computed_on_threads_are_pillows_own(tmp_path: Path) -> None:
+    """The frames' palettes are chosen on several threads, but the file is byte for byte what Pillow writes
+    from the RGB frames itself."""
+    rng = np.random.default_rng(0)
+    frames = np.clip(moving_square().astype(int) + rng.integers(-40, 40, (12, 40, 40, 3)), 0, 255).astype(np.uint8)
+    path, reference = tmp_path / "a.gif", tmp_path / "pillow.gif"
+    export_frames(frames, path, fps=24)
+    images = [Image.fromarray(frame) for frame in frames]
+    images[0].save(reference, format="GIF", save_all=True, append_images=images[1:], loop=0,
+                   duration=frame_durations_ms(12, 24, step_ms=10), disposal=1)
+    assert path.read_bytes() == reference.read_bytes()
+
+
 def test_mp4_is_h264_yuv420p_with_even_size(tmp_path: Path) -> None:
     path = tmp_path / "a.mp4"
     export_frames(moving_square(10, 33, 45), path, fps=10)

@@ -20,6 +20,15 @@ from muybridge.errors import MuybridgeError
 from muybridge.models.config import ModelConfig, as_model_config, build_networks
 from muybridge.models.format import WEIGHTS_NAME, load_state, read_config, read_weights
 from muybridge.models.pose import POSE_DIM
+from muybridge.precision import (
+    PROBE_COUNT,
+    PrecisionChoice,
+    RenderError,
+    check_precision,
+    choose_precision,
+    render_context,
+    render_error,
+)
 
 ZOO = Path(__file__).parent / "zoo"
 DEFAULT_MODEL = "cats-dogs-64"
@@ -28,8 +37,9 @@ ClassSpec = str | Mapping[str, float]
 
 #: The decoder always runs on batches of exactly this many samples (the last one padded). CPU kernels sum
 #: in an order that depends on the batch size, so this is what makes a (class, seed) pair render the very
-#: same pixels in any call; 16 keeps most of the throughput of large batches.
-DECODE_CHUNK = 16
+#: same pixels in any call. 64 is the batch the decoder reaches its speed at (on an Intel Xeon: 2,300 frames/s
+#: against 1,800 at 16, benchmarks/results/render.md); a single image costs a 64-batch, about 30 ms.
+DECODE_CHUNK = 64
 
 
 def resolve_model_path(path_or_name: str | Path | None = None) -> Path:
@@ -78,15 +88,19 @@ class Generator:
     """
 
     def __init__(self, config: ModelConfig | Mapping[str, Any], decoder: torch.nn.Module,
-                 encoder: torch.nn.Module, path: Path | None = None) -> None:
-        """``config`` may also be a dict such as training builds; it is checked like ``config.json``."""
+                 encoder: torch.nn.Module, path: Path | None = None, precision: str = "auto") -> None:
+        """``config`` may also be a dict such as training builds; it is checked like ``config.json``.
+        ``precision`` is how :meth:`decode` renders: ``fp32``, ``bf16`` or ``auto`` (bf16 only where it is
+        native and faithful for this model: :mod:`muybridge.precision`, decided on the first decode)."""
         self.config = as_model_config(config)
         self.decoder = decoder.eval().requires_grad_(False)
         self.encoder = encoder.eval().requires_grad_(False)
         self.path = path
+        self.requested_precision = check_precision(precision)
+        self._precision_choice: PrecisionChoice | None = None
 
     @classmethod
-    def load(cls, path_or_name: str | Path | None = None) -> Generator:
+    def load(cls, path_or_name: str | Path | None = None, precision: str = "auto") -> Generator:
         """Load a model folder (or a bundled model by name; ``None``/``"default"`` is the bundled default)."""
         folder = resolve_model_path(path_or_name)
         config = read_config(folder)
@@ -94,7 +108,7 @@ class Generator:
         tensors = read_weights(folder / WEIGHTS_NAME)
         load_state(networks.decoder, tensors, "decoder.", folder / WEIGHTS_NAME, config.architecture)
         load_state(networks.encoder, tensors, "encoder.", folder / WEIGHTS_NAME, config.architecture)
-        return cls(config, networks.decoder, networks.encoder, folder)
+        return cls(config, networks.decoder, networks.encoder, folder, precision)
 
     @property
     def classes(self) -> list[str]:
@@ -139,13 +153,32 @@ class Generator:
     def latents(self, seeds: Sequence[int]) -> torch.Tensor:
         return seeds_to_latents(seeds, self.latent_dim)
 
+    @property
+    def precision_choice(self) -> PrecisionChoice:
+        """The precision :meth:`decode` renders in, and why (``auto`` measures this model once, on first use)."""
+        if self._precision_choice is None:
+            if self.requested_precision == "auto":
+                self._precision_choice = choose_precision(self.measure_bf16_error)
+            else:
+                self._precision_choice = PrecisionChoice(self.requested_precision, "requested")
+        return self._precision_choice
+
+    def measure_bf16_error(self) -> RenderError:
+        """bf16 frames against float32 frames of the same :data:`~muybridge.precision.PROBE_COUNT` characters
+        (seeds 0.., the classes in turn)."""
+        classes = [self.classes[i % len(self.classes)] for i in range(PROBE_COUNT)]
+        latents, weights = self.latents(range(PROBE_COUNT)), self.class_weights(classes)
+        exact = to_uint8(self.decode(latents, weights, precision="fp32"))
+        return render_error(exact, to_uint8(self.decode(latents, weights, precision="bf16")))
+
     @torch.inference_mode()
     def decode(self, latents: torch.Tensor, class_weights: torch.Tensor, truncation: float = 1.0,
-               pose: torch.Tensor | None = None) -> torch.Tensor:
+               pose: torch.Tensor | None = None, precision: str | None = None) -> torch.Tensor:
         """Latents ``(N, latent_dim)`` + class weights ``(N, C)`` → images ``(N, 3, R, R)`` in [-1, 1].
 
         ``pose`` ``(N, 6)`` moves each character's head without changing who it is (see
-        :mod:`muybridge.models.pose`); None or zeros is the rest pose."""
+        :mod:`muybridge.models.pose`); None or zeros is the rest pose. ``precision`` (``fp32`` or ``bf16``)
+        overrides :attr:`precision_choice` for this call."""
         if latents.ndim != 2 or latents.shape[1] != self.latent_dim:
             raise MuybridgeError(f"latents must have shape (N, {self.latent_dim}), got {tuple(latents.shape)}")
         if class_weights.shape != (latents.shape[0], len(self.classes)):
@@ -160,9 +193,10 @@ class Generator:
         latents = torch.cat([latents.float() * truncation, latents.new_zeros(padding, self.latent_dim)])
         class_weights = torch.cat([class_weights.float(), class_weights.new_zeros(padding, len(self.classes))])
         poses = self._checked_pose(pose, count, padding)
-        chunks = [self.decoder(latents[i : i + DECODE_CHUNK], class_weights[i : i + DECODE_CHUNK],
-                               **({} if poses is None else {"pose": poses[i : i + DECODE_CHUNK]}))
-                  for i in range(0, latents.shape[0], DECODE_CHUNK)]
+        with render_context(check_precision(precision) if precision else self.precision_choice.precision):
+            chunks = [self.decoder(latents[i : i + DECODE_CHUNK], class_weights[i : i + DECODE_CHUNK],
+                                   **({} if poses is None else {"pose": poses[i : i + DECODE_CHUNK]})).float()
+                      for i in range(0, latents.shape[0], DECODE_CHUNK)]
         return torch.cat(chunks)[:count] if chunks else torch.empty(0, 3, self.resolution, self.resolution)
 
     @property

@@ -15,13 +15,14 @@ import torch
 from muybridge.animation.options import MAX_BYTES, AnimationOptions
 from muybridge.animation.paths import LatentPath
 from muybridge.errors import MuybridgeError
-from muybridge.generator import Generator, to_uint8
+from muybridge.generator import DECODE_CHUNK, Generator, to_uint8
 from muybridge.models.pose import rest_pose
 from muybridge.pictures import resample_filter, resize_images, tile, tile_images
 from muybridge.progress import Progress, report
 
-#: Images per decoder call while rendering (the pixels do not depend on it: see ``Generator.decode``).
-RENDER_BATCH = 32
+#: Images per decoder call while rendering: the decoder's own chunk, so no call pads a chunk it does not fill
+#: (the pixels do not depend on it: see ``Generator.decode``).
+RENDER_BATCH = DECODE_CHUNK
 
 
 @dataclass(frozen=True)

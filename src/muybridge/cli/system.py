@@ -11,13 +11,24 @@ from muybridge.cli.common import app, console, out, progress_bar
 
 
 @app.command()
-def version() -> None:
-    """Print the versions of muybridge and torch.  Example: muybridge version"""
+def version(
+    verbose: Annotated[bool, typer.Option("--verbose", help="Also the CPU and the precision the bundled "
+                                          "model renders in here, with the reason.")] = False,
+) -> None:
+    """Print the versions of muybridge and torch.  Example: muybridge version --verbose"""
     import torch
 
     from muybridge import __version__
 
     out.print(f"muybridge {__version__}  torch {torch.__version__}  threads {torch.get_num_threads()}")
+    if verbose:
+        from muybridge.generator import Generator
+        from muybridge.precision import cpu_description
+
+        out.print(f"cpu: {cpu_description()}")
+        generator = Generator.load()
+        choice = generator.precision_choice
+        out.print(f"rendering ({generator.name}): {choice.precision}: {choice.reason}")
 
 
 @app.command()

@@ -18,6 +18,7 @@ Channel width at resolution r is ``clamp(channel_base // r, channel_min, channel
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from typing import Any, ClassVar
@@ -105,21 +106,32 @@ class ModulatedConv(nn.Module):
         self.scale = 1.0 / math.sqrt(cin * self.kernel**2)
 
     def forward(self, x: torch.Tensor, style_input: torch.Tensor) -> torch.Tensor:
-        styles = self.affine(style_input) * self.input_gain
-        weight = self.weight * self.scale
-        x = x.contiguous(memory_format=FEATURE_LAYOUT)
-        if self.kernel == 1 and not self.demodulate:
-            return pointwise_modulated(x, weight[:, :, 0, 0][None] * styles[:, None, :], self.bias)
-        x = x * styles[:, :, None, None]
+        with full_precision(x):
+            styles = self.affine(style_input) * self.input_gain
+            weight = self.weight * self.scale
+            x = x.contiguous(memory_format=FEATURE_LAYOUT)
+            if self.kernel == 1 and not self.demodulate:
+                return pointwise_modulated(x, weight[:, :, 0, 0][None] * styles[:, None, :], self.bias)
+            x = x * styles[:, :, None, None]
+            gains = styles.new_full((x.shape[0], weight.shape[0]), UP_GAIN if self.up else 1.0)
+            if self.demodulate:
+                norms = styles.square() @ weight.square().sum(dim=(2, 3)).t()
+                gains = gains * torch.rsqrt(norms + 1e-8)
+        # The convolutions are the one place reduced precision may run (Generator.decode's bf16 autocast).
         if self.up:
-            out = blur(F.conv_transpose2d(x, weight.transpose(0, 1), stride=2, padding=1))
+            out = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2, padding=1)
+            with full_precision(x):
+                out = blur(out.float())
         else:
             out = F.conv2d(x, weight, padding=self.kernel // 2)
-        gains = styles.new_full((x.shape[0], weight.shape[0]), UP_GAIN if self.up else 1.0)
-        if self.demodulate:
-            norms = styles.square() @ weight.square().sum(dim=(2, 3)).t()
-            gains = gains * torch.rsqrt(norms + 1e-8)
         return torch.addcmul(self.bias[None, :, None, None], out, gains[:, :, None, None])
+
+
+def full_precision(x: torch.Tensor) -> contextlib.AbstractContextManager[None]:
+    """Styles, demodulation, biases and the RGB layers stay in float32 under an autocast: rounding them to bf16
+    shifts whole channels (measured on the bundled model: mean error 1.4 grey levels with everything in bf16,
+    0.4 with the convolutions alone)."""
+    return torch.autocast(x.device.type, enabled=False)
 
 
 def pointwise_modulated(x: torch.Tensor, weights: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -142,8 +154,9 @@ class SubpixelToRGB(ModulatedConv):
         self.weight = nn.Parameter(self.weight.detach().repeat_interleave(4, dim=0))
 
     def forward(self, x: torch.Tensor, style_input: torch.Tensor, base: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        styles = self.affine(style_input) * self.input_gain
-        x = x.contiguous(memory_format=FEATURE_LAYOUT) * styles[:, :, None, None]
+        with full_precision(x):
+            styles = self.affine(style_input) * self.input_gain
+            x = x.contiguous(memory_format=FEATURE_LAYOUT) * styles[:, :, None, None]
         out = F.conv2d(x, self.weight * self.scale, padding=1)
         n, _, height, width = out.shape
         shuffled = out.view(n, 3, 2, 2, height, width).permute(0, 1, 4, 2, 5, 3)  # (N, 3, H, 2, W, 2)
@@ -195,7 +208,8 @@ class GallopDecoder(Decoder):
 
     def forward(self, latents: torch.Tensor, class_weights: torch.Tensor,
                 pose: torch.Tensor | None = None) -> torch.Tensor:
-        style_input = torch.cat([latents, self.class_embedding(class_weights)], dim=1)
+        with full_precision(latents):
+            style_input = torch.cat([latents, self.class_embedding(class_weights)], dim=1)
         x = self.const.expand(latents.shape[0], -1, -1, -1)
         rgb: torch.Tensor | None = None
         for block, to_rgb in zip(self.convs, self.to_rgb, strict=True):
