@@ -40,8 +40,34 @@ def test_invert_writes_latents_and_previews(pet_json: Path) -> None:
         assert entry["class"] == "cat" and len(entry["latent"]) == 16 and len(entry["encoder_latent"]) == 16
         assert entry["detected"] is False and entry["face_box"] == [6.0, 0.0, 32.0, 32.0]  # the centre square
         assert entry["losses"]["refined_l1"] <= entry["losses"]["encoder_l1"]
+        assert entry["losses"]["tuned_psnr"] > entry["losses"]["refined_psnr"] + 3  # the default tunes the decoder
         with Image.open(pet_json.parent / entry["preview"]) as preview:
-            assert preview.size == (96, 32)
+            assert preview.size == (128, 32)  # photo | encoder | refined | tuned
+    tuned = pet_json.parent / data["tuned_decoder"]["file"]
+    assert tuned.name == "pets.tuned.safetensors" and tuned.is_file()
+
+
+def test_generate_from_latent_draws_the_tuned_reconstruction(pet_json: Path, tiny_model_dir: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    code, text = run_cli(["generate", "--from-latent", str(pet_json), "-m", str(tiny_model_dir), "-o",
+                          str(tmp_path / "pets.png")], monkeypatch, capsys)
+    assert code == 0 and "2 images" in " ".join(text.split()), text
+    drawn = np.asarray(Image.open(tmp_path / "pets.png"))
+    for i in range(2):
+        preview = np.asarray(Image.open(pet_json.with_name(f"pets-{i}.png")))
+        assert np.abs(drawn[:, 32 * i : 32 * (i + 1)].astype(int) - preview[:, 96:].astype(int)).max() <= 1
+
+
+def test_fast_fidelity_writes_no_tuned_decoder(tiny_model_dir: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    Image.fromarray(Generator.load(tiny_model_dir).generate("cat", 4)[0]).save(tmp_path / "pet.png")
+    code = invoke(["invert", str(tmp_path / "pet.png"), "-m", str(tiny_model_dir), "--no-detect", "--fidelity",
+                   "fast", "--steps", "5", "--out", str(tmp_path / "pet.json")], monkeypatch)
+    assert code == 0 and "tuned_decoder" not in json.loads((tmp_path / "pet.json").read_text())
+    assert not (tmp_path / "pet.tuned.safetensors").exists()
+    with Image.open(tmp_path / "pet-0.png") as preview:
+        assert preview.size == (96, 32)
 
 
 def test_animate_every_mode_from_latent(pet_json: Path, tiny_model_dir: Path, tmp_path: Path,
@@ -70,9 +96,9 @@ def test_animate_every_mode_from_latent(pet_json: Path, tiny_model_dir: Path, tm
                       str(tmp_path / "t"), *model], monkeypatch, capsys)
     assert code == 0, text
     preview = np.asarray(Image.open(pet_json.with_name("pets-0.png")))
-    for folder in ("m", "t"):  # frame 0 is the refined pet
+    for folder in ("m", "t"):  # frame 0 is the pet as the tuned decoder draws it
         first = np.asarray(Image.open(sorted((tmp_path / folder).iterdir())[0]))
-        assert np.abs(first.astype(int) - preview[:, 64:].astype(int)).max() <= 1, folder
+        assert np.abs(first.astype(int) - preview[:, 96:].astype(int)).max() <= 1, folder
     motion_frame = sorted((tmp_path / "mo").iterdir())[0]
     assert Image.open(motion_frame).size == (64, 32)  # two cells: both pets
 
@@ -96,7 +122,36 @@ def bad_cases(tmp: Path, pet_json: Path, other_model: Path) -> list[tuple[list[s
         (["animate", "morph", "--from-latent", str(tmp / "wall.png"), "dog", "-o", str(tmp / "a.gif")],
          "not a readable latent file"),
         (["animate", "loop", "-o", str(tmp / "a.gif")], "or give --from-latent"),
+        (["animate", "loop", "--from-latent", str(_claiming(tmp, pet_json, other_model)), "-o", str(tmp / "a.gif"),
+          "-m", str(other_model)], "tunes another model ('tiny'"),
+        (["animate", "loop", "--from-latent", str(_swapped_delta(tmp, pet_json)), "-o", str(tmp / "a.gif")],
+         "is not the tuned decoder"),
+        (["invert", str(tmp / "wall.png"), "--fidelity", "perfect", "--out", str(tmp / "o.json")],
+         "fidelity perfect: choose fast, balanced, exact"),
     ]
+
+
+def _claiming(tmp: Path, pet_json: Path, other_model: Path) -> Path:
+    """The pet file relabelled as another model's (its identity edited), its tuned decoder still the tiny one's:
+    the delta's own binding must refuse it."""
+    from muybridge.inversion.latent_file import model_identity
+
+    folder = tmp / "claiming"
+    folder.mkdir()
+    data = json.loads(pet_json.read_text())
+    data["model"] = model_identity(Generator.load(other_model))
+    (folder / "pets.json").write_text(json.dumps(data))
+    shutil.copy(pet_json.with_name("pets.tuned.safetensors"), folder)
+    return folder / "pets.json"
+
+
+def _swapped_delta(tmp: Path, pet_json: Path) -> Path:
+    folder = tmp / "swapped"
+    folder.mkdir()
+    shutil.copy(pet_json, folder)
+    delta = pet_json.with_name("pets.tuned.safetensors").read_bytes()
+    (folder / "pets.tuned.safetensors").write_bytes(delta[:-4] + b"\0\0\0\0")
+    return folder / "pets.json"
 
 
 def test_bad_input_gives_one_line(pet_json: Path, tiny_model_dir: Path, tmp_path: Path,

@@ -18,6 +18,7 @@ from muybridge.inversion import RefineSettings, invert_crops, invert_image, read
 from muybridge.inversion.latent_file import config_sha256
 from muybridge.inversion.photo import FACE_MARGIN, Box, crop_box, detect_face, face_crop, load_photo
 from muybridge.inversion.quality import psnr, ssim
+from muybridge.inversion.tune import TuneSettings, tuned_generator
 from muybridge.models.format import read_model_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -120,3 +121,25 @@ def test_latent_file_round_trip_and_model_check(tiny: Generator, tmp_path: Path)
     (tmp_path / "junk.json").write_text("{\"format\": \"something-else\"}")
     with pytest.raises(MuybridgeError, match="not a muybridge latent file"):
         read_latents(tmp_path / "junk.json", tiny)
+
+
+def test_each_stage_lowers_the_error_of_a_photo_the_model_cannot_draw(tiny: Generator) -> None:
+    """A 'photo' outside the tiny model's range (another model's picture, a new colour scheme): the encoder's
+    guess, the refined latent and the tuned decoder come successively closer, and the tuned decoder still draws
+    other characters nearly as before (the locality term)."""
+    photo = np.ascontiguousarray(tiny.generate("cat", [21])[:, :, :, ::-1])  # BGR: colours the model never drew
+    result = invert_crops(tiny, photo, ["cat"], RefineSettings(steps=40), tune=TuneSettings(steps=120))[0]
+    errors = [float(np.abs(stage.astype(int) - photo[0].astype(int)).mean())
+              for stage in (result.encoder_reconstruction, result.refined_reconstruction, result.reconstruction)]
+    assert errors[0] > errors[1] > errors[2], errors
+    assert result.losses["tuned_psnr"] > result.losses["refined_psnr"] + 3
+    tuned = tuned_generator(tiny, result.delta)  # type: ignore[arg-type]
+    others = [31, 32, 33, 34]
+    assert psnr(tiny.generate("dog", others), tuned.generate("dog", others)).mean() > 20
+    assert result.side_by_side().shape == (32, 128, 3)
+
+
+def test_a_delta_for_another_decoder_is_refused_in_one_line(tiny: Generator) -> None:
+    delta = {name: torch.zeros(3, 3) for name in list(tiny.decoder.state_dict())[:1]}
+    with pytest.raises(MuybridgeError, match=r"pet\.tuned\.safetensors: tensor .* does not fit this decoder"):
+        tuned_generator(tiny, delta, "pet.tuned.safetensors")

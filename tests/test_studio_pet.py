@@ -5,9 +5,12 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 from conftest import wait_for_job
 from fastapi.testclient import TestClient
 from PIL import Image
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # the default fidelity tunes the decoder: small batches
 
 
 def photo_png(side: int = 48) -> bytes:
@@ -36,7 +39,7 @@ def test_photo_becomes_a_listed_pet_that_animates(client: TestClient) -> None:
     assert job["status"] == "done", job["error"]
     pet_id = job["result"]["pet"]
     preview = Image.open(io.BytesIO(client.get(job["urls"][0]).content))
-    assert preview.size == (3 * 32, 32)
+    assert preview.size == (4 * 32, 32)  # photo | encoder | refined | tuned: the default fidelity tunes
     pets = client.get("/v1/pets").json()
     assert [(p["id"], p["model"], p["class"], p["source"]) for p in pets] == [(pet_id, "tiny", "cat", "tom.png")]
     strip = client.get(pets[0]["preview"])
@@ -68,6 +71,12 @@ def test_non_image_upload_is_refused_or_fails_in_one_line(client: TestClient) ->
     assert refused.status_code == 400 and "notes.txt: not a photo" in refused.json()["error"]
     too_many = client.post("/v1/pets", files={"photo": ("a.png", photo_png(), "image/png")}, data={"steps": "9999"})
     assert too_many.status_code == 400 and "steps 9999" in too_many.json()["error"]
+    fidelities = client.get("/v1/pets/fidelities").json()
+    assert [f["id"] for f in fidelities][0] == "balanced" and fidelities[0]["default"]
+    assert {f["id"] for f in fidelities} == {"fast", "balanced", "exact"}
+    unknown = client.post("/v1/pets", files={"photo": ("a.png", photo_png(), "image/png")},
+                          data={"fidelity": "perfect"})
+    assert unknown.status_code == 400 and "fidelity perfect: choose fast" in unknown.json()["error"]
 
     job = invert(client, b"this is not a png at all", name="fake.png")
     assert job["status"] == "failed"

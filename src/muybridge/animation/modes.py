@@ -241,6 +241,15 @@ class Animation:
     def frame_count(self, options: AnimationOptions) -> int:
         return options.frame_count(self.timeline.duration if self.timeline is not None else None)
 
+    def generator_for(self, generator: Generator) -> Generator:
+        """The generator that draws this animation: ``generator``, or with the latent file's tuned decoder
+        (pivotal tuning) when the file has one, so the pet looks like its photo in every mode and motion."""
+        if self.source is None:
+            return generator
+        from muybridge.inversion.latent_file import generator_for_latents
+
+        return generator_for_latents(self.source.path, generator)
+
     def first_key(self) -> str | None:
         if len(self.characters) > 1:
             raise MuybridgeError(f"{self.mode} animates one character, got {len(self.characters)}: "
@@ -319,6 +328,8 @@ def animate_to_file(generator: Generator | str | Path | None, what: Animation | 
         build, count = what, chosen.frame_count()
     if not isinstance(generator, Generator):
         generator = Generator.load(generator)
+    if isinstance(what, Animation):
+        generator = what.generator_for(generator)
     paths = [build(generator, cell) for cell in range(rows * cols)]
     spec = AnimationSpec(paths, count, chosen.fps, chosen.size, (rows, cols), chosen.truncation, chosen.pixel_art)
     pixels: np.ndarray = render_animation(generator, spec, progress)

@@ -125,6 +125,7 @@ def character_pack(generator: Generator, animation: Animation, folder: str | os.
                    progress: Progress | None = None) -> Pack:
     """Render every motion of ``animation``'s character and write the pack."""
     checked = options.check()
+    generator = animation.generator_for(generator)
     clips = render_motions(generator, animation, checked, motions, progress)
     if animation.characters:
         who = animation.characters[0]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional  # noqa: F401  (Optio
 
 import typer
 
-from muybridge.cli.common import KEY_HELP, ModelOption, app, out, progress_bar
+from muybridge.cli.common import KEY_HELP, CharacterArgument, FromLatentOption, ModelOption, app, out, progress_bar
 from muybridge.cli.options import animation_options, with_animation_options
 from muybridge.errors import MuybridgeError
 
@@ -22,13 +22,8 @@ OutputOption = Annotated[Path, typer.Option(
     "--output", "-o", help="Output: NAME.gif, .mp4, .webp, .png (sprite sheet + .json atlas) or a folder "
                            "(PNG frames).")]
 SeedOption = Annotated[Optional[int], typer.Option(help="Seed naming the character (default: 0).")]  # noqa: UP045
-FromLatentOption = Annotated[Optional[Path], typer.Option(  # noqa: UP045
-    "--from-latent", help="Animate a latent from `muybridge invert` (your pet) instead of a CLASS:SEED; a CLASS "
-                          "alone then renders it in that class.")]
 IndexOption = Annotated[int, typer.Option("--index", help="Which latent of the --from-latent file (0 = first); "
                                                            "grid cell i takes index+i.")]
-CharacterArgument = Annotated[Optional[str], typer.Argument(  # noqa: UP045
-    metavar="CLASS[:SEED]", help=KEY_HELP + " Optional with --from-latent.")]
 
 animate_app = typer.Typer(
     help="Animate characters: loop, walk, morph, motion along a direction, or a keyframe timeline. "

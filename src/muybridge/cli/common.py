@@ -7,7 +7,8 @@ import importlib
 import os
 import sys
 from collections.abc import Iterator
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Optional  # noqa: F401  (Optional is read by typer)
 
 import typer
 from rich.console import Console
@@ -84,4 +85,9 @@ def use_threads(threads: int | None) -> None:
 
 ModelOption = Annotated[str, typer.Option("--model", "-m", help="Model folder, or a bundled model's name.")]
 KEY_HELP = "CLASS:SEED, e.g. cat:7; a class mix such as cat*0.7+dog*0.3:7 also works."
+FromLatentOption = Annotated[Optional[Path], typer.Option(  # noqa: UP045
+    "--from-latent", help="A latent file from `muybridge invert` (your pet, with its tuned decoder) instead of a "
+                          "CLASS:SEED; a CLASS alone then renders it in that class.")]
+CharacterArgument = Annotated[Optional[str], typer.Argument(  # noqa: UP045
+    metavar="CLASS[:SEED]", help=KEY_HELP + " Optional with --from-latent.")]
 

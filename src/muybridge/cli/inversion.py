@@ -9,6 +9,7 @@ import typer
 
 from muybridge.cli.common import app, out, progress_bar, use_threads
 from muybridge.errors import MuybridgeError
+from muybridge.inversion.fidelity import DEFAULT_FIDELITY, FIDELITIES
 
 
 @app.command()
@@ -20,8 +21,11 @@ def invert(
                      ] = "default",
     class_name: Annotated[Optional[str], typer.Option(  # noqa: UP045 (typer reads the annotation)
         "--class", help="The pet's class (default: cat when the model has it, else its first class).")] = None,
-    steps: Annotated[int, typer.Option(help="Refinement steps after the encoder's guess (0: encoder only).")
-                     ] = 200,
+    fidelity: Annotated[str, typer.Option(help="; ".join(f"{name}: {preset.description}"
+                                                        for name, preset in FIDELITIES.items()))
+                        ] = DEFAULT_FIDELITY,
+    steps: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        help="Refinement steps after the encoder's guess (0: encoder only; default: the fidelity's).")] = None,
     lr: Annotated[float, typer.Option("--lr", help="Refinement step size (Adam, cosine-decayed).")] = 0.05,
     no_detect: Annotated[bool, typer.Option("--no-detect", help="Use the centre square instead of finding "
                                             "the cat's face.")] = False,
@@ -31,22 +35,29 @@ def invert(
 
     Example: muybridge invert my-cat.jpg --out pet.json
     Then: muybridge animate loop --from-latent pet.json -o pet.gif   (or: animate morph --from-latent pet.json dog)
+    Compare: muybridge generate --from-latent pet.json -o pet.png
     """
+    from dataclasses import replace
 
     from muybridge.generator import Generator
-    from muybridge.inversion import RefineSettings, invert_photos, write_latent_file
+    from muybridge.inversion import invert_photos, write_latent_file
+    from muybridge.inversion.fidelity import get_fidelity
 
-    settings = RefineSettings(steps=steps, lr=lr).check()
+    chosen = get_fidelity(fidelity)
+    refine = replace(chosen.refine, lr=lr, **({} if steps is None else {"steps": steps})).check()
     use_threads(threads)
     if latents_out.suffix.lower() != ".json":
         raise MuybridgeError(f"{latents_out}: the latent file must end in .json")
     generator = Generator.load(model)
     with progress_bar("invert") as bar:
-        results = invert_photos(generator, photos, class_name, settings, detect=not no_detect, progress=bar)
+        results = invert_photos(generator, photos, class_name, refine, detect=not no_detect, progress=bar,
+                                tune=chosen.tune)
     files = write_latent_file(latents_out, generator, results)
     for result in results:
         how = "face found" if result.detected else "centre square"
-        out.print(f"{result.source}: {result.class_name}, {how}; PSNR encoder {result.losses['encoder_psnr']:.1f} "
-                  f"dB → refined {result.losses['refined_psnr']:.1f} dB", markup=False, highlight=False)
-    out.print(f"wrote {latents_out} and {len(files) - 1} preview PNG{'s' * (len(files) > 2)} "
-              f"(photo | encoder | refined)", markup=False, highlight=False)
+        stages = [("encoder", "encoder_psnr"), ("refined", "refined_psnr"), ("tuned", "tuned_psnr")]
+        psnrs = " → ".join(f"{name} {result.losses[key]:.1f}" for name, key in stages if key in result.losses)
+        out.print(f"{result.source}: {result.class_name}, {how}; PSNR dB {psnrs}", markup=False, highlight=False)
+    previews = [path for path in files if path.suffix == ".png"]
+    out.print(f"wrote {latents_out} and {len(previews)} preview PNG{'s' * (len(previews) > 1)} "
+              f"({' | '.join(results[0].stage_names())})", markup=False, highlight=False)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional  # noqa: F401  (Optional is read by 
 
 import typer
 
-from muybridge.cli.common import KEY_HELP, ModelOption, app, out, progress_bar
+from muybridge.cli.common import CharacterArgument, FromLatentOption, ModelOption, app, out, progress_bar
 from muybridge.cli.options import animation_options, with_animation_options
 from muybridge.errors import MuybridgeError
 
@@ -15,34 +15,62 @@ from muybridge.errors import MuybridgeError
 @app.command()
 @with_animation_options(only=("truncation", "size", "pixel_art"))
 def generate(
-    character: Annotated[str, typer.Argument(metavar="CLASS[:SEED]", help=KEY_HELP)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Image file: .png, .jpg or .webp.")],
+    character: CharacterArgument = None,
+    from_latent: FromLatentOption = None,
     model: ModelOption = "default",
     seed: Annotated[Optional[int], typer.Option(help="Seed naming the character (default: 0).")] = None,  # noqa: UP045
     n: Annotated[int, typer.Option("--n", help="Render N characters (seeds SEED..SEED+N-1) in a grid.")] = 1,
     **options: Any,
 ) -> None:
-    """Render one character, or a grid of N, to an image file.
+    """Render one character, or a grid of N, to an image file; with --from-latent, every latent of the file
+    (your pet, drawn by its tuned decoder: compare it with the photo).
 
     Example: muybridge generate cat --seed 7 -o cat.png      (a grid: generate cat:7 --n 16 -o cats.png)
+    Example (your pet): muybridge generate --from-latent pet.json -o pet.png
     """
     from muybridge.animation.export import check_image_output, save_image
     from muybridge.animation.modes import character_key
     from muybridge.animation.render import render_grid
     from muybridge.generator import Generator
 
-    class_spec, first = character_key(character, seed)
     if not 1 <= n <= 256:
         raise MuybridgeError(f"--n must be between 1 and 256, got {n}")
     chosen = animation_options(options)
     check_image_output(output)
-    generator = Generator.load(model)
-    latents = generator.latents(list(range(first, first + n)))
-    weights = generator.class_weights([class_spec] * n)
+    if from_latent is not None:
+        latents, weights, generator = _latent_file_characters(from_latent, character, seed, n, model)
+    else:
+        if character is None:
+            raise MuybridgeError("name a character as CLASS[:SEED], or give --from-latent FILE")
+        class_spec, first = character_key(character, seed)
+        generator = Generator.load(model)
+        latents = generator.latents(list(range(first, first + n)))
+        weights = generator.class_weights([class_spec] * n)
     picture = render_grid(generator, latents, weights, chosen.size, chosen.truncation, chosen.pixel_art)
     save_image(picture, output)
-    out.print(f"wrote {output} ({n} image{'s' * (n > 1)}, {picture.shape[1]}x{picture.shape[0]})",
+    count = len(latents)
+    out.print(f"wrote {output} ({count} image{'s' * (count > 1)}, {picture.shape[1]}x{picture.shape[0]})",
               markup=False, highlight=False)
+
+
+def _latent_file_characters(path: Path, class_key: str | None, seed: int | None, n: int,
+                            model: str) -> tuple[Any, Any, Any]:
+    """Latents, class weights and the generator (tuned decoder applied) of every character in a latent file."""
+    import torch
+
+    from muybridge.animation.modes import latent_picker
+    from muybridge.generator import Generator
+    from muybridge.inversion.latent_file import generator_for_latents, read_latent_file
+
+    if seed is not None or n != 1:
+        raise MuybridgeError("--from-latent renders the file's characters: it takes neither --seed nor --n")
+    count = len(read_latent_file(path)["latents"])
+    pick = latent_picker(path, 0, class_key)
+    generator = generator_for_latents(path, Generator.load(model))
+    characters = [pick(generator, i) for i in range(count)]
+    return (torch.stack([c.latent for c in characters]), torch.stack([c.class_weights for c in characters]),
+            generator)
 
 
 directions_app = typer.Typer(help="Find semantic directions (SeFa, GANSpace), preview them, and name them.")

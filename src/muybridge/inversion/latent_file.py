@@ -10,6 +10,11 @@ against another model. Layout::
                   "face_box": [l, t, w, h] | null, "detected": bool, "preview": "NAME-0.png"}, ...]}
 
 The model's ``name`` is left out of the hash: renaming a model folder does not change what its latents mean.
+
+With pivotal tuning the file also names its tuned decoder, ``"tuned_decoder": {"file": "NAME.tuned.safetensors",
+"sha256": ...}``: tensors of (tuned − base) decoder, whose safetensors metadata repeats the base model's
+``config_sha256``. :func:`generator_for_latents` applies it; a delta made for another model, or a file that is not
+the one the JSON names, is refused in one line.
 """
 
 from __future__ import annotations
@@ -24,16 +29,21 @@ from typing import Any
 
 import torch
 from PIL import Image
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 
 from muybridge.characters import Character, character_from_latent
 from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_path, atomic_write_json
 from muybridge.generator import ClassSpec, Generator
 from muybridge.inversion.invert import InversionResult
+from muybridge.inversion.tune import Delta, tuned_generator
+from muybridge.models.format import read_weights
 
 LATENTS_FORMAT = "muybridge-latents"
 LATENTS_VERSION = 1
 MAX_FILE_BYTES = 64 * 1024 * 1024
+DELTA_FORMAT = "muybridge-decoder-delta"
 
 
 def config_sha256(config: Mapping[str, Any]) -> str:
@@ -53,27 +63,55 @@ def preview_paths(path: Path, count: int) -> list[Path]:
     return [path.with_name(f"{path.stem}-{i}.png") for i in range(count)]
 
 
+def delta_path(path: Path) -> Path:
+    """Where a latent file's tuned decoder goes: ``NAME.tuned.safetensors`` beside ``NAME.json``."""
+    return path.with_name(f"{path.stem}.tuned.safetensors")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_delta(target: Path, generator: Generator, delta: Delta) -> dict[str, str]:
+    destination = delta_path(target)
+    metadata = {"format": DELTA_FORMAT, "base_config_sha256": config_sha256(generator.config.to_dict()),
+                "base_model": generator.name}
+    with atomic_path(destination, suffix=".safetensors") as tmp:
+        save_file({name: value.contiguous() for name, value in delta.items()}, str(tmp), metadata=metadata)
+    return {"file": destination.name, "sha256": _sha256(destination)}
+
+
 def write_latent_file(path: str | os.PathLike[str], generator: Generator,
                       results: Sequence[InversionResult]) -> list[Path]:
-    """Write the side-by-side PNGs, then the JSON (each atomically); returns every file written."""
+    """Write the side-by-side PNGs and the tuned decoder (if any), then the JSON (each atomically); returns
+    every file written."""
     target = Path(path)
     if target.suffix.lower() != ".json":
         raise MuybridgeError(f"{target}: the latent file must end in .json")
     if target.is_dir():
         raise MuybridgeError(f"{target}: is a folder")
+    deltas = {id(result.delta): result.delta for result in results}
+    if len(deltas) > 1:
+        raise MuybridgeError(f"{target}: one latent file holds photos inverted together (one tuned decoder); "
+                             "write the others to another file")
+    delta = next(iter(deltas.values()), None)
     previews = preview_paths(target, len(results))
     for result, preview in zip(results, previews, strict=True):
         with atomic_path(preview, suffix=".png") as tmp:
             Image.fromarray(result.side_by_side()).save(tmp, format="PNG")
+    tuned = _write_delta(target, generator, delta) if delta is not None else None
     entries = [{"source": result.source, "class": result.class_name,
                 "latent": [float(v) for v in result.latent.tolist()],
                 "encoder_latent": [float(v) for v in result.encoder_latent.tolist()],
                 "losses": result.losses, "face_box": result.box.as_list() if result.box else None,
                 "detected": result.detected, "preview": preview.name}
                for result, preview in zip(results, previews, strict=True)]
-    atomic_write_json(target, {"format": LATENTS_FORMAT, "format_version": LATENTS_VERSION,
-                               "model": model_identity(generator), "latents": entries})
-    return [*previews, target]
+    document: dict[str, Any] = {"format": LATENTS_FORMAT, "format_version": LATENTS_VERSION,
+                                "model": model_identity(generator), "latents": entries}
+    if tuned is not None:
+        document["tuned_decoder"] = tuned
+    atomic_write_json(target, document)
+    return [*previews, *([delta_path(target)] if tuned else []), target]
 
 
 def read_latent_file(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -118,6 +156,37 @@ def check_model(data: dict[str, Any], generator: Generator, path: str | os.PathL
         raise MuybridgeError(f"{path}: made with another model ('{model.get('name')}', config "
                              f"{str(model.get('config_sha256'))[:12]}…), not '{mine['name']}' (config "
                              f"{mine['config_sha256'][:12]}…); invert the photo again with this model")
+
+
+def generator_for_latents(path: str | os.PathLike[str], generator: Generator) -> Generator:
+    """The generator that draws a latent file's characters: ``generator`` itself, or with the file's tuned
+    decoder applied (a copy). Refuses a file made with another model, or a delta that is not the file's own."""
+    data = read_latent_file(path)
+    check_model(data, generator, path)
+    tuned = data.get("tuned_decoder")
+    if tuned is None:
+        return generator
+    if not isinstance(tuned, dict) or not isinstance(tuned.get("file"), str) or "/" in tuned["file"] \
+            or "\\" in tuned["file"]:
+        raise MuybridgeError(f"{path}: tuned_decoder must name a file beside it")
+    source = Path(path).with_name(tuned["file"])
+    if not source.is_file():
+        raise MuybridgeError(f"{source}: the tuned decoder of {Path(path).name} is missing (copy it along with "
+                             "the latent file, or invert the photo again)")
+    if _sha256(source) != tuned.get("sha256"):
+        raise MuybridgeError(f"{source}: is not the tuned decoder {Path(path).name} was written with (sha256 "
+                             "differs)")
+    try:
+        with safe_open(str(source), "pt") as opened:
+            metadata = opened.metadata() or {}
+    except (SafetensorError, OSError) as exc:
+        raise MuybridgeError(f"{source}: not a readable safetensors file ({exc})") from None
+    mine = config_sha256(generator.config.to_dict())
+    if metadata.get("format") != DELTA_FORMAT or metadata.get("base_config_sha256") != mine:
+        raise MuybridgeError(f"{source}: tunes another model ('{metadata.get('base_model')}', config "
+                             f"{str(metadata.get('base_config_sha256'))[:12]}…), not '{generator.name}' (config "
+                             f"{mine[:12]}…); invert the photo again with this model")
+    return tuned_generator(generator, read_weights(source), str(source))
 
 
 def read_latents(path: str | os.PathLike[str], generator: Generator,

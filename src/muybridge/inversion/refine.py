@@ -12,37 +12,14 @@ works element-wise), so a batch of photos refines exactly as each would alone.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from muybridge.errors import MuybridgeError
 from muybridge.generator import Generator
+from muybridge.inversion.fidelity import RefineSettings
 from muybridge.inversion.quality import PerceptualDistance
 from muybridge.progress import Progress, report
-
-
-@dataclass(frozen=True)
-class RefineSettings:
-    """How refinement runs. Measured on 64 held-out cats with the 585-kimg bundled model, 200 steps (PSNR dB /
-    SSIM / FID of reconstructions vs originals; encoder alone 15.37 / 0.189 / 113.4): perceptual weight 1
-    16.28 / 0.247 / 110.9; weight 3 15.65 / 0.234 / 108.4. Hence weight 3 (docs/inversion.md)."""
-
-    steps: int = 200
-    lr: float = 0.05
-    perceptual_weight: float = 3.0
-    norm_weight: float = 0.05
-    perceptual_upsample: int = 1
-
-    def check(self) -> RefineSettings:
-        if not 0 <= self.steps <= 10_000:
-            raise MuybridgeError(f"--steps must be between 0 and 10000, got {self.steps}")
-        if not 0 < self.lr <= 10:
-            raise MuybridgeError(f"--lr must be in (0, 10], got {self.lr:g}")
-        if self.perceptual_weight < 0 or self.norm_weight < 0:
-            raise MuybridgeError("loss weights must not be negative")
-        return self
 
 
 def norm_penalty(latents: torch.Tensor) -> torch.Tensor:

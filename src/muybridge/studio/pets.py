@@ -1,7 +1,8 @@
 """Your pet: one uploaded photo inverted into a model's latent space, kept in the workspace's ``pets/``.
 
 A pet is ``pets/ID.json`` (a latent file, the same format ``muybridge invert`` writes) and ``pets/ID-0.png``
-(the side-by-side preview: the crop, the encoder's guess, the refined reconstruction). Animations can start
+(the side-by-side preview: the crop, the encoder's guess, the refined and the tuned reconstruction), and with
+the default fidelity ``pets/ID.tuned.safetensors`` (the decoder tuned to the photo). Animations can start
 from it instead of a ``CLASS:SEED`` key.
 """
 
@@ -13,6 +14,7 @@ from typing import IO, Any
 from muybridge.data.decode import IMAGE_EXTENSIONS
 from muybridge.errors import MuybridgeError
 from muybridge.generator import Generator
+from muybridge.inversion.fidelity import TuneSettings
 from muybridge.inversion.latent_file import check_model, preview_paths, read_latent_file
 from muybridge.progress import Progress
 from muybridge.studio.errors import NotFound, StudioError, TooLarge
@@ -60,13 +62,15 @@ def studio_message(error: MuybridgeError, photo_name: str) -> str:
 
 
 def invert_pet(generator: Generator, photo: bytes, photo_name: str, class_name: str, steps: int, detect: bool,
-               target: Path, progress: Progress | None = None) -> dict[str, Any]:
-    """Invert one photo and write ``target`` (``ID.json``) with its preview; returns the pet's summary."""
+               target: Path, progress: Progress | None = None, tune: TuneSettings | None = None) -> dict[str, Any]:
+    """Invert one photo (tuning the decoder around it with ``tune``) and write ``target`` (``ID.json``) with its
+    preview and tuned decoder; returns the pet's summary."""
     from muybridge.inversion import invert_image
     from muybridge.inversion.latent_file import write_latent_file
 
     try:
-        result = invert_image(generator, photo, class_name, steps=steps, detect=detect, progress=progress)
+        result = invert_image(generator, photo, class_name, steps=steps, detect=detect, progress=progress,
+                              tune=tune)
     except MuybridgeError as exc:
         raise MuybridgeError(studio_message(exc, photo_name)) from None
     result.source = photo_name

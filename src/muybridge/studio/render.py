@@ -101,6 +101,7 @@ def render_animation_file(generator: Generator, animation: Animation, options: A
                           offsets: dict[str, float] | None, output: Path,
                           progress: Progress | None = None) -> Rendered:
     build = animation.builder(options)
+    generator = animation.generator_for(generator)
     offset = direction_offset(generator, offsets)
 
     def build_with_offset(model: Generator, cell: int) -> LatentPath:

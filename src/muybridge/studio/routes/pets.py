@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
 
+from muybridge.inversion.fidelity import DEFAULT_FIDELITY, FIDELITIES, get_fidelity
 from muybridge.inversion.invert import default_class
 from muybridge.studio.errors import StudioError
 from muybridge.studio.jobs import Job
@@ -33,6 +34,8 @@ PET_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-data
         "model": {"type": "string", "description": "Model name (default: the first listed)."},
         "class": {"type": "string", "default": "cat"},
         "steps": {"type": "integer", "default": DEFAULT_STEPS, "maximum": MAX_STEPS},
+        "fidelity": {"type": "string", "enum": list(FIDELITIES), "default": DEFAULT_FIDELITY,
+                     "description": "; ".join(f"{name}: {preset.description}" for name, preset in FIDELITIES.items())},
         "detect": {"type": "boolean", "default": True,
                    "description": "Find the face (cats); off: the photo's centre square."}}}}}}}
 
@@ -50,6 +53,7 @@ async def upload_pet(request: Request) -> JSONResponse:
         model = str(form.get("model") or "").strip() or studio.catalog.default_name()
         class_field = str(form.get("class") or "").strip() or None
         steps = check_steps(form_int(form.get("steps"), DEFAULT_STEPS, "steps"))
+        tune = get_fidelity(str(form.get("fidelity") or DEFAULT_FIDELITY)).tune
         detect = str(form.get("detect") or "true").lower() in ("1", "true", "on", "yes")
     generator = await asyncio.to_thread(studio.catalog.load, model)
     class_name = class_field or default_class(generator)
@@ -57,12 +61,20 @@ async def upload_pet(request: Request) -> JSONResponse:
 
     def work(job: Job) -> None:
         target = pet_file(studio.workspace, job.id)
-        summary = invert_pet(generator, data, photo_name, class_name, steps, detect, target, job.progress)
+        summary = invert_pet(generator, data, photo_name, class_name, steps, detect, target, job.progress, tune)
         job.update(files=[studio.workspace.relative(pet_preview(target)), studio.workspace.relative(target)],
                    result={"pet": job.id, **summary})
 
     title = f"invert {photo_name} as {class_name} ({model})"
     return job_json(studio.jobs.submit("invert", title, work), 202)
+
+
+@router.get("/pets/fidelities", tags=["pets"])
+async def list_fidelities() -> list[dict[str, Any]]:
+    """How far an upload's inversion may go (the ``fidelity`` field), the default first."""
+    names = sorted(FIDELITIES, key=lambda name: name != DEFAULT_FIDELITY)
+    return [{"id": name, "description": FIDELITIES[name].description, "default": name == DEFAULT_FIDELITY}
+            for name in names]
 
 
 @router.get("/pets", tags=["pets"])

@@ -335,6 +335,12 @@ function setMode(mode) {
 
 const LATENT_MOVE = "latent direction…";
 
+async function loadFidelities() {
+  let fidelities = [];
+  try { fidelities = await getJSON("/v1/pets/fidelities"); } catch (error) { toast(error.message, true); }
+  $("#pet-fidelity").replaceChildren(...fidelities.map((f) => element("option", { value: f.id, text: `${f.id}: ${f.description}` })));
+}
+
 async function loadMotions() {
   let motions = [];
   try { motions = await getJSON("/v1/motions"); } catch (error) { toast(error.message, true); }
@@ -393,6 +399,7 @@ async function invertPet() {
   form.append("model", $("#anim-model").value);
   form.append("class", $("#pet-class").value);
   form.append("detect", $("#pet-detect").checked ? "true" : "false");
+  if ($("#pet-fidelity").value) form.append("fidelity", $("#pet-fidelity").value);
   const button = $("#pet-invert");
   button.disabled = true;
   $("#pet-job").hidden = false;
@@ -743,6 +750,7 @@ async function start() {
   bindRange("anim-strength", 2);
   $("#anim-motion").addEventListener("change", () => { $("#anim-direction-box").hidden = Boolean($("#anim-motion").value); });
   loadMotions();
+  loadFidelities();
   showInterruptedJobs();
   for (const button of $$("#anim-mode button")) button.addEventListener("click", () => setMode(button.dataset.mode));
   $("#anim-form").addEventListener("submit", animate);

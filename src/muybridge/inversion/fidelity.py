@@ -1,0 +1,86 @@
+"""How far inversion goes (torch-free, so the CLI declares its options without loading torch): the settings of
+latent refinement (:mod:`muybridge.inversion.refine`) and pivotal tuning (:mod:`muybridge.inversion.tune`), and
+the presets ``--fidelity`` names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from muybridge.errors import MuybridgeError
+
+
+@dataclass(frozen=True)
+class RefineSettings:
+    """How refinement runs. Measured on 64 held-out cats with the 585-kimg bundled model, 200 steps (PSNR dB /
+    SSIM / FID of reconstructions vs originals; encoder alone 15.37 / 0.189 / 113.4): perceptual weight 1
+    16.28 / 0.247 / 110.9; weight 3 15.65 / 0.234 / 108.4. Hence weight 3 (docs/inversion.md)."""
+
+    steps: int = 200
+    lr: float = 0.05
+    perceptual_weight: float = 3.0
+    norm_weight: float = 0.05
+    perceptual_upsample: int = 1
+
+    def check(self) -> RefineSettings:
+        if not 0 <= self.steps <= 10_000:
+            raise MuybridgeError(f"--steps must be between 0 and 10000, got {self.steps}")
+        if not 0 < self.lr <= 10:
+            raise MuybridgeError(f"--lr must be in (0, 10], got {self.lr:g}")
+        if self.perceptual_weight < 0 or self.norm_weight < 0:
+            raise MuybridgeError("loss weights must not be negative")
+        return self
+
+
+@dataclass(frozen=True)
+class TuneSettings:
+    """How pivotal tuning runs. Measured on 4 held-out cats with the bundled model (refined pivot, 1 thread),
+    PSNR dB / SSIM of the photo, and PSNR of another character against the base decoder (locality):
+    150 steps at lr 3e-4: 19.6 / 0.45 / 26.7; lr 2e-3: 22.8 / 0.63 / 25.6; lr 5e-3: 23.7 / 0.68 / 23.5;
+    300 steps at lr 3e-3: 24.6 / 0.73 / 26.6, with perceptual weight 0.3 instead of 1: 24.8 / 0.73 / 29.1;
+    from the encoder's pivot instead of the refined one: 24.2 / 0.72 / 24.4. Hence these defaults."""
+
+    steps: int = 300
+    lr: float = 3e-3
+    perceptual_weight: float = 0.3
+    #: Weight of the locality term: L1 between tuned and base decoder on ``locality_samples`` other latents.
+    locality_weight: float = 1.0
+    locality_samples: int = 4
+    seed: int = 0
+
+    def check(self) -> TuneSettings:
+        if not 0 <= self.steps <= 5_000:
+            raise MuybridgeError(f"tuning steps must be between 0 and 5000, got {self.steps}")
+        if not 0 < self.lr <= 0.1:
+            raise MuybridgeError(f"tuning lr must be in (0, 0.1], got {self.lr:g}")
+        if min(self.perceptual_weight, self.locality_weight) < 0 or self.locality_samples < 0:
+            raise MuybridgeError("tuning weights and sample counts must not be negative")
+        return self
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """How far inversion goes: latent refinement, and pivotal tuning of the decoder (None: no tuning)."""
+
+    refine: RefineSettings
+    tune: TuneSettings | None
+    description: str
+
+
+#: Measured on held-out cats with the bundled model (benchmarks/results/inversion.md).
+FIDELITIES = {
+    "fast": Fidelity(RefineSettings(steps=200), None, "encoder + latent refinement (~2 s a 64-px photo)"),
+    "balanced": Fidelity(RefineSettings(steps=100), TuneSettings(steps=300),
+                         "+ a decoder tuned to the photo (~15 s)"),
+    "exact": Fidelity(RefineSettings(steps=200), TuneSettings(steps=800), "longer on both (~45 s)"),
+}
+DEFAULT_FIDELITY = "balanced"
+
+
+def get_fidelity(name: str) -> Fidelity:
+    try:
+        return FIDELITIES[name]
+    except KeyError:
+        raise MuybridgeError(f"fidelity {name}: choose {', '.join(FIDELITIES)}") from None
+
+
