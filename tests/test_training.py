@@ -99,6 +99,20 @@ def test_resume_reproduces_the_uninterrupted_run(tiny_dataset: Path, tmp_path: P
             torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
 
 
+def test_ticks_keep_the_run_schedule_across_a_resume(tiny_dataset: Path, tmp_path: Path) -> None:
+    """Stopped at 0.040 kimg and resumed, the run logs at 0.024, 0.048, 0.072, 0.096 kimg like an uninterrupted
+    one (it used to restart the count at the resume point: 0.064, 0.088)."""
+    schedule = {"tick_kimg": 0.024}
+    straight = tmp_path / "straight"
+    run_training(tiny_dataset, straight, kimg=0.096, **schedule)
+    interrupted = tmp_path / "interrupted"
+    run_training(tiny_dataset, interrupted, kimg=0.040, **schedule)
+    run_training(tiny_dataset, interrupted, kimg=0.096, resume=True, **schedule)
+    ticks = [row["kimg"] for row in metrics(straight)]
+    assert ticks == [0.024, 0.048, 0.072, 0.096]
+    assert [row["kimg"] for row in metrics(interrupted)] == ticks
+
+
 def test_existing_run_needs_resume(tiny_dataset: Path, tmp_path: Path) -> None:
     run_training(tiny_dataset, tmp_path / "run", kimg=0.016)
     with pytest.raises(MuybridgeError, match="--resume"):
@@ -305,7 +319,10 @@ def test_export_round_trip_and_generator_load(tiny_dataset: Path, tmp_path: Path
     tensors, state = ckpt.read_checkpoint(ckpt.list_checkpoints(run / "checkpoints")[-1])
     training = generator.config.training or {}
     assert training["kimg"] == 0.032 and training["cpu_hours"] == round(state["cpu_seconds"] / 3600, 3)
-    assert f"- cpu hours: {training['cpu_hours']}" in (folder / "model_card.md").read_text()
+    card = (folder / "model_card.md").read_text()
+    assert f"- cpu hours: {training['cpu_hours']}" in card
+    assert 'Generator.load("path/to/model")' in card and "muybridge generate cat:7 -m path/to/model" in card
+    assert "Not measured during training" in card and "Draws only cat, dog, at 32 px" in card
     torch.testing.assert_close(generator.decoder.state_dict()["const"], tensors["G_ema.const"])
     image = generator.generate_image("dog", seed=3)
     assert image.size == (32, 32)

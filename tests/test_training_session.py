@@ -21,6 +21,7 @@ from muybridge.models.registry import ARCHITECTURES, register_architecture
 from muybridge.training import loop
 from muybridge.training.augment import AUGMENTATIONS
 from muybridge.training.config import resolve_config
+from muybridge.training.export import export_run
 from muybridge.training.run import RunFolder
 from muybridge.training.session import TrainingSession, sigterm_requests, start_or_resume
 from muybridge.training.tune import augment_choices, suggest
@@ -78,6 +79,9 @@ def test_eval_kimg_scores_held_out_kid_through_the_python_api(tiny_dataset: Path
     assert len(scores) == 2 and all(isinstance(score, float) for score in scores)
     assert run.best.is_file()
     assert json.loads(run.run_file.read_text())["config"]["eval_kimg"] == 0.008
+    card = (export_run(tmp_path / "run", tmp_path / "model") / "model_card.md").read_text()
+    assert f"- held-out KID at 0.016 kimg: {scores[-1]:.4f} (6 generated images" in card
+    assert "- best held-out KID of the run:" in card and "## Limitations" in card
 
 
 def test_tune_searches_what_a_plugin_architecture_and_augmentation_declare(monkeypatch: pytest.MonkeyPatch) -> None:

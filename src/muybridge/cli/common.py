@@ -20,6 +20,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Column
 
 from muybridge.errors import MuybridgeError
 from muybridge.progress import Progress as ProgressCallback
@@ -33,6 +34,7 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 out = Console()
+BAR_WIDTH = 20
 
 
 @contextlib.contextmanager
@@ -41,9 +43,16 @@ def progress_bar(description: str) -> Iterator[ProgressCallback]:
 
     ``info`` values passed by the library are shown after the bar (losses, images/s, a stage name).
     """
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TimeRemainingColumn(), TextColumn("{task.fields[info]}"))
-    with Progress(*columns, console=console, transient=False, disable=not console.is_terminal and
+    def fixed() -> Column:
+        return Column(no_wrap=True)
+
+    # The counts and times never shrink; the info column takes what is left and ends in "…" (at 80 columns a
+    # long loss line used to squeeze the count to "508/15…").
+    columns = (TextColumn("[bold]{task.description}", table_column=fixed()),
+               BarColumn(bar_width=BAR_WIDTH, table_column=fixed()), MofNCompleteColumn(table_column=fixed()),
+               TimeElapsedColumn(table_column=fixed()), TimeRemainingColumn(table_column=fixed()),
+               TextColumn("{task.fields[info]}", table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1)))
+    with Progress(*columns, console=console, transient=False, expand=True, disable=not console.is_terminal and
                   os.environ.get("MUYBRIDGE_PROGRESS") != "1") as bar:
         task = bar.add_task(description, total=None, info="")
 

@@ -41,6 +41,12 @@ def export_run(run_dir: str | Path, out_dir: str | Path, checkpoint: str = "late
     }
     if state.get("best_kid") is not None:
         training["best_kid"] = state["best_kid"]
+    evaluated = [row for row in folder.read_metrics()
+                 if "eval_kid" in row and float(row.get("kimg", 0)) <= float(state["kimg"]) + 1e-9]
+    if evaluated:  # the last held-out score up to the exported checkpoint
+        training["last_eval"] = {"kimg": round(float(evaluated[-1]["kimg"]), 3),
+                                 "kid": round(float(evaluated[-1]["eval_kid"]), 5),
+                                 "n": int(run["config"].get("eval_n", 0))}
     if "init_from" in run:  # kimg and hours count this run only; the networks it started from trained before
         training["init_from"] = run["init_from"]
     config = {**model, "name": name or out_dir.name, "training": training}

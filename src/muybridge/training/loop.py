@@ -343,6 +343,13 @@ def held_out_kid(config: TrainConfig, dataset: PreparedDataset) -> Callable[[Gen
     return lambda generator: quick_kid(generator, dataset, n=config.eval_n)
 
 
+def crossed(before: int, after: int, interval_kimg: float) -> bool:
+    """Whether a step from ``before`` to ``after`` images passed a multiple of ``interval_kimg``: ticks, samples,
+    evaluations and snapshots fall on the run's own grid (0.5, 1.0, 1.5 kimg...), the same after a resume."""
+    interval = interval_kimg * 1000
+    return interval > 0 and math.floor(after / interval) > math.floor(before / interval)
+
+
 def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kimg: float | None = None,
           minutes: float | None = None, cpu_minutes: float | None = None, resume: bool = False,
           init_from: str | Path | WarmStart | None = None, progress: Progress | None = None,
@@ -394,10 +401,6 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
     time_limit = minutes * 60 if minutes is not None else math.inf
     cpu_limit = cpu_minutes * 60 if cpu_minutes is not None else math.inf
     stopped_by = "length"
-    last_snapshot = trainer.nimg
-    last_sample = trainer.nimg
-    last_tick = trainer.nimg
-    last_eval = trainer.nimg
     tick_start, tick_nimg = time.perf_counter(), trainer.nimg
     stats: dict[str, float] = {}
     batches: Iterator[tuple[torch.Tensor, torch.Tensor]] = iter(trainer.loader)
@@ -412,7 +415,7 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
             if stop_requested:
                 stopped_by = "request"
                 break
-            started, cpu_started = time.perf_counter(), time.process_time()
+            started, cpu_started, before = time.perf_counter(), time.process_time(), trainer.nimg
             real, labels = next(batches)
             try:
                 stats = trainer.train_step(real, labels)
@@ -433,21 +436,19 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
             trainer.train_seconds += time.perf_counter() - started
             trainer.cpu_seconds += time.process_time() - cpu_started
 
-            if trainer.nimg - last_tick >= config.tick_kimg * 1000:
+            if crossed(before, trainer.nimg, config.tick_kimg):
                 now = time.perf_counter()
                 stats["img_per_s"] = (trainer.nimg - tick_nimg) / max(now - tick_start, 1e-9)
-                tick_start, tick_nimg, last_tick = now, trainer.nimg, trainer.nimg
+                tick_start, tick_nimg = now, trainer.nimg
                 if logger:
                     logger.scalars(trainer.nimg, stats)
             done, total = progress_position(trainer, total_nimg, time_limit, cpu_limit)
             report(progress, done, total, kimg=trainer.nimg / 1000,
                    **{k: v for k, v in stats.items() if k in ("loss_d", "loss_g", "img_per_s")})
-            if trainer.nimg - last_sample >= config.sample_kimg * 1000:
-                last_sample = trainer.nimg
-                if logger:
-                    logger.samples(trainer.nimg, class_grid(trainer.generator(), SAMPLE_SEEDS))
-            if evaluate is not None and trainer.nimg - last_eval >= config.eval_kimg * 1000:
-                last_eval = trainer.nimg
+            if crossed(before, trainer.nimg, config.sample_kimg) and logger:
+                logger.samples(trainer.nimg, class_grid(trainer.generator(), SAMPLE_SEEDS))
+            saved_now = False
+            if evaluate is not None and crossed(before, trainer.nimg, config.eval_kimg):
                 # Rank 0 scores (the others wait in the broadcast); then every rank takes the same decision.
                 score = broadcast_float(evaluate(trainer.generator()) if world.is_main else math.nan, world)
                 if logger:
@@ -457,9 +458,8 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
                     last_checkpoint = trainer.save()
                     if world.is_main:
                         trainer.run.write_best(last_checkpoint)
-                    last_snapshot = trainer.nimg
-            if trainer.nimg - last_snapshot >= config.snapshot_kimg * 1000:
-                last_snapshot = trainer.nimg
+                    saved_now = True
+            if crossed(before, trainer.nimg, config.snapshot_kimg) and not saved_now:
                 last_checkpoint = trainer.save()
     except KeyboardInterrupt:
         stopped_by = "interrupt"
