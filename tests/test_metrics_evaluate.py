@@ -116,7 +116,12 @@ def test_selection_is_a_fixed_subset() -> None:
 def test_evaluate_reports_scores_per_class_and_protocol(tiny_model_dir: Path, cheap: list[int]) -> None:
     dataset = FakeDataset({"cat": (4, 30), "dog": (4, 10)})
     generator = Generator.load(tiny_model_dir)
-    result = evaluate(generator, dataset, metrics=("fid", "kid", "pr"), n=40, seed=5, truncation=0.8)
+    seen: list[tuple[str, int, int | None]] = []
+    result = evaluate(generator, dataset, metrics=("fid", "kid", "pr"), n=40, seed=5, truncation=0.8,
+                      progress=lambda done, total, **info: seen.append((str(info["stage"]), done, total)))
+    stages = list(dict.fromkeys(stage for stage, _, _ in seen))
+    assert stages[-2:] == ["generated", "scores"]  # the scores move the bar too, after the Inception pass
+    assert [(done, total) for stage, done, total in seen if stage == "scores"] == [(1, 3), (2, 3), (3, 3)]
     overall = result["overall"]
     assert overall["n_real"] == 40 and overall["n_fake"] == 40
     assert overall["fid"] > 0 and {"kid_mean", "kid_std", "precision", "recall"} <= set(overall)

@@ -112,11 +112,21 @@ def _class_counts(reference: ReferenceFeatures, dataset_classes: list[str],
     return {name: int(np.count_nonzero(reference.labels == dataset_classes.index(name))) for name in classes}
 
 
-def _per_class(reference: ReferenceFeatures, fake: np.ndarray, fake_classes: list[str],
-               dataset_classes: list[str], metrics: tuple[str, ...], seed: int) -> dict[str, dict[str, Any]]:
+def _scores(pairs: dict[str, tuple[np.ndarray, np.ndarray]], metrics: tuple[str, ...], seed: int,
+            progress: Progress | None) -> dict[str, dict[str, Any]]:
+    """``compare`` for each named (real, fake) pair, reporting after each: with many classes and precision/recall
+    this stage takes minutes, and a bar that stood still at the end of the Inception pass looked hung."""
+    scores = {}
+    for done, (name, (real, fake)) in enumerate(pairs.items(), start=1):
+        scores[name] = compare(real, fake, metrics, seed)
+        report(progress, done, len(pairs), set=name)
+    return scores
+
+
+def _per_class_pairs(reference: ReferenceFeatures, fake: np.ndarray, fake_classes: list[str],
+                     dataset_classes: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     labels = np.array(fake_classes)
-    return {name: compare(reference.features[reference.labels == dataset_classes.index(name)],
-                          fake[labels == name], metrics, seed)
+    return {name: (reference.features[reference.labels == dataset_classes.index(name)], fake[labels == name])
             for name in dict.fromkeys(fake_classes)}
 
 
@@ -141,9 +151,11 @@ def evaluate(generator: Generator, dataset: ImageDataset, split: str = "heldout"
     plan = allocate(counts, n)
     fake, fake_classes, seeds = generated_features(generator, plan, seed, truncation, dataset.resolution,
                                                    _stage(progress, "generated"), stats, precision)
-    overall = compare(reference.features, fake, chosen, seed)
-    per_class = (_per_class(reference, fake, fake_classes, dataset.classes, chosen, seed)
-                 if len(plan) > 1 else {})
+    pairs = {"overall": (reference.features, fake),
+             **(_per_class_pairs(reference, fake, fake_classes, dataset.classes) if len(plan) > 1 else {})}
+    scores = _scores(pairs, chosen, seed, _stage(progress, "scores"))
+    overall = scores.pop("overall")
+    per_class = scores
     proto = _protocol(dataset, split, reference, precision, started, stats, chosen)
     proto.update({"model": generator.name, "model_path": str(generator.path) if generator.path else None,
                   "generated_per_class": plan, "reference_per_class": counts, "seeds": [seeds[0], seeds[-1]],
@@ -160,13 +172,14 @@ def evaluate_real(dataset: ImageDataset, split_a: str = "train", split_b: str = 
     stats = PassStats()
     first, second = (reference_features(dataset, split, class_name, n, _stage(progress, split),
                                         precision=precision, stats=stats) for split in (split_a, split_b))
-    overall = compare(second.features, first.features, chosen)
     present = [i for i in range(len(dataset.classes))
                if (first.labels == i).any() and (second.labels == i).any()]
-    per_class = {dataset.classes[i]: compare(second.features[second.labels == i],
-                                             first.features[first.labels == i], chosen) for i in present}
-    if len(per_class) < 2:
-        per_class = {}
+    pairs = {"overall": (second.features, first.features)}
+    if len(present) > 1:
+        pairs.update({dataset.classes[i]: (second.features[second.labels == i], first.features[first.labels == i])
+                      for i in present})
+    per_class = _scores(pairs, chosen, 0, _stage(progress, "scores"))
+    overall = per_class.pop("overall")
     proto = _protocol(dataset, split_b, second, precision, started, stats, chosen)
     proto.update({"compared_split": split_a, "compared_selection": first.selection})
     return {"overall": overall, "per_class": per_class, "protocol": proto}
