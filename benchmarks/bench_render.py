@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -84,6 +85,34 @@ def public_pass(generator: Generator, precision: str, frames: int) -> Callable[[
     return lambda: generator.decode(latents, weights, precision=precision)  # type: ignore[return-value]
 
 
+def onnx_pass(session: Any, generator: Generator, batch: int, frames: int) -> Callable[[], None]:
+    """onnxruntime on the exported graph (`muybridge export-onnx`), ``batch`` frames per call."""
+    latents = generator.latents(range(frames)).numpy()
+    weights = generator.class_weights([generator.classes[0]] * frames).numpy()
+    truncation = np.ones(1, np.float32)
+
+    def run() -> None:
+        for i in range(0, frames, batch):
+            session.run(None, {"latents": latents[i : i + batch], "class_weights": weights[i : i + batch],
+                               "truncation": truncation})
+    return run
+
+
+def onnx_session(generator: Generator, folder: Path) -> Any | None:
+    """An onnxruntime session on this model's ONNX export, with as many threads as torch; None without the
+    onnx extra."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return None
+    from muybridge.onnx_export import export_onnx
+
+    path = export_onnx(generator, folder / "model.onnx")[0]
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 def frames_per_second(run: Callable[[], None], frames: int) -> float:
     """One timed call of ``run`` (``frames`` frames) after a warm-up call."""
     run()
@@ -92,19 +121,22 @@ def frames_per_second(run: Callable[[], None], frames: int) -> float:
     return frames / (time.perf_counter() - start)
 
 
-def passes(generator: Generator) -> dict[str, tuple[Callable[[], None], int]]:
-    """What is timed, by row label: the decoder at batch 1 and 64, and the public decode in fp32 and, where the
-    CPU runs bf16 natively (elsewhere it is emulated and slower), in bf16."""
+def passes(generator: Generator, session: Any | None) -> dict[str, tuple[Callable[[], None], int]]:
+    """What is timed, by row label: the decoder at batch 1 and 64, the public decode in fp32 and, where the
+    CPU runs bf16 natively (elsewhere it is emulated and slower), in bf16; onnxruntime at batch 1 and 64."""
     rows = {f"decoder, batch {batch}": (decoder_pass(generator, batch, frames), frames) for batch, frames in BATCHES}
     rows[f"Generator.decode, batch {DECODE_CHUNK}, fp32"] = (public_pass(generator, "fp32", 256), 256)
     if native_bf16():
         rows[f"Generator.decode, batch {DECODE_CHUNK}, bf16 convolutions"] = (public_pass(generator, "bf16", 256), 256)
+    if session is not None:
+        rows.update({f"onnxruntime (export-onnx), batch {batch}": (onnx_pass(session, generator, batch, frames), frames)
+                     for batch, frames in BATCHES})
     return rows
 
 
-def measure_rounds(generator: Generator, flops: int) -> list[dict[str, Any]]:
+def measure_rounds(generator: Generator, flops: int, session: Any | None) -> list[dict[str, Any]]:
     """Per timed pass, the medians over ROUNDS of frames/s, the matmul limit and their ratio."""
-    timed = passes(generator)
+    timed = passes(generator, session)
     samples: dict[str, list[tuple[float, float]]] = {label: [] for label in timed}
     for _ in range(ROUNDS):
         limit = matmul_gflops()
@@ -137,7 +169,8 @@ def main() -> None:
     generator, label = load(args.model)
     load_average = os.getloadavg()[0]
     flops = decoder_flops(generator)
-    rows = measure_rounds(generator, flops)
+    with tempfile.TemporaryDirectory() as onnx_dir:
+        rows = measure_rounds(generator, flops, onnx_session(generator, Path(onnx_dir)))
     bf16_error = generator.measure_bf16_error()
     choice = choose_precision(lambda: bf16_error)
     cpu = cpu_description()

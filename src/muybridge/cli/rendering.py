@@ -73,6 +73,29 @@ def _latent_file_characters(path: Path, class_key: str | None, seed: int | None,
             generator)
 
 
+@app.command("export-onnx")
+def export_onnx(
+    model: Annotated[str, typer.Argument(help="Model folder or bundled name.")] = "default",
+    output: Annotated[Path, typer.Option("--output", "-o", help="The .onnx file; its metadata is also "
+                                         "written beside it as .json.")] = Path("muybridge.onnx"),
+) -> None:
+    """Write the model's decoder as an ONNX graph (opset 15) for game engines and browsers: latents + class
+    weights + truncation in, RGB in [0, 1] out; classes, resolution and the seed latents in its metadata.
+
+    Example: muybridge export-onnx default -o cat-dog.onnx       (needs: pip install 'muybridge[onnx]')
+    """
+    from muybridge.generator import Generator
+    from muybridge.onnx_export import export_onnx as write_onnx
+
+    generator = Generator.load(model, precision="fp32")
+    with progress_bar("export-onnx") as bar:
+        bar(0, 1)
+        files = write_onnx(generator, output)
+        bar(1, 1)
+    for path in files:
+        out.print(f"wrote {path}", markup=False, highlight=False)
+
+
 directions_app = typer.Typer(help="Find semantic directions (SeFa, GANSpace), preview them, and name them.")
 app.add_typer(directions_app, name="directions")
 
