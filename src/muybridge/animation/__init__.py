@@ -7,8 +7,7 @@ The CLI and the studio describe an :class:`~muybridge.animation.modes.Animation`
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from muybridge.lazy import lazy_exports
 
 #: Public name → the module that defines it; imported on first use, so the light modules (``options``) can be
 #: imported without torch.
@@ -36,8 +35,4 @@ _HOMES = {
 }
 __all__ = sorted(_HOMES)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _HOMES:
-        return getattr(import_module(_HOMES[name]), name)
-    raise AttributeError(f"module 'muybridge.animation' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _HOMES)

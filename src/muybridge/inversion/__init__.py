@@ -11,8 +11,7 @@ decoder around it.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from muybridge.lazy import lazy_exports
 
 #: Public name → the module that defines it; imported on first use, so the CLI can read the torch-free
 #: ``fidelity`` module without loading torch.
@@ -33,8 +32,4 @@ _HOMES = {
 }
 __all__ = sorted(_HOMES)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _HOMES:
-        return getattr(import_module(_HOMES[name]), name)
-    raise AttributeError(f"module 'muybridge.inversion' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _HOMES)

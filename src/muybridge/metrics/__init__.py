@@ -9,8 +9,7 @@
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from muybridge.lazy import lazy_exports
 
 #: Public name → the module that defines it; imported on first use, so the torch-free ``protocols`` module can
 #: be imported by the CLI without torch.
@@ -27,8 +26,4 @@ _HOMES = {
 }
 __all__ = sorted(_HOMES)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _HOMES:
-        return getattr(import_module(_HOMES[name]), name)
-    raise AttributeError(f"module 'muybridge.metrics' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _HOMES)
