@@ -26,7 +26,8 @@ def invert(
                         ] = DEFAULT_FIDELITY,
     steps: Annotated[Optional[int], typer.Option(  # noqa: UP045
         help="Refinement steps after the encoder's guess (0: encoder only; default: the fidelity's).")] = None,
-    lr: Annotated[float, typer.Option("--lr", help="Refinement step size (Adam, cosine-decayed).")] = 0.05,
+    lr: Annotated[Optional[float], typer.Option(  # noqa: UP045
+        "--lr", help="Refinement step size (Adam, cosine-decayed; default: the fidelity's).")] = None,
     no_detect: Annotated[bool, typer.Option("--no-detect", help="Use the centre square instead of finding "
                                             "the cat's face.")] = False,
     threads: Annotated[int, typer.Option(help="CPU threads; a few photos refine fastest on one.")] = 1,
@@ -44,7 +45,8 @@ def invert(
     from muybridge.inversion.fidelity import get_fidelity
 
     chosen = get_fidelity(fidelity)
-    refine = replace(chosen.refine, lr=lr, **({} if steps is None else {"steps": steps})).check()
+    refine = replace(chosen.refine, steps=chosen.refine.steps if steps is None else steps,
+                     lr=chosen.refine.lr if lr is None else lr).check()
     use_threads(threads)
     if latents_out.suffix.lower() != ".json":
         raise MuybridgeError(f"{latents_out}: the latent file must end in .json")

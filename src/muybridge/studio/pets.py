@@ -22,7 +22,6 @@ from muybridge.studio.uploads import safe_filename
 from muybridge.studio.workspace import Workspace, check_name
 
 PETS = "pets"
-DEFAULT_STEPS = 100
 MAX_STEPS = 500
 READ_CHUNK = 1 << 20
 

@@ -13,7 +13,6 @@ from muybridge.inversion.invert import default_class
 from muybridge.studio.errors import StudioError
 from muybridge.studio.jobs import Job
 from muybridge.studio.pets import (
-    DEFAULT_STEPS,
     MAX_STEPS,
     check_steps,
     existing_pet,
@@ -33,7 +32,8 @@ PET_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-data
         "photo": {"type": "string", "format": "binary", "description": "One photo of your pet."},
         "model": {"type": "string", "description": "Model name (default: the first listed)."},
         "class": {"type": "string", "default": "cat"},
-        "steps": {"type": "integer", "default": DEFAULT_STEPS, "maximum": MAX_STEPS},
+        "steps": {"type": "integer", "default": FIDELITIES[DEFAULT_FIDELITY].refine.steps, "maximum": MAX_STEPS,
+                  "description": "Refinement steps (default: the fidelity's)."},
         "fidelity": {"type": "string", "enum": list(FIDELITIES), "default": DEFAULT_FIDELITY,
                      "description": "; ".join(f"{name}: {preset.description}" for name, preset in FIDELITIES.items())},
         "detect": {"type": "boolean", "default": True,
@@ -52,8 +52,8 @@ async def upload_pet(request: Request) -> JSONResponse:
         data = await asyncio.to_thread(read_photo_upload, photo_name, photo.file, studio.settings.upload.max_bytes)
         model = str(form.get("model") or "").strip() or studio.catalog.default_name()
         class_field = str(form.get("class") or "").strip() or None
-        steps = check_steps(form_int(form.get("steps"), DEFAULT_STEPS, "steps"))
-        tune = get_fidelity(str(form.get("fidelity") or DEFAULT_FIDELITY)).tune
+        preset = get_fidelity(str(form.get("fidelity") or DEFAULT_FIDELITY))
+        steps = check_steps(form_int(form.get("steps"), preset.refine.steps, "steps"))
         detect = str(form.get("detect") or "true").lower() in ("1", "true", "on", "yes")
     generator = await asyncio.to_thread(studio.catalog.load, model)
     class_name = class_field or default_class(generator)
@@ -61,7 +61,8 @@ async def upload_pet(request: Request) -> JSONResponse:
 
     def work(job: Job) -> None:
         target = pet_file(studio.workspace, job.id)
-        summary = invert_pet(generator, data, photo_name, class_name, steps, detect, target, job.progress, tune)
+        summary = invert_pet(generator, data, photo_name, class_name, steps, detect, target, job.progress,
+                             preset.tune)
         job.update(files=[studio.workspace.relative(pet_preview(target)), studio.workspace.relative(target)],
                    result={"pet": job.id, **summary})
 
