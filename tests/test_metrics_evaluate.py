@@ -207,3 +207,5 @@ def test_cli_evaluate_prints_a_table_and_writes_json(tiny_model_dir: Path, cheap
     code, said = run_cli(["evaluate", str(tiny_model_dir), "--data", str(tmp_path), "--n", "1000000000"],
                          monkeypatch, capsys)
     assert code != 0 and "--n must be between 2 and 100,000" in said and "Traceback" not in said
+    code, said = run_cli(["evaluate", str(tiny_model_dir), "--data", str(tmp_path), "--n", "0"], monkeypatch, capsys)
+    assert code != 0 and "--n must be between 2 and 100,000, got 0" in said  # not the protocol's 5,000

@@ -74,8 +74,8 @@ def evaluate(
     from muybridge.metrics import evaluate_real
 
     chosen_protocol = get_protocol(protocol)
-    split = split or chosen_protocol.split
-    n = check_eval_n(n or chosen_protocol.n)
+    split = chosen_protocol.split if split is None else split
+    n = check_eval_n(chosen_protocol.n if n is None else n)
     use_threads(threads)
     chosen = tuple(name.strip() for name in metrics.split(",") if name.strip())
     dataset = open_dataset(data)
