@@ -22,6 +22,12 @@ from muybridge.inversion.quality import PerceptualDistance
 from muybridge.progress import Progress, report
 
 
+def cosine_step_size(optimizer: torch.optim.Optimizer, lr: float, step: int, steps: int) -> None:
+    """Set ``optimizer``'s step size for ``step`` of ``steps``: ``lr`` decayed to 0 along a half cosine."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
+
+
 def norm_penalty(latents: torch.Tensor) -> torch.Tensor:
     """Per-latent ``(‖z‖/√D − 1)²``: zero on the prior's typical shell."""
     return (latents.norm(dim=1) / math.sqrt(latents.shape[1]) - 1.0) ** 2
@@ -40,8 +46,7 @@ def refine_latents(generator: Generator, targets: torch.Tensor, class_weights: t
         latents.requires_grad_(True)
         optimizer = torch.optim.Adam([latents], lr=settings.lr, betas=(0.9, 0.999))
         for step in range(settings.steps):
-            for group in optimizer.param_groups:
-                group["lr"] = settings.lr * 0.5 * (1 + math.cos(math.pi * step / settings.steps))
+            cosine_step_size(optimizer, settings.lr, step, settings.steps)
             terms = _loss_terms(generator, latents, targets, class_weights, perceptual, target_features)
             total = terms["pixel_l1"] + settings.perceptual_weight * terms["perceptual"] \
                 + settings.norm_weight * terms["norm"]

@@ -14,7 +14,6 @@ The result is a *delta*: tuned minus base decoder tensors, stored beside the lat
 from __future__ import annotations
 
 import copy
-import math
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +22,7 @@ from muybridge.errors import MuybridgeError
 from muybridge.generator import Generator
 from muybridge.inversion.fidelity import TuneSettings
 from muybridge.inversion.quality import PerceptualDistance
+from muybridge.inversion.refine import cosine_step_size
 from muybridge.progress import Progress, report
 
 Delta = dict[str, torch.Tensor]
@@ -50,8 +50,7 @@ def tune_decoder(generator: Generator, targets: torch.Tensor, class_weights: tor
         target_features = perceptual.features(targets) if perceptual is not None else []
         optimizer = torch.optim.Adam(tuned.parameters(), lr=settings.lr, betas=(0.9, 0.999))
         for step in range(settings.steps):
-            for group in optimizer.param_groups:
-                group["lr"] = settings.lr * 0.5 * (1 + math.cos(math.pi * step / settings.steps))
+            cosine_step_size(optimizer, settings.lr, step, settings.steps)
             images = tuned(pivots, class_weights)
             loss = F.l1_loss(images, targets)
             if perceptual is not None:
@@ -82,5 +81,4 @@ def tuned_generator(generator: Generator, delta: Delta, label: str = "delta") ->
                                  f"({found}); invert the photo again with this model")
     decoder = copy.deepcopy(generator.decoder)
     decoder.load_state_dict({name: value + delta[name] if name in delta else value for name, value in state.items()})
-    tuned = Generator(generator.config, decoder, generator.encoder, generator.path, generator.requested_precision)
-    return tuned
+    return Generator(generator.config, decoder, generator.encoder, generator.path, generator.requested_precision)
