@@ -105,7 +105,7 @@ def onnx_session(generator: Generator, folder: Path) -> Any | None:
         import onnxruntime
     except ImportError:
         return None
-    from muybridge.onnx_export import export_onnx
+    from muybridge.engines.onnx import export_onnx
 
     path = export_onnx(generator, folder / "model.onnx")[0]
     options = onnxruntime.SessionOptions()

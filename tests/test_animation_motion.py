@@ -86,6 +86,9 @@ def test_a_character_pack_tags_every_motion(tiny_model_dir: Path, tmp_path: Path
     names = re.findall(r'"name": &"([a-z-]+)"', godot)
     assert names == ["idle", "nod", "tilt"]
     assert godot.count('"speed": 12.0') == 3 and godot.count("SubResource(") == 18
+    godot3 = (folder / "sheet.godot3.tres").read_text()  # Godot 3's format; loaded for real in test_godot.py
+    assert godot3.startswith('[gd_resource type="SpriteFrames" load_steps=20 format=2]')
+    assert re.findall(r'"name": "([a-z-]+)"', godot3) == ["idle", "nod", "tilt"]
     assert sorted(p.name for p in (folder / "previews").iterdir()) == ["idle.gif", "nod.gif", "tilt.gif"]
     assert json.loads((folder / "character.json").read_text())["motions"] == ["idle", "nod", "tilt"]
 
@@ -121,7 +124,8 @@ def test_the_studio_renders_a_character_pack(client: Any) -> None:
     nod = Image.open(io.BytesIO(client.get(job["urls"][result["previews"]["nod"]]).content))
     assert nod.format == "GIF" and nod.n_frames >= 2
     archive = zipfile.ZipFile(io.BytesIO(client.get(job["urls"][result["download"]]).content))
-    assert {"sheet.png", "sheet.json", "sheet.tres", "contact.png", "character.json"} <= set(archive.namelist())
+    assert {"sheet.png", "sheet.json", "sheet.tres", "sheet.godot3.tres", "contact.png",
+            "character.json"} <= set(archive.namelist())
     refused = client.post("/v1/character", json={"model": "tiny", "motions": ["wag"]})
     assert refused.status_code == 400 and "wag" in refused.json()["error"]
     too_strong = client.post("/v1/character", json={"model": "tiny", "strength": 9})

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import pytest
 from conftest import LOCAL, wait_for_job, workspace_with_model
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -42,6 +43,21 @@ def test_rename_download_and_delete_with_confirmation(client: TestClient) -> Non
     assert unconfirmed.status_code == 400 and "confirm=kitten" in unconfirmed.json()["error"]
     assert client.delete("/v1/models/kitten?confirm=kitten").json() == {"deleted": "kitten"}
     assert client.get("/v1/models").json() == []
+
+
+def test_the_models_page_downloads_the_decoder_as_onnx(client: TestClient, tmp_path: Path) -> None:
+    onnx = pytest.importorskip("onnx", reason="the onnx extra is not installed (pip install 'muybridge[onnx]')")
+    for query, opset, inputs in (("", 15, 3), ("?pose=true", 20, 4)):
+        response = client.get(f"/v1/models/tiny/onnx{query}")
+        assert response.status_code == 200, response.text
+        assert 'filename="tiny.onnx"' in response.headers["content-disposition"]
+        model = onnx.load_from_string(response.content)
+        assert {entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")} == {opset}
+        assert len(model.graph.input) == inputs
+        assert json.loads({p.key: p.value for p in model.metadata_props}["classes"]) == ["cat", "dog"]
+    assert client.get("/v1/models/nobody/onnx").status_code == 404
+    workspace = Path(client.get("/v1/status").json()["workspace"])
+    assert not list(workspace.rglob("*.onnx")) and not list(workspace.rglob("onnx-*.json"))  # nothing left behind
 
 
 def test_bundled_models_are_read_only(tmp_path: Path, tiny_model_dir: Path) -> None:

@@ -29,7 +29,8 @@ def test_the_wheel_installs_and_draws_without_the_clone(tmp_path: Path) -> None:
     wheel = next((tmp_path / "dist").glob("muybridge-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"muybridge/zoo/cats-dogs-64/model.safetensors", "muybridge/zoo/cats-dogs-64/config.json",
-            "muybridge/studio/static/index.html", "muybridge/py.typed"} <= names
+            "muybridge/studio/static/index.html", "muybridge/py.typed", "muybridge/engines/page/index.html",
+            "muybridge/engines/page/vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm"} <= names
 
     # A fresh environment: the wheel installed into its own folder, the dependencies (torch...) read from this
     # test's environment through PYTHONPATH, and no clone on the path (-S: no site hooks, so this environment's

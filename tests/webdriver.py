@@ -1,13 +1,11 @@
 """Driving a real headless Chromium from tests, through chromedriver's W3C WebDriver HTTP API with httpx (no
 extra Python package). Needs Debian's ``chromium`` and ``chromium-driver``: :func:`chromium_paths` installs them
-when missing (root and the package mirror are needed) and skips the test with the reason otherwise."""
+when missing (tests/debian_packages.py) and skips the test with the reason otherwise."""
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import os
-import shutil
 import socket
 import subprocess
 import time
@@ -16,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
+from debian_packages import require_programs
 
 CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--window-size=1280,900"]
@@ -25,19 +23,7 @@ ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
 
 def chromium_paths() -> tuple[str, str]:
     """(chromium, chromedriver), installing the Debian packages first when they are missing."""
-    if not (shutil.which("chromium") and shutil.which("chromedriver")):
-        if os.geteuid() != 0 or not shutil.which("apt-get"):
-            pytest.skip("chromium/chromium-driver are not installed and cannot be (needs root and apt-get)")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        try:
-            subprocess.run(["apt-get", "update"], check=True, capture_output=True, timeout=300, env=env)
-            subprocess.run(["apt-get", "install", "-y", "chromium", "chromium-driver"], check=True,
-                           capture_output=True, timeout=600, env=env)
-        except (subprocess.SubprocessError, OSError) as exc:
-            pytest.skip(f"could not install chromium and chromium-driver with apt-get: {exc}")
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver):
-        pytest.skip("chromium/chromedriver still missing after apt-get install")
+    chromium, driver = require_programs(("chromium", "chromedriver"), ("chromium", "chromium-driver"))
     return chromium, driver
 
 

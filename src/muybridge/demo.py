@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from muybridge.animation.export import save_image
@@ -22,13 +23,15 @@ from muybridge.progress import Progress
 
 TRUNCATION = 0.7
 SIZE = 256
+WEB_FOLDER = "site"
 
 
 def run_demo(out: str | Path, model: str | Path | None = None, seed: int = 7,
              progress: Progress | None = None) -> list[Path]:
     """Render a character grid, a seamless loop (GIF and MP4), a morph across the first two classes, a character
     looking left (its identity kept), a sprite sheet with its atlas and, when the model takes a pose, a character
-    pack (every motion: sheet + tags, Godot SpriteFrames, previews, contact sheet); returns the files written."""
+    pack (every motion: sheet + tags, Godot SpriteFrames, previews, contact sheet) and a web page that draws its
+    characters in the browser (``site/``, with the onnx extra); returns the files written."""
     out = Path(out)
     generator = Generator.load(model)
     first, second = generator.classes[0], generator.classes[min(1, len(generator.classes) - 1)]
@@ -51,4 +54,8 @@ def run_demo(out: str | Path, model: str | Path | None = None, seed: int = 7,
         pack = character_pack(generator, Animation("motion", (f"{first}:{seed}",)), out / f"{first}{seed}",
                               AnimationOptions(truncation=TRUNCATION), progress=progress)
         written.append(pack.folder)
+        if importlib.util.find_spec("onnx") is not None:
+            from muybridge.engines.web import export_web
+
+            written.append(export_web(generator, out / WEB_FOLDER, progress))
     return written

@@ -4,7 +4,8 @@
 
 - ``sheet.png`` + ``sheet.json``: one row per motion; the atlas (TexturePacker JSON hash) has one Aseprite frame tag
   per motion, so Phaser's ``createFromAseprite`` makes one animation per motion;
-- ``sheet.tres``: a Godot 4 ``SpriteFrames`` resource with one looping animation per motion at the pack's fps;
+- ``sheet.tres`` (Godot 4) and ``sheet.godot3.tres`` (Godot 3): a ``SpriteFrames`` resource with one looping
+  animation per motion at the pack's fps, each frame an ``AtlasTexture`` cut from ``sheet.png`` beside it;
 - ``previews/MOTION.gif`` and ``contact.png`` (rows: motions, columns: moments of each);
 - ``character.json``: what was drawn (model, character, motions, frames, fps), to render it again.
 """
@@ -32,6 +33,8 @@ from muybridge.generator import Generator
 from muybridge.progress import Progress, report
 
 SHEET = "sheet.png"
+GODOT_FRAMES = "sheet.tres"  # Godot 4 (text resource format 3)
+GODOT3_FRAMES = "sheet.godot3.tres"  # Godot 3 (format 2); each engine reads only its own
 CONTACT_MOMENTS = 8
 LABEL_WIDTH = 80
 
@@ -64,22 +67,53 @@ def motion_tags(motions: Sequence[str], frames: int) -> list[Tag]:
     return [(name, row * frames, (row + 1) * frames - 1) for row, name in enumerate(motions)]
 
 
+def frame_regions(tags: Sequence[Tag], columns: int, side: int) -> list[tuple[int, int, int, int]]:
+    """``(x, y, w, h)`` in the sheet of every frame the tags cover, frames laid out row by row."""
+    frame_count = max(last for _, _, last in tags) + 1
+    return [(column * side, row * side, side, side)
+            for row, column in (divmod(index, columns) for index in range(frame_count))]
+
+
 def godot_sprite_frames(tags: Sequence[Tag], columns: int, side: int, fps: float, texture: str) -> str:
     """A Godot 4 ``SpriteFrames`` resource (text ``.tres``, format 3): one ``AtlasTexture`` per frame of the
-    sheet at ``texture`` (a path relative to the ``.tres``), one looping animation per tag."""
-    frame_count = max(last for _, _, last in tags) + 1
-    lines = [f'[gd_resource type="SpriteFrames" load_steps={frame_count + 2} format=3]', "",
-             f'[ext_resource type="Texture2D" path="{texture}" id="1_sheet"]', ""]
-    for index in range(frame_count):
-        row, column = divmod(index, columns)
+    sheet at ``texture`` (a path relative to the ``.tres``), one looping animation per tag.
+
+    No ``uid`` in the header: it is optional, and Godot gives the file one when it first saves it."""
+    regions = frame_regions(tags, columns, side)
+    lines = [f'[gd_resource type="SpriteFrames" load_steps={len(regions) + 2} format=3]', "",
+             f'[ext_resource type="Texture2D" path={json.dumps(texture)} id="1_sheet"]', ""]
+    for index, (x, y, w, h) in enumerate(regions):
         lines += [f'[sub_resource type="AtlasTexture" id="AtlasTexture_{index}"]', 'atlas = ExtResource("1_sheet")',
-                  f"region = Rect2({column * side}, {row * side}, {side}, {side})", ""]
+                  f"region = Rect2({x}, {y}, {w}, {h})", ""]
     animations = []
     for name, first, last in tags:
-        frames = ",\n".join(f'{{\n"duration": 1.0,\n"texture": SubResource("AtlasTexture_{i}")\n}}'
-                            for i in range(first, last + 1))
-        animations.append(f'{{\n"frames": [{frames}],\n"loop": true,\n"name": &"{name}",\n"speed": {float(fps)!r}\n}}')
+        frames = ", ".join(f'{{\n"duration": 1.0,\n"texture": SubResource("AtlasTexture_{i}")\n}}'
+                           for i in range(first, last + 1))
+        animations.append(f'{{\n"frames": [{frames}],\n"loop": true,\n"name": &{json.dumps(name)},\n'
+                          f'"speed": {float(fps)!r}\n}}')
     lines += ["[resource]", f"animations = [{', '.join(animations)}]", ""]
+    return "\n".join(lines)
+
+
+def godot3_sprite_frames(tags: Sequence[Tag], columns: int, side: int, fps: float, texture: str) -> str:
+    """The same ``SpriteFrames`` for Godot 3 (text ``.tres``, format 2), laid out as Godot 3.2's ResourceSaver
+    writes it: integer ids, ``Texture`` for the sheet, frames as a plain list of ``SubResource( n )``.
+
+    Godot 3 also saves ``flags = 7`` on each ``AtlasTexture`` (before ``atlas``, so loading it changes nothing);
+    it is left out: an ``AtlasTexture``'s flags are its sheet's, and those belong to the project's import
+    settings (filter off for pixel art), which a ``flags`` line after ``atlas`` would overwrite."""
+    regions = frame_regions(tags, columns, side)
+    lines = [f'[gd_resource type="SpriteFrames" load_steps={len(regions) + 2} format=2]', "",
+             f'[ext_resource path={json.dumps(texture)} type="Texture" id=1]', ""]
+    for index, (x, y, w, h) in enumerate(regions, start=1):
+        lines += [f'[sub_resource type="AtlasTexture" id={index}]', "atlas = ExtResource( 1 )",
+                  f"region = Rect2( {x}, {y}, {w}, {h} )", ""]
+    animations = []
+    for name, first, last in tags:
+        frames = ", ".join(f"SubResource( {i + 1} )" for i in range(first, last + 1))
+        animations.append(f'{{\n"frames": [ {frames} ],\n"loop": true,\n"name": {json.dumps(name)},\n'
+                          f'"speed": {float(fps)!r}\n}}')
+    lines += ["[resource]", f"animations = [ {', '.join(animations)} ]", ""]
     return "\n".join(lines)
 
 
@@ -104,11 +138,12 @@ def write_pack(clips: np.ndarray, motions: Sequence[str], folder: str | os.PathL
                              "or replaces an earlier pack")
     count, frames, side = clips.shape[0], clips.shape[1], clips.shape[2]
     tags = motion_tags(motions, frames)
-    names = [SHEET, "sheet.json", "sheet.tres", "contact.png", "character.json",
+    names = [SHEET, "sheet.json", GODOT_FRAMES, GODOT3_FRAMES, "contact.png", "character.json",
              *[f"previews/{name}.gif" for name in motions]]
     with atomic_dir(target) as tmp:
         save_sprite_sheet(clips.reshape(count * frames, side, side, 3), tmp / SHEET, fps, columns=frames, tags=tags)
-        (tmp / "sheet.tres").write_text(godot_sprite_frames(tags, frames, side, fps, SHEET), encoding="utf-8")
+        (tmp / GODOT_FRAMES).write_text(godot_sprite_frames(tags, frames, side, fps, SHEET), encoding="utf-8")
+        (tmp / GODOT3_FRAMES).write_text(godot3_sprite_frames(tags, frames, side, fps, SHEET), encoding="utf-8")
         Image.fromarray(contact_sheet(clips, motions)).save(tmp / "contact.png", format="PNG")
         (tmp / "previews").mkdir()
         for done, (name, clip) in enumerate(zip(motions, clips, strict=True), start=1):

@@ -165,7 +165,7 @@ def animate_character(output: OutputOption, character: CharacterArgument = None,
                       from_latent: FromLatentOption = None, index: IndexOption = 0, seed: SeedOption = None,
                       model: ModelOption = "default", motions: MotionsOption = None, **options: Any) -> None:
     """One character doing every motion, as a pack for games: a sprite sheet with one tag per motion (Phaser's
-    createFromAseprite, Aseprite), a Godot 4 SpriteFrames .tres, GIF previews and a contact sheet.
+    createFromAseprite, Aseprite), Godot SpriteFrames resources (Godot 4 and 3), GIF previews and a contact sheet.
 
     Example: muybridge animate character cat:7 -o cat7/      (your pet: --from-latent pet.json -o pet/)
     """
@@ -183,4 +183,5 @@ def animate_character(output: OutputOption, character: CharacterArgument = None,
     with progress_bar("character") as bar:
         pack = character_pack(Generator.load(model), animation, output, settings, chosen, bar)
     out.print(f"wrote {pack.folder}/ ({len(pack.motions)} motions x {pack.frames} frames, {pack.side} px: "
-              "sheet.png + sheet.json + sheet.tres, previews/, contact.png)", markup=False, highlight=False)
+              "sheet.png + sheet.json, sheet.tres (Godot 4) + sheet.godot3.tres, previews/, contact.png)",
+              markup=False, highlight=False)

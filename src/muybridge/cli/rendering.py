@@ -78,22 +78,47 @@ def export_onnx(
     model: Annotated[str, typer.Argument(help="Model folder or bundled name.")] = "default",
     output: Annotated[Path, typer.Option("--output", "-o", help="The .onnx file; its metadata is also "
                                          "written beside it as .json.")] = Path("muybridge.onnx"),
+    pose: Annotated[bool, typer.Option("--pose", help="Add the head-pose input that the motions move (opset 20, "
+                                       "for onnxruntime; Unity's Inference Engine takes only the plain graph, "
+                                       "opset 15).")] = False,
 ) -> None:
-    """Write the model's decoder as an ONNX graph (opset 15) for game engines and browsers: latents + class
-    weights + truncation in, RGB in [0, 1] out; classes, resolution and the seed latents in its metadata.
+    """Write the model's decoder as an ONNX graph for game engines and browsers: latents + class weights +
+    truncation (+ pose) in, RGB in [0, 1] out; classes, resolution and the seed latents in its metadata.
 
     Example: muybridge export-onnx default -o cat-dog.onnx       (needs: pip install 'muybridge[onnx]')
     """
+    from muybridge.engines.onnx import export_onnx as write_onnx
     from muybridge.generator import Generator
-    from muybridge.onnx_export import export_onnx as write_onnx
 
     generator = Generator.load(model, precision="fp32")
     with progress_bar("export-onnx") as bar:
         bar(0, 1)
-        files = write_onnx(generator, output)
+        files = write_onnx(generator, output, pose=pose)
         bar(1, 1)
     for path in files:
         out.print(f"wrote {path}", markup=False, highlight=False)
+
+
+@app.command("export-web")
+def export_web(
+    model: Annotated[str, typer.Argument(help="Model folder or bundled name.")] = "default",
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the page (new, empty, or an "
+                                         "earlier page).")] = Path("site"),
+) -> None:
+    """Write a static web page that draws the model's characters in the browser, with no server: a visitor
+    picks a class, a seed and a motion and watches it move (onnxruntime-web, included).
+
+    Example: muybridge export-web default -o site/ && python -m http.server -d site 8000
+    (then open http://localhost:8000; needs: pip install 'muybridge[onnx]')
+    """
+    from muybridge.engines.web import export_web as write_web
+    from muybridge.generator import Generator
+
+    generator = Generator.load(model, precision="fp32")
+    with progress_bar("export-web") as bar:
+        folder = write_web(generator, output, progress=bar)
+    out.print(f"wrote {folder}/: serve it with `python -m http.server -d {folder} 8000` and open "
+              "http://localhost:8000", markup=False, highlight=False)
 
 
 directions_app = typer.Typer(help="Find semantic directions (SeFa, GANSpace), preview them, and name them.")

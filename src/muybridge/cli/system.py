@@ -37,16 +37,20 @@ def demo(
     model: Annotated[str | None, typer.Option(help="Model folder or bundled name (default: bundled).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the featured character.")] = 7,
 ) -> None:
-    """Show what a model can do: a grid of characters, a loop (GIF, MP4), a morph, a motion, a sprite sheet.
+    """Show what a model can do: a grid of characters, a loop (GIF, MP4), a morph, a motion, a sprite sheet, a
+    character pack and a web page that draws characters in the browser.
 
     Example: muybridge demo --out demo
     """
-    from muybridge.demo import run_demo
+    from muybridge.demo import WEB_FOLDER, run_demo
 
     with progress_bar("demo") as bar:
         files = run_demo(out_dir, model, seed, bar)
     for path in files:
         out.print(f"wrote {path}")
+    if out_dir / WEB_FOLDER in files:
+        out.print(f"the web page is in {out_dir / WEB_FOLDER}/: python -m http.server -d {out_dir / WEB_FOLDER} "
+                  "8000, then open http://localhost:8000", markup=False, highlight=False)
 
 
 

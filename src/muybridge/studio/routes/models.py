@@ -1,4 +1,4 @@
-"""Models: list, details, rename, delete, download, sample grids, directions; and the status."""
+"""Models: list, details, rename, delete, download (zip, ONNX), sample grids, directions; and the status."""
 
 from __future__ import annotations
 
@@ -88,6 +88,27 @@ async def download_model(request: Request, name: str) -> FileResponse:
     await asyncio.to_thread(studio.catalog.zip_to, name, target)
     return FileResponse(target, media_type="application/zip", filename=f"{name}.zip",
                         background=BackgroundTask(target.unlink, missing_ok=True))
+
+
+@router.get("/models/{name}/onnx", tags=["models"], response_class=FileResponse)
+async def download_onnx(request: Request, name: str,
+                        pose: Annotated[bool, Query(description="Add the head-pose input that the motions move "
+                                                    "(opset 20, for onnxruntime; without: opset 15, for Unity)."
+                                                    )] = False) -> FileResponse:
+    """The model's decoder as an ONNX graph (``muybridge export-onnx``), its metadata inside."""
+    from muybridge.engines.onnx import export_onnx
+
+    studio = studio_of(request)
+    generator = await asyncio.to_thread(studio.catalog.load, name)
+    target = studio.workspace.inside(".tmp", f"onnx-{check_name(name, 'model')}-{time.monotonic_ns()}.onnx")
+    files = await asyncio.to_thread(export_onnx, generator, target, pose)
+
+    def remove() -> None:
+        for path in files:
+            path.unlink(missing_ok=True)
+
+    return FileResponse(target, media_type="application/octet-stream", filename=f"{name}.onnx",
+                        background=BackgroundTask(remove))
 
 
 @router.get("/models/{name}/samples.png", tags=["models"], response_class=Response,

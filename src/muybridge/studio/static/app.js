@@ -190,6 +190,8 @@ async function showModel(name) {
   const head = element("div", { class: "detail-head" }, [
     element("h2", { text: info.name }),
     element("a", { class: "button", href: `/v1/models/${encodeURIComponent(name)}/download`, text: "Download zip" }),
+    element("a", { class: "button", href: `/v1/models/${encodeURIComponent(name)}/onnx`, text: "ONNX",
+                   title: "The decoder as an ONNX graph (opset 15) for game engines: muybridge export-onnx" }),
   ]);
   if (!info.bundled) {
     head.append(element("button", { type: "button", text: "Rename", onclick: () => renameModel(name) }),

@@ -18,7 +18,7 @@ ort = pytest.importorskip("onnxruntime", reason="the onnx extra is not installed
 
 @pytest.fixture(scope="module")
 def exported(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Generator]:
-    from muybridge.onnx_export import export_onnx
+    from muybridge.engines.onnx import export_onnx
 
     generator = Generator.load(tiny_model_dir, precision="fp32")
     path = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
@@ -57,7 +57,31 @@ def test_onnxruntime_draws_what_pytorch_draws(exported: tuple[Path, Generator]) 
 
 
 def test_a_wrong_suffix_is_refused(exported: tuple[Path, Generator], tmp_path: Path) -> None:
-    from muybridge.onnx_export import export_onnx
+    from muybridge.engines.onnx import export_onnx
 
     with pytest.raises(MuybridgeError, match=r"model\.txt: the ONNX file must end in \.onnx"):
         export_onnx(exported[1], tmp_path / "model.txt")
+
+
+def test_the_pose_graph_moves_the_head_as_pytorch_does(exported: tuple[Path, Generator], tmp_path: Path) -> None:
+    from muybridge.engines.onnx import POSE_OPSET, export_onnx
+
+    generator = exported[1]
+    path = tmp_path / "posed.onnx"
+    export_onnx(generator, path, pose=True)
+    model = onnx.load(str(path))
+    assert {entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")} == {POSE_OPSET}
+    assert [i.name for i in model.graph.input] == ["latents", "class_weights", "truncation", "pose"]
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    latents, weights = generator.latents(range(3)), generator.class_weights(["cat", "dog", "cat"])
+    poses = torch.tensor([[0.2, 0.05, -0.05, 0.04, 0.1, -0.1], [0.0] * 6, [-0.1, 0.0, 0.08, 0.0, -0.2, 0.15]])
+
+    def onnx_rgb(pose: torch.Tensor) -> np.ndarray:
+        return session.run(None, {"latents": latents.numpy(), "class_weights": weights.numpy(),
+                                  "truncation": np.ones(1, np.float32), "pose": pose.numpy()})[0]
+
+    expected = ((generator.decode(latents, weights, pose=poses) + 1) / 2).clamp(0, 1).numpy()
+    np.testing.assert_allclose(onnx_rgb(poses), expected, atol=1e-4)
+    rest = ((generator.decode(latents, weights) + 1) / 2).clamp(0, 1).numpy()
+    np.testing.assert_allclose(onnx_rgb(torch.zeros(3, 6)), rest, atol=1e-4)  # the rest pose changes nothing
+    assert np.abs(expected[0] - rest[0]).mean() > 1e-3  # and a pose does move the picture

@@ -2,11 +2,12 @@
 or on the web).
 
 Inputs: ``latents`` (N, latent_dim) float32, ``class_weights`` (N, classes) float32 (one-hot for a class, or a
-mix summing to 1) and ``truncation`` (1,) float32. Output: ``rgb`` (N, 3, R, R) float32 in [0, 1]. The graph uses
-opset 15 (what Unity's Inference Engine takes, 7-15); the pose input is left out, as the warp needs GridSample
-(opset 16). The metadata (classes, resolution, latent size, the seed → latent rule and the latents of seeds
-0..SEED_LATENTS-1, since torch's generator is not something an engine can reproduce) goes into the ONNX
-``metadata_props`` and a JSON file beside the model.
+mix summing to 1), ``truncation`` (1,) float32 and, in the pose graph, ``pose`` (N, 6) float32 (the head pose of
+:mod:`muybridge.models.pose`: the motions). Output: ``rgb`` (N, 3, R, R) float32 in [0, 1]. The plain graph uses
+opset 15 (what Unity's Inference Engine takes, 7-15); the pose graph needs opset 20 (GridSample with cubic
+sampling: onnxruntime 1.17 and newer, onnxruntime-web, not Unity). The metadata (classes, resolution, latent
+size, the seed → latent rule and the latents of seeds 0..SEED_LATENTS-1, since torch's generator is not something
+an engine can reproduce) goes into the ONNX ``metadata_props`` and a JSON file beside the model.
 
 torch's exporter (``torch.onnx.export(dynamo=True)``) writes opset 18; :func:`as_opset_15` lowers the graph by
 hand where the two opsets differ only in attributes left at their defaults, and refuses anything else.
@@ -30,8 +31,11 @@ from torch import nn
 from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_path, atomic_write_json
 from muybridge.generator import Generator
+from muybridge.models.pose import POSE_DIM, POSE_FIELDS
 
 OPSET = 15
+#: The pose graph's opset: its warp is a GridSample with cubic sampling.
+POSE_OPSET = 20
 #: Latents shipped with the model: seeds 0.. this - 1.
 SEED_LATENTS = 64
 SEED_RULE = ("z = torch.randn(latent_dim, generator=torch.Generator().manual_seed(seed)); seeds 0..63 are "
@@ -49,6 +53,14 @@ class RenderGraph(nn.Module):
 
     def forward(self, latents: torch.Tensor, class_weights: torch.Tensor, truncation: torch.Tensor) -> torch.Tensor:
         return ((self.decoder(latents * truncation, class_weights) + 1) * 0.5).clamp(0, 1)
+
+
+class PoseRenderGraph(RenderGraph):
+    """The render graph with the head pose as a fourth input."""
+
+    def forward(self, latents: torch.Tensor, class_weights: torch.Tensor, truncation: torch.Tensor,  # type: ignore[override]
+                pose: torch.Tensor) -> torch.Tensor:
+        return ((self.decoder(latents * truncation, class_weights, pose) + 1) * 0.5).clamp(0, 1)
 
 
 def _onnx() -> Any:
@@ -78,24 +90,37 @@ def as_opset_15(model: Any) -> Any:
     for entry in model.opset_import:
         if entry.domain in ("", "ai.onnx"):
             entry.version = OPSET
+    return _checked(model, OPSET)
+
+
+def _checked(model: Any, opset: int) -> Any:
+    """``model``, once the onnx checker has found it valid at ``opset``."""
+    onnx = _onnx()
+    declared = {entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")}
+    if declared != {opset}:
+        raise MuybridgeError(f"ONNX export: the graph declares opset {sorted(declared)}, not {opset}")
     try:
         onnx.checker.check_model(model, full_check=True)
     except onnx.checker.ValidationError as exc:
         first = str(exc).strip().splitlines()[0]
-        raise MuybridgeError(f"ONNX export: the graph is not valid at opset {OPSET} ({first})") from None
+        raise MuybridgeError(f"ONNX export: the graph is not valid at opset {opset} ({first})") from None
     return model
 
 
-def onnx_metadata(generator: Generator) -> dict[str, Any]:
+def onnx_metadata(generator: Generator, pose: bool = False) -> dict[str, Any]:
     """What an engine needs beside the graph."""
     from muybridge import __version__
     from muybridge.inversion.latent_file import config_sha256
 
+    inputs: dict[str, list[int | str]] = {"latents": ["N", generator.latent_dim],
+                                          "class_weights": ["N", len(generator.classes)], "truncation": [1]}
+    if pose:
+        inputs["pose"] = ["N", POSE_DIM]
     return {"format": "muybridge-onnx", "muybridge_version": __version__, "model": generator.name,
             "config_sha256": config_sha256(generator.config.to_dict()), "classes": generator.classes,
-            "resolution": generator.resolution, "latent_dim": generator.latent_dim, "opset": OPSET,
-            "inputs": {"latents": ["N", generator.latent_dim], "class_weights": ["N", len(generator.classes)],
-                       "truncation": [1]},
+            "resolution": generator.resolution, "latent_dim": generator.latent_dim,
+            "opset": POSE_OPSET if pose else OPSET, "inputs": inputs,
+            **({"pose_fields": list(POSE_FIELDS)} if pose else {}),
             "output": {"rgb": ["N", 3, generator.resolution, generator.resolution], "range": [0, 1]},
             "seed_rule": SEED_RULE,
             "seed_latents": [[round(float(v), 7) for v in row] for row in generator.latents(range(SEED_LATENTS))]}
@@ -116,31 +141,49 @@ def _quiet_exporter() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def export_onnx(generator: Generator, path: str | Path) -> list[Path]:
+def onnx_model(generator: Generator, pose: bool = False) -> Any:
+    """The decoder as an ``onnx.ModelProto`` with its metadata: opset 15 without the pose input, 20 with it.
+    Refused in one line without the onnx extra, or for a pose graph of a model that has no pose input."""
+    onnx = _onnx()
+    if pose and not generator.takes_pose:
+        raise MuybridgeError(f"model {generator.name} ({generator.config.architecture}) has no pose input, so its "
+                             "graph cannot move the head: export it without the pose, or use a gallop model")
+    graph = (PoseRenderGraph if pose else RenderGraph)(generator.decoder).eval()
+    classes = generator.classes
+    example: tuple[torch.Tensor, ...] = (
+        generator.latents(range(2)), generator.class_weights([classes[i % len(classes)] for i in range(2)]),
+        torch.ones(1))
+    batch = torch.export.Dim("batch")
+    dynamic: tuple[dict[int, Any] | None, ...] = ({0: batch}, {0: batch}, None)
+    names = ["latents", "class_weights", "truncation"]
+    if pose:
+        example, dynamic, names = (*example, torch.zeros(2, POSE_DIM)), (*dynamic, {0: batch}), [*names, "pose"]
+    with tempfile.TemporaryDirectory() as tmp, torch.no_grad(), _quiet_exporter():
+        raw = Path(tmp) / "raw.onnx"
+        torch.onnx.export(graph, example, str(raw), input_names=names, output_names=["rgb"],
+                          dynamic_shapes=dynamic, opset_version=POSE_OPSET if pose else None, dynamo=True,
+                          verbose=False)
+        model = onnx.load(str(raw))
+    model = _checked(model, POSE_OPSET) if pose else as_opset_15(model)
+    for key, value in onnx_metadata(generator, pose).items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value if isinstance(value, str) else json.dumps(value)
+    model.producer_name = "muybridge"
+    return model
+
+
+def save_onnx(model: Any, path: Path) -> None:
+    with atomic_path(path, suffix=".onnx") as tmp_path:
+        _onnx().save(model, str(tmp_path))
+
+
+def export_onnx(generator: Generator, path: str | Path, pose: bool = False) -> list[Path]:
     """Write ``path`` (the ONNX graph with its metadata) and ``path`` with ``.json`` (the same metadata);
     returns both. Refused in one line without the onnx extra or for a path not ending in ``.onnx``."""
     target = Path(path)
     if target.suffix.lower() != ".onnx":
         raise MuybridgeError(f"{target}: the ONNX file must end in .onnx")
-    onnx = _onnx()
-    graph = RenderGraph(generator.decoder).eval()
-    classes = generator.classes
-    example = (generator.latents(range(2)), generator.class_weights([classes[i % len(classes)] for i in range(2)]),
-               torch.ones(1))
-    batch = torch.export.Dim("batch")
-    with tempfile.TemporaryDirectory() as tmp, torch.no_grad(), _quiet_exporter():
-        raw = Path(tmp) / "raw.onnx"
-        torch.onnx.export(graph, example, str(raw), input_names=["latents", "class_weights", "truncation"],
-                          output_names=["rgb"], dynamic_shapes=({0: batch}, {0: batch}, None), dynamo=True,
-                          verbose=False)
-        model = as_opset_15(onnx.load(str(raw)))
-    metadata = onnx_metadata(generator)
-    for key, value in metadata.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value if isinstance(value, str) else json.dumps(value)
-    model.producer_name = "muybridge"
-    with atomic_path(target, suffix=".onnx") as tmp_path:
-        onnx.save(model, str(tmp_path))
+    save_onnx(onnx_model(generator, pose), target)
     sidecar = target.with_suffix(".json")
-    atomic_write_json(sidecar, metadata)
+    atomic_write_json(sidecar, onnx_metadata(generator, pose))
     return [target, sidecar]

@@ -1,0 +1,116 @@
+"""The static web page: its folder, and a real headless Chromium drawing with onnxruntime-web the frames that
+PyTorch draws for the same class, seed and motion.
+
+Chromium comes from tests/webdriver.py (installed when missing, else the test skips). A screenshot is kept in
+``test-artifacts/web-page.png``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import json
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from webdriver import Browser, open_browser, wait_until
+
+from muybridge.animation.modes import Animation
+from muybridge.animation.motions import MOTIONS
+from muybridge.animation.options import AnimationOptions
+from muybridge.animation.pack import render_motions
+from muybridge.errors import MuybridgeError
+from muybridge.generator import Generator
+
+pytest.importorskip("onnx", reason="the onnx extra is not installed (pip install 'muybridge[onnx]')")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+#: Frames compared with PyTorch's: the start, and two moments of the nod.
+COMPARED = (0, 12, 30)
+
+
+@pytest.fixture(scope="module")
+def site(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from muybridge.engines.web import export_web
+
+    folder = tmp_path_factory.mktemp("web") / "site"
+    assert export_web(Generator.load(tiny_model_dir, precision="fp32"), folder) == folder
+    return folder
+
+
+def test_the_folder_holds_the_page_the_graph_and_the_runtime(site: Path) -> None:
+    assert {path.name for path in site.iterdir()} == {"index.html", "page.js", "model.onnx", "model.json", "vendor"}
+    meta = json.loads((site / "model.json").read_text())
+    assert meta["classes"] == ["cat", "dog"] and meta["onnx"] == "model.onnx" and meta["opset"] == 20
+    assert "pose" in meta["inputs"] and len(meta["seed_latents"]) == 64
+    web = meta["web"]
+    assert list(web["motions"]) == list(MOTIONS) and web["frames"] == AnimationOptions().frame_count()
+    assert web["motions"]["nod"]["terms"][0] == {"field": "pitch", "amplitude": 0.15, "curve": "there-and-back",
+                                                 "cycles": 2}
+    runtime = site / "vendor" / "onnxruntime-web"
+    listed = dict(re.findall(r"\| (\S+) \| ([0-9a-f]{64}) \|", (runtime / "SOURCE.md").read_text()))
+    assert len(listed) == 2 and (runtime / "LICENSE").read_text().startswith("MIT License")
+    for name, digest in listed.items():
+        assert hashlib.sha256((runtime / name).read_bytes()).hexdigest() == digest, f"{name} is not the vendored file"
+
+
+def test_a_folder_of_other_files_is_refused(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from muybridge.engines.web import export_web
+
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(MuybridgeError, match="holds other files"):
+        export_web(Generator.load(tiny_model_dir), tmp_path)
+    assert [path.name for path in tmp_path.iterdir()] == ["notes.txt"]
+
+
+@pytest.fixture
+def site_url(site: Path) -> Iterator[str]:
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    thread.join(timeout=30)
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Browser]:
+    with open_browser(tmp_path / "chromium-profile") as session:
+        yield session
+
+
+def test_the_page_draws_in_chromium_what_pytorch_draws(site_url: str, browser: Browser, tiny_model_dir: Path) -> None:
+    browser.open(f"{site_url}/?class=dog&seed=7&motion=nod")
+    frames = AnimationOptions().frame_count()
+    status = wait_until(lambda: browser.script("return document.querySelector('#status').textContent"), 60,
+                        "the page to render its first clip")
+    assert status.startswith(f"{frames} frames rendered"), status
+    drawn = browser.script(
+        "return muybridge.ready.then(m => m.render({className: 'dog', seed: 7, motion: 'nod'}))"
+        f".then(clip => [clip.length, clip[0].width, ...{list(COMPARED)}.map(i => Array.from(clip[i].data))])")
+    count, side, *pixels = drawn
+    generator = Generator.load(tiny_model_dir, precision="fp32")
+    assert (count, side) == (frames, generator.resolution)
+    page = np.array(pixels, dtype=np.int16).reshape(len(COMPARED), side, side, 4)
+    assert (page[..., 3] == 255).all()
+    expected = render_motions(generator, Animation("motion", ("dog:7",)), AnimationOptions(), ["nod"])[0]
+    expected = expected[list(COMPARED)].astype(np.int16)
+    assert np.abs(expected[1:] - expected[0]).mean() > 1, "the nod should move the picture"
+    error = np.abs(page[..., :3] - expected)
+    assert error.max() <= 2 and error.mean() <= 0.1, (error.max(), error.mean())
+    browser.screenshot(ARTIFACTS / "web-page.png")
+
+
+def test_the_page_says_what_is_wrong_with_a_request(site_url: str, browser: Browser) -> None:
+    browser.open(f"{site_url}/?class=dog&seed=999")
+    status = wait_until(lambda: browser.script("return document.querySelector('#status').textContent"), 60,
+                        "the page to answer")
+    assert status == "seed 999: this page carries seeds 0-63"
