@@ -144,6 +144,7 @@ def run_milestone(args: argparse.Namespace, data: Path, arch: str, minutes: floa
         "generated_samples": overall["n_fake"], "reference_samples": overall["n_real"],
         "grid": str(grid_path.relative_to(args.results)), "model": str(model_dir),
         "config": read_run(run_dir)["config"], "protocol": scores["protocol"],
+        **({"separation": scores["separation"]} if "separation" in scores else {}),
     }
     log(f"{arch}@{minutes:g}: FID {overall['fid']:.2f}  KID {overall['kid_mean'] * 1e3:.2f} ± "
         f"{overall['kid_std'] * 1e3:.2f} (x1e3)  ({facts['kimg']:.1f} kimg)")
@@ -204,8 +205,10 @@ def markdown(results: dict[str, Any], archs: list[str], milestones: list[float])
                       f"{floor['heldout_samples']} images): FID {floor['fid']:.2f}, "
                       f"KID x1e3 {floor['kid'] * 1e3:.2f} ± {floor['kid_std'] * 1e3:.2f}."]
     lines += ["", "## Per milestone", "",
+              "Classes apart: whether every class's samples are nearest (by FID) their own class's photos "
+              "(`muybridge evaluate` prints the whole table; \"-\": a dataset of one class).", "",
               "| arch | CPU-min | wall min | kimg | img/s (wall) | img/CPU-s | FID | KID x1e3 | generated | "
-              "held-out |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "held-out | classes apart |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for minutes in milestones:
         for arch in archs:
             row = done.get(milestone_key(arch, minutes))
@@ -213,7 +216,7 @@ def markdown(results: dict[str, Any], archs: list[str], milestones: list[float])
                 lines.append(f"| {arch} | {row['cpu_minutes']:.1f} | {row['wall_minutes']:.1f} | {row['kimg']:.1f} "
                              f"| {row['images_per_s']:.1f} | {row['images_per_cpu_s']:.1f} | {row['fid']:.2f} | "
                              f"{row['kid'] * 1e3:.2f} ± {row['kid_std'] * 1e3:.2f} | {row['generated_samples']} | "
-                             f"{row['reference_samples']} |")
+                             f"{row['reference_samples']} | {_apart(row)} |")
     lines += ["", "## Samples (seeds 0-31)", ""]
     for minutes in milestones:
         for arch in archs:
@@ -223,6 +226,14 @@ def markdown(results: dict[str, Any], archs: list[str], milestones: list[float])
     lines += ["", f"Machine: {proto.get('cpu', '?')}, {proto.get('cores', '?')} cores (shared; wall times vary "
                   f"with load, CPU-minutes do not much); torch {proto.get('torch', '?')}.", ""]
     return "\n".join(lines)
+
+
+def _apart(row: dict[str, Any]) -> str:
+    separation = row.get("separation")
+    if separation is None:
+        return "-"
+    return "yes" if separation["separated"] else "no: " + ", ".join(
+        f"{drawn} nearest {nearest}" for drawn, nearest in separation["closest"].items() if drawn != nearest)
 
 
 def write_results(args: argparse.Namespace, results: dict[str, Any], archs: list[str],

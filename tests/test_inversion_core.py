@@ -96,6 +96,20 @@ def test_photo_without_a_cat_face_is_refused_with_the_hint(tiny: Generator, tmp_
     assert not result.detected and result.box == Box(20, 0, 80, 80)
 
 
+def test_a_crop_box_frames_the_photo_instead_of_detection(tiny: Generator) -> None:
+    photo = np.zeros((80, 120, 3), dtype=np.uint8)
+    photo[10:50, 70:110] = (200, 40, 10)  # the "face": a red square the cascade cannot find
+    result = invert_image(tiny, photo, "cat", steps=0, crop=Box(70, 10, 40, 40))
+    assert not result.detected and result.box == Box(70, 10, 40, 40)
+    inside = result.crop[3:-3, 3:-3].astype(int)  # the border rings a little: Lanczos reads past the box
+    assert (np.abs(inside - (200, 40, 10)) <= 1).all()  # the crop is the square, resized
+    with pytest.raises(MuybridgeError, match=r"photo: the crop 90,10,40 \(left, top, side\) must lie inside the "
+                                             r"120x80 photo and be at least 16 px"):
+        invert_image(tiny, photo, "cat", steps=0, crop=Box(90, 10, 40, 40))
+    with pytest.raises(MuybridgeError, match="at least 16 px"):
+        invert_image(tiny, photo, "cat", steps=0, crop=Box(0, 0, 8, 8))
+
+
 def test_latent_file_round_trip_and_model_check(tiny: Generator, tmp_path: Path) -> None:
     results = invert_crops(tiny, tiny.generate("cat", [1, 2]), ["cat", "dog"], RefineSettings(steps=3))
     files = write_latent_file(tmp_path / "pets.json", tiny, results)

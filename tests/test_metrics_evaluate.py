@@ -120,7 +120,7 @@ def test_evaluate_reports_scores_per_class_and_protocol(tiny_model_dir: Path, ch
     result = evaluate(generator, dataset, metrics=("fid", "kid", "pr"), n=40, seed=5, truncation=0.8,
                       progress=lambda done, total, **info: seen.append((str(info["stage"]), done, total)))
     stages = list(dict.fromkeys(stage for stage, _, _ in seen))
-    assert stages[-2:] == ["generated", "scores"]  # the scores move the bar too, after the Inception pass
+    assert stages[-3:] == ["generated", "scores", "separation"]  # every stage after Inception moves the bar too
     assert [(done, total) for stage, done, total in seen if stage == "scores"] == [(1, 3), (2, 3), (3, 3)]
     overall = result["overall"]
     assert overall["n_real"] == 40 and overall["n_fake"] == 40
@@ -137,7 +137,23 @@ def test_evaluate_reports_scores_per_class_and_protocol(tiny_model_dir: Path, ch
     assert proto["kid_subsets"] == 100 and overall["kid_subset_size"] == 40
     assert proto["muybridge_version"] == muybridge.__version__
     assert proto["inception_images"] == 80 and proto["elapsed_s"] >= 0
+    assert set(result["separation"]["fid"]) == {"cat", "dog"} and set(result["separation"]["fid"]["cat"]) == {
+        "cat", "dog"}
     json.dumps(result)  # the whole result is plain JSON
+
+
+def test_class_separation_tells_a_model_that_ignores_its_classes() -> None:
+    rng = np.random.default_rng(0)
+    cats, dogs = rng.normal(0, 1, (200, 6)), rng.normal(3, 1, (200, 6))
+    reference = features.ReferenceFeatures(np.concatenate([cats, dogs]), np.repeat([0, 1], 200), "all")
+    drawn = ["cat"] * 150 + ["dog"] * 150
+    apart = np.concatenate([rng.normal(0, 1, (150, 6)), rng.normal(3, 1, (150, 6))])
+    result = evaluate_module.class_separation(reference, apart, drawn, ["cat", "dog"])
+    assert result["separated"] and result["closest"] == {"cat": "cat", "dog": "dog"}
+    assert result["fid"]["cat"]["dog"] > 10 * result["fid"]["cat"]["cat"]
+    same = rng.normal(0, 1, (300, 6))  # both classes drawn alike: cats for every class
+    mixed = evaluate_module.class_separation(reference, same, drawn, ["cat", "dog"])
+    assert not mixed["separated"] and mixed["closest"] == {"cat": "cat", "dog": "cat"}
 
 
 def test_evaluate_one_class_and_bad_input(tiny_model_dir: Path, cheap: list[int]) -> None:
@@ -206,6 +222,7 @@ def test_cli_evaluate_prints_a_table_and_writes_json(tiny_model_dir: Path, cheap
     assert written["overall"]["n_real"] == train_images  # the whole training split, though --n is smaller
     code, said = run_cli(["evaluate", str(tiny_model_dir), "--data", str(tmp_path), "--n", "1000000000"],
                          monkeypatch, capsys)
-    assert code != 0 and "--n must be between 2 and 100,000" in said and "Traceback" not in said
+    assert code != 0 and "Traceback" not in said
+    assert "--n 1,000,000,000 would take about 772 days of Inception" in said and "the most is 100,000" in said
     code, said = run_cli(["evaluate", str(tiny_model_dir), "--data", str(tmp_path), "--n", "0"], monkeypatch, capsys)
     assert code != 0 and "--n must be between 2 and 100,000, got 0" in said  # not the protocol's 5,000

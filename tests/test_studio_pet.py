@@ -88,4 +88,4 @@ def test_no_face_error_names_the_checkbox(client: TestClient) -> None:
     job = invert(client, flat_photo(), name="wall.png", detect="true")
     assert job["status"] == "failed"
     assert job["error"] == ("wall.png: no cat face found; untick 'find the face' to use the centre square "
-                            "of the photo instead")
+                            "of the photo instead, or give a crop box to frame it yourself")

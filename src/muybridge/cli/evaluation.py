@@ -32,6 +32,22 @@ def _score_table(result: dict, title: str, compared: str = "generated") -> objec
     return table
 
 
+def _separation_table(separation: dict) -> object:
+    """Rows: the classes drawn; columns: the classes' photos; a star marks each row's nearest."""
+    from rich.table import Table
+
+    table = Table(title="class separation: FID of each class's samples against each class's photos "
+                        "(lower = closer; * = nearest)")
+    names = list(separation["fid"])
+    table.add_column("drawn \\ photos", justify="left")
+    for name in names:
+        table.add_column(name, justify="right")
+    for drawn, row in separation["fid"].items():
+        table.add_row(drawn, *(f"{row[name]:.2f}{'*' if separation['closest'][drawn] == name else ''}"
+                               for name in names))
+    return table
+
+
 @app.command()
 def evaluate(
     data: Annotated[Path, typer.Option("--data", help="Dataset folder (from `muybridge prepare`).")],
@@ -93,6 +109,11 @@ def evaluate(
             result["protocol"]["protocol"] = chosen_protocol.name
             title = f"{generator.name} vs {split} of {data} ({chosen_protocol.name} protocol)"
     out.print(_score_table(result, title, "train photos" if real else "generated"))
+    if "separation" in result:
+        out.print(_separation_table(result["separation"]))
+        verdict = ("every class's samples are nearest their own photos" if result["separation"]["separated"]
+                   else "some classes' samples are nearer another class's photos: the model mixes its classes up")
+        out.print(f"class separation: {verdict}", markup=False, highlight=False)
     proto = result["protocol"]
     out.print(f"protocol: Inception sha256 {proto['network_sha256'][:12]}…, {proto['resize']} resize, "
               f"{proto['precision']}, {proto['inception_images']} images through Inception at "

@@ -30,11 +30,13 @@ def invert(
         "--lr", help="Refinement step size (Adam, cosine-decayed; default: the fidelity's).")] = None,
     no_detect: Annotated[bool, typer.Option("--no-detect", help="Use the centre square instead of finding "
                                             "the cat's face.")] = False,
+    crop: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="Frame the face yourself: LEFT,TOP,SIDE of a square in photo pixels (one photo).")] = None,
     threads: Annotated[int, typer.Option(help="CPU threads; a few photos refine fastest on one.")] = 1,
 ) -> None:
     """Find your pet's face in a photo and fit a latent that makes the model draw it, to animate it.
 
-    Example: muybridge invert my-cat.jpg --out pet.json
+    Example: muybridge invert my-cat.jpg --out pet.json      (or frame it yourself: --crop 120,40,300)
     Then: muybridge animate loop --from-latent pet.json -o pet.gif   (or: animate morph --from-latent pet.json dog)
     Compare: muybridge generate --from-latent pet.json -o pet.png
     """
@@ -43,8 +45,10 @@ def invert(
     from muybridge.generator import Generator
     from muybridge.inversion import invert_photos, write_latent_file
     from muybridge.inversion.fidelity import get_fidelity
+    from muybridge.inversion.photo import parse_crop
 
     chosen = get_fidelity(fidelity)
+    box = parse_crop(crop) if crop is not None else None
     refine = replace(chosen.refine, steps=chosen.refine.steps if steps is None else steps,
                      lr=chosen.refine.lr if lr is None else lr).check()
     use_threads(threads)
@@ -53,10 +57,10 @@ def invert(
     generator = Generator.load(model)
     with progress_bar("invert") as bar:
         results = invert_photos(generator, photos, class_name, refine, detect=not no_detect, progress=bar,
-                                tune=chosen.tune)
+                                tune=chosen.tune, crop=box)
     files = write_latent_file(latents_out, generator, results)
     for result in results:
-        how = "face found" if result.detected else "centre square"
+        how = "face found" if result.detected else "your crop" if box else "centre square"
         stages = [("encoder", "encoder_psnr"), ("refined", "refined_psnr"), ("tuned", "tuned_psnr")]
         psnrs = " → ".join(f"{name} {result.losses[key]:.1f}" for name, key in stages if key in result.losses)
         out.print(f"{result.source}: {result.class_name}, {how}; PSNR dB {psnrs}", markup=False, highlight=False)

@@ -61,14 +61,14 @@ def default_class(generator: Generator) -> str:
 
 
 def prepare_crop(generator: Generator, source: ImageSource | np.ndarray, class_name: str, detect: bool = True,
-                 name: str | None = None) -> tuple[np.ndarray, Box, bool]:
-    """Decode and crop one photo to the model's resolution; errors name the photo."""
+                 name: str | None = None, crop: Box | None = None) -> tuple[np.ndarray, Box, bool]:
+    """Decode and crop one photo to the model's resolution (at ``crop`` when given); errors name the photo."""
     label = name or (str(source) if isinstance(source, str | os.PathLike) else "photo")
     try:
         photo = load_photo(source, min_side=max(1, generator.resolution // 2))
     except UnusableImageError as exc:
         raise MuybridgeError(f"{label}: {exc.reason}") from None
-    return face_crop(photo, generator.resolution, class_name, detect, label)
+    return face_crop(photo, generator.resolution, class_name, detect, label, crop)
 
 
 def invert_crops(generator: Generator, crops: np.ndarray, class_names: Sequence[str],
@@ -110,13 +110,17 @@ def invert_crops(generator: Generator, crops: np.ndarray, class_names: Sequence[
 
 def invert_photos(generator: Generator, sources: Sequence[str | os.PathLike[str]], class_name: str | None = None,
                   settings: RefineSettings | None = None, detect: bool = True,
-                  progress: Progress | None = None, tune: TuneSettings | None = None) -> list[InversionResult]:
-    """Invert photo files: every photo is cropped first, then all are refined (and tuned) in one batch."""
+                  progress: Progress | None = None, tune: TuneSettings | None = None,
+                  crop: Box | None = None) -> list[InversionResult]:
+    """Invert photo files: every photo is cropped first (at ``crop``, for a single photo), then all are refined
+    (and tuned) in one batch."""
     if not sources:
         raise MuybridgeError("no photos given")
+    if crop is not None and len(sources) > 1:
+        raise MuybridgeError(f"--crop frames one photo, and {len(sources)} were given: invert them one at a time")
     chosen = class_name or default_class(generator)
     generator.class_index(chosen)
-    prepared = [prepare_crop(generator, source, chosen, detect, str(source)) for source in sources]
+    prepared = [prepare_crop(generator, source, chosen, detect, str(source), crop) for source in sources]
     crops = np.stack([crop for crop, _, _ in prepared])
     results = invert_crops(generator, crops, [chosen] * len(crops), settings, progress, tune=tune)
     for result, source, (_, box, detected) in zip(results, sources, prepared, strict=True):
@@ -126,7 +130,7 @@ def invert_photos(generator: Generator, sources: Sequence[str | os.PathLike[str]
 
 def invert_image(generator: Generator, image: ImageSource | np.ndarray, class_name: str | None = None,
                  steps: int = 200, detect: bool = True, progress: Progress | None = None,
-                 lr: float | None = None, tune: TuneSettings | None = None) -> InversionResult:
+                 lr: float | None = None, tune: TuneSettings | None = None, crop: Box | None = None) -> InversionResult:
     """One photo (a path, its bytes, or an ``(H, W, 3)`` uint8 array) → its latent in ``generator``'s space.
 
     Raises :class:`~muybridge.errors.MuybridgeError` with a one-line reason for a non-image, a photo that is
@@ -135,8 +139,8 @@ def invert_image(generator: Generator, image: ImageSource | np.ndarray, class_na
     chosen = class_name or default_class(generator)
     generator.class_index(chosen)
     settings = RefineSettings(steps=steps) if lr is None else RefineSettings(steps=steps, lr=lr)
-    crop, box, detected = prepare_crop(generator, image, chosen, detect)
-    result = invert_crops(generator, crop[None], [chosen], settings, progress, tune=tune)[0]
+    pixels, box, detected = prepare_crop(generator, image, chosen, detect, crop=crop)
+    result = invert_crops(generator, pixels[None], [chosen], settings, progress, tune=tune)[0]
     result.source = str(image) if isinstance(image, str | os.PathLike) else None
     result.box, result.detected = box, detected
     return result

@@ -102,23 +102,45 @@ def crop_box(photo_size: tuple[int, int], face: Box | None) -> Box:
     return Box(left, top, side, side)
 
 
+def parse_crop(text: str) -> Box:
+    """``LEFT,TOP,SIDE`` (photo pixels, after EXIF rotation) → the square :class:`Box` to crop."""
+    try:
+        left, top, side = (float(part) for part in text.split(","))
+    except ValueError:
+        raise MuybridgeError(f"--crop {text}: give LEFT,TOP,SIDE of a square in photo pixels, e.g. 120,40,300"
+                             ) from None
+    return Box(left, top, side, side)
+
+
+def check_crop(box: Box, photo_size: tuple[int, int], min_side: int, name: str = "photo") -> Box:
+    """``box``, refused in one line unless it lies inside the photo and is at least ``min_side`` wide."""
+    width, height = photo_size
+    inside = box.left >= 0 and box.top >= 0 and box.left + box.width <= width and box.top + box.height <= height
+    if not inside or min(box.width, box.height) < min_side:
+        left, top, side = box.as_list()[:3]
+        raise MuybridgeError(f"{name}: the crop {left:g},{top:g},{side:g} (left, top, side) must lie inside the "
+                             f"{width}x{height} photo and be at least {min_side} px")
+    return box
+
+
 def face_crop(photo: Image.Image, resolution: int, class_name: str, detect: bool = True,
-              name: str = "photo") -> tuple[np.ndarray, Box, bool]:
+              name: str = "photo", crop: Box | None = None) -> tuple[np.ndarray, Box, bool]:
     """``(resolution, resolution, 3)`` uint8 crop, the box it came from, and whether a face was detected.
+    ``crop`` (the user's own square) replaces detection.
 
     Raises :class:`NoFaceError` when detection is asked for a class it supports and finds nothing.
     """
     face = None
-    if detect and class_name in DETECTABLE_CLASSES:
+    if crop is None and detect and class_name in DETECTABLE_CLASSES:
         face = detect_face(photo)
         if face is None:
-            raise NoFaceError(f"{name}: no {class_name} face found; pass --no-detect to use the centre "
-                              "square of the photo instead")
-    box = crop_box(photo.size, face)
+            raise NoFaceError(f"{name}: no {class_name} face found; pass --no-detect to use the centre square of "
+                              "the photo instead, or --crop LEFT,TOP,SIDE to frame it yourself")
+    box = check_crop(crop, photo.size, max(1, resolution // 2), name) if crop else crop_box(photo.size, face)
     region = (box.left, box.top, box.left + box.width, box.top + box.height)
-    crop = photo.resize((resolution, resolution), Image.Resampling.LANCZOS, box=region, reducing_gap=3.0)
-    return np.array(crop, dtype=np.uint8), box, face is not None
+    pixels = photo.resize((resolution, resolution), Image.Resampling.LANCZOS, box=region, reducing_gap=3.0)
+    return np.array(pixels, dtype=np.uint8), box, face is not None
 
 
-__all__ = ["FACE_MARGIN", "Box", "NoFaceError", "UnusableImageError", "crop_box", "detect_face", "face_crop",
-           "load_photo"]
+__all__ = ["FACE_MARGIN", "Box", "NoFaceError", "UnusableImageError", "check_crop", "crop_box", "detect_face",
+           "face_crop", "load_photo", "parse_crop"]

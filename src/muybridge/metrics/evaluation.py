@@ -27,7 +27,7 @@ from muybridge.metrics.features import (
     reference_features,
 )
 from muybridge.metrics.protocols import check_eval_n
-from muybridge.metrics.scores import KID_SUBSET_SIZE, KID_SUBSETS, compare, kid
+from muybridge.metrics.scores import KID_SUBSET_SIZE, KID_SUBSETS, compare, frechet_distance, gaussian_stats, kid
 from muybridge.progress import Progress, report
 
 METRICS = ("fid", "kid", "pr")
@@ -130,6 +130,26 @@ def _per_class_pairs(reference: ReferenceFeatures, fake: np.ndarray, fake_classe
             for name in dict.fromkeys(fake_classes)}
 
 
+def class_separation(reference: ReferenceFeatures, fake: np.ndarray, fake_classes: list[str],
+                     dataset_classes: list[str], progress: Progress | None = None) -> dict[str, Any]:
+    """Whether the model draws its classes apart: the FID of each class's samples against each class's photos.
+
+    ``fid[drawn][photos]``; ``closest[drawn]`` is the class whose photos its samples are nearest; ``separated``
+    holds when every class's samples are nearest their own photos. A model that ignores its class input draws
+    the same animals for every class, and each row then has its minimum in the same column."""
+    drawn = list(dict.fromkeys(fake_classes))
+    labels = np.array(fake_classes)
+    fake_stats = {name: gaussian_stats(fake[labels == name]) for name in drawn}
+    real_stats = {name: gaussian_stats(reference.features[reference.labels == dataset_classes.index(name)])
+                  for name in drawn}
+    table: dict[str, dict[str, float]] = {}
+    for done, name in enumerate(drawn, start=1):
+        table[name] = {other: round(frechet_distance(*fake_stats[name], *real_stats[other]), 3) for other in drawn}
+        report(progress, done, len(drawn), set=name)
+    closest = {name: min(row, key=row.__getitem__) for name, row in table.items()}
+    return {"fid": table, "closest": closest, "separated": all(closest[name] == name for name in drawn)}
+
+
 def evaluate(generator: Generator, dataset: ImageDataset, split: str = "heldout",
              metrics: Sequence[str] = ("fid", "kid"), n: int = 5000, class_name: str | None = None,
              seed: int = 0, truncation: float = 1.0, progress: Progress | None = None,
@@ -138,7 +158,8 @@ def evaluate(generator: Generator, dataset: ImageDataset, split: str = "heldout"
     all of it always with ``whole_reference``, as the ``published`` protocol asks: metrics/protocols.py).
 
     Generated classes follow the reference split's class proportions (or are all ``class_name``); seeds are
-    ``seed .. seed+n-1``. Returns ``{"overall": scores, "per_class": {class: scores}, "protocol": {...}}``.
+    ``seed .. seed+n-1``. Returns ``{"overall": scores, "per_class": {class: scores}, "protocol": {...}}`` and,
+    with two classes or more, ``"separation"`` (:func:`class_separation`).
     """
     started = time.perf_counter()
     chosen = check_metrics(metrics)
@@ -155,12 +176,14 @@ def evaluate(generator: Generator, dataset: ImageDataset, split: str = "heldout"
              **(_per_class_pairs(reference, fake, fake_classes, dataset.classes) if len(plan) > 1 else {})}
     scores = _scores(pairs, chosen, seed, _stage(progress, "scores"))
     overall = scores.pop("overall")
-    per_class = scores
+    separation = (class_separation(reference, fake, fake_classes, dataset.classes, _stage(progress, "separation"))
+                  if len(plan) > 1 else None)
     proto = _protocol(dataset, split, reference, precision, started, stats, chosen)
     proto.update({"model": generator.name, "model_path": str(generator.path) if generator.path else None,
                   "generated_per_class": plan, "reference_per_class": counts, "seeds": [seeds[0], seeds[-1]],
                   "truncation": truncation, "generated_resolution": generator.resolution})
-    return {"overall": overall, "per_class": per_class, "protocol": proto}
+    return {"overall": overall, "per_class": scores, "protocol": proto,
+            **({"separation": separation} if separation else {})}
 
 
 def evaluate_real(dataset: ImageDataset, split_a: str = "train", split_b: str = "heldout", n: int = 2000,

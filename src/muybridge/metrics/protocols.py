@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 from muybridge.errors import MuybridgeError
 
-#: The most images one evaluation may generate (the Inception pass runs at ~15 images/s on this CPU: ~2 hours).
+#: Images per second through the Inception network on 2 idle cores (docs/evaluation.md): for time estimates.
+INCEPTION_IMAGES_PER_S = 15
+#: The most images one evaluation may generate (about 2 hours of Inception at that rate).
 MAX_EVAL_N = 100_000
 
 
@@ -43,8 +45,24 @@ def get_protocol(name: str) -> Protocol:
         raise MuybridgeError(f"--protocol {name}: unknown; choose {' or '.join(PROTOCOLS)}") from None
 
 
+def inception_time(images: int) -> str:
+    """About how long ``images`` take through Inception on 2 cores, in words (``about 6 minutes``)."""
+    seconds = images / INCEPTION_IMAGES_PER_S
+    if seconds >= 2 * 86_400:
+        return f"about {seconds / 86_400:,.0f} days"
+    if seconds >= 3_600:
+        return f"about {seconds / 3_600:.1f} hours"
+    if seconds >= 120:
+        return f"about {seconds / 60:.0f} minutes"
+    return f"about {max(round(seconds), 1)} s"
+
+
 def check_eval_n(n: int) -> int:
-    """``n`` generated images, refused in one line outside 2 .. MAX_EVAL_N."""
-    if not 2 <= n <= MAX_EVAL_N:
+    """``n`` generated images, refused in one line outside 2 .. MAX_EVAL_N (with the time it would take)."""
+    if n > MAX_EVAL_N:
+        raise MuybridgeError(f"--n {n:,} would take {inception_time(n)} of Inception on 2 cores "
+                             f"(~{INCEPTION_IMAGES_PER_S} images/s); the most is {MAX_EVAL_N:,} "
+                             f"({inception_time(MAX_EVAL_N)})")
+    if n < 2:
         raise MuybridgeError(f"--n must be between 2 and {MAX_EVAL_N:,}, got {n:,}")
     return n

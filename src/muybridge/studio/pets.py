@@ -16,6 +16,7 @@ from muybridge.errors import MuybridgeError
 from muybridge.generator import Generator
 from muybridge.inversion.fidelity import TuneSettings
 from muybridge.inversion.latent_file import check_model, preview_paths, read_latent_file
+from muybridge.inversion.photo import Box
 from muybridge.progress import Progress
 from muybridge.studio.errors import NotFound, StudioError, TooLarge
 from muybridge.studio.uploads import safe_filename
@@ -52,16 +53,18 @@ def check_steps(steps: int) -> int:
 
 
 def studio_message(error: MuybridgeError, photo_name: str) -> str:
-    """The library's one-line error, worded for the studio: it names the upload and the checkbox, not the
-    CLI's ``--no-detect`` flag."""
+    """The library's one-line error, worded for the studio: it names the upload, the checkbox and the crop
+    field, not the CLI's ``--no-detect`` and ``--crop``."""
     message = str(error).splitlines()[0] if str(error) else "the photo could not be inverted"
     if message.startswith("photo: "):
         message = f"{photo_name}: {message.removeprefix('photo: ')}"
-    return message.replace("pass --no-detect", "untick 'find the face'")
+    return (message.replace("pass --no-detect", "untick 'find the face'")
+            .replace("--crop LEFT,TOP,SIDE", "give a crop box").replace("--crop ", "crop "))
 
 
 def invert_pet(generator: Generator, photo: bytes, photo_name: str, class_name: str, steps: int, detect: bool,
-               target: Path, progress: Progress | None = None, tune: TuneSettings | None = None) -> dict[str, Any]:
+               target: Path, progress: Progress | None = None, tune: TuneSettings | None = None,
+               crop: Box | None = None) -> dict[str, Any]:
     """Invert one photo (tuning the decoder around it with ``tune``) and write ``target`` (``ID.json``) with its
     preview and tuned decoder; returns the pet's summary."""
     from muybridge.inversion import invert_image
@@ -69,7 +72,7 @@ def invert_pet(generator: Generator, photo: bytes, photo_name: str, class_name: 
 
     try:
         result = invert_image(generator, photo, class_name, steps=steps, detect=detect, progress=progress,
-                              tune=tune)
+                              tune=tune, crop=crop)
     except MuybridgeError as exc:
         raise MuybridgeError(studio_message(exc, photo_name)) from None
     result.source = photo_name

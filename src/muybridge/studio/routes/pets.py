@@ -8,8 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
 
+from muybridge.errors import MuybridgeError
 from muybridge.inversion.fidelity import DEFAULT_FIDELITY, FIDELITIES, get_fidelity
 from muybridge.inversion.invert import default_class
+from muybridge.inversion.photo import parse_crop
 from muybridge.studio.errors import StudioError
 from muybridge.studio.jobs import Job
 from muybridge.studio.pets import (
@@ -21,6 +23,7 @@ from muybridge.studio.pets import (
     pet_file,
     pet_preview,
     read_photo_upload,
+    studio_message,
 )
 from muybridge.studio.routes.common import file_response, form_int, job_json, studio_of
 
@@ -37,7 +40,9 @@ PET_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-data
         "fidelity": {"type": "string", "enum": list(FIDELITIES), "default": DEFAULT_FIDELITY,
                      "description": "; ".join(f"{name}: {preset.description}" for name, preset in FIDELITIES.items())},
         "detect": {"type": "boolean", "default": True,
-                   "description": "Find the face (cats); off: the photo's centre square."}}}}}}}
+                   "description": "Find the face (cats); off: the photo's centre square."},
+        "crop": {"type": "string", "description": "Frame the face yourself: 'left,top,side' of a square in "
+                 "photo pixels (replaces finding it)."}}}}}}}
 
 
 @router.post("/pets", tags=["pets"], status_code=202, openapi_extra=PET_SCHEMA)
@@ -55,6 +60,11 @@ async def upload_pet(request: Request) -> JSONResponse:
         preset = get_fidelity(str(form.get("fidelity") or DEFAULT_FIDELITY))
         steps = check_steps(form_int(form.get("steps"), preset.refine.steps, "steps"))
         detect = str(form.get("detect") or "true").lower() in ("1", "true", "on", "yes")
+        crop_field = str(form.get("crop") or "").strip()
+    try:
+        crop = parse_crop(crop_field) if crop_field else None
+    except MuybridgeError as exc:
+        raise StudioError(studio_message(exc, photo_name)) from None
     generator = await asyncio.to_thread(studio.catalog.load, model)
     class_name = class_field or default_class(generator)
     generator.class_index(class_name)
@@ -62,7 +72,7 @@ async def upload_pet(request: Request) -> JSONResponse:
     def work(job: Job) -> None:
         target = pet_file(studio.workspace, job.id)
         summary = invert_pet(generator, data, photo_name, class_name, steps, detect, target, job.progress,
-                             preset.tune)
+                             preset.tune, crop)
         job.update(files=[studio.workspace.relative(pet_preview(target)), studio.workspace.relative(target)],
                    result={"pet": job.id, **summary})
 

@@ -401,6 +401,7 @@ async function invertPet() {
   form.append("model", $("#anim-model").value);
   form.append("class", $("#pet-class").value);
   form.append("detect", $("#pet-detect").checked ? "true" : "false");
+  if ($("#pet-crop").value.trim()) form.append("crop", $("#pet-crop").value.trim());
   if ($("#pet-fidelity").value) form.append("fidelity", $("#pet-fidelity").value);
   const button = $("#pet-invert");
   button.disabled = true;
