@@ -158,7 +158,7 @@ def test_init_from_a_lower_resolution_grows_the_networks(tiny_dataset: Path, tmp
     RGB layers start at zero, the trunks' blocks move down one octave. The other way is refused in one line."""
     source = run_training(tiny_dataset, tmp_path / "source", kimg=0.016)
     pets64 = make_tiny_dataset(tmp_path_factory, {"cat": (200, 120, 40), "dog": (60, 90, 200)}, size=64)
-    grown = run_training(pets64, tmp_path / "grown", kimg=0.0, init_from=source.checkpoint)
+    grown = run_training(pets64, tmp_path / "grown", kimg=0.0, init_from=source.checkpoint, fade_kimg=0)
     before, _ = ckpt.read_checkpoint(source.checkpoint)
     after, _ = ckpt.read_checkpoint(grown.checkpoint)
     for key in ("G.const", "G.convs.2.0.weight", "G.to_rgb.2.weight", "G.class_embedding.weight",
@@ -175,6 +175,47 @@ def test_init_from_a_lower_resolution_grows_the_networks(tiny_dataset: Path, tmp
                                              r"dataset with --size 64$"):
         run_training(tiny_dataset, tmp_path / "shrunk", kimg=0.0, init_from=grown.checkpoint)
     assert not (tmp_path / "shrunk").exists()
+
+
+def test_a_grown_run_fades_its_new_layers_in(tiny_dataset: Path, tmp_path: Path,
+                                            tmp_path_factory: pytest.TempPathFactory) -> None:
+    """ProGAN's fade-in: at the start the grown networks are the source's (its picture upsampled, its
+    discriminator on the picture downsampled); the blend reaches the new layers after fade_kimg, and only
+    then can the run be exported, without the fade layers."""
+    from muybridge.models import build_networks
+
+    source = run_training(tiny_dataset, tmp_path / "source", kimg=0.016)
+    pets64 = make_tiny_dataset(tmp_path_factory, {"cat": (200, 120, 40), "dog": (60, 90, 200)}, size=64)
+    grown = run_training(pets64, tmp_path / "grown", kimg=0.0, init_from=source.checkpoint, fade_kimg=0.032)
+    runs = {name: json.loads((tmp_path / name / "run.json").read_text()) for name in ("source", "grown")}
+    assert runs["grown"]["model"]["params"]["fade_from"] == 32
+    networks = {name: build_networks(runs[name]["model"]) for name in runs}
+    for name, result in (("source", source), ("grown", grown)):
+        tensors, _ = ckpt.read_checkpoint(result.checkpoint)
+        networks[name].decoder.load_state_dict(ckpt.module_state(tensors, "G_ema"))
+        networks[name].discriminator.load_state_dict(ckpt.module_state(tensors, "D"))
+    decoder, discriminator = networks["grown"].decoder, networks["grown"].discriminator
+    decoder.fade_alpha = discriminator.fade_alpha = 0.0
+    latents, classes = torch.randn(4, 16), torch.nn.functional.one_hot(torch.tensor([0, 1, 0, 1]), 2).float()
+    images, labels = torch.rand(4, 3, 64, 64) * 2 - 1, torch.tensor([0, 1, 0, 1])
+    with torch.no_grad():
+        upsampled = torch.nn.functional.interpolate(networks["source"].decoder(latents, classes), scale_factor=2,
+                                                    mode="bilinear", align_corners=False)
+        torch.testing.assert_close(decoder(latents, classes), upsampled)
+        small = torch.nn.functional.avg_pool2d(images, 2)
+        torch.testing.assert_close(discriminator(images, labels), networks["source"].discriminator(small, labels))
+        decoder.fade_alpha = 1.0
+        assert not torch.allclose(decoder(latents, classes), upsampled, atol=1e-3)
+
+    with pytest.raises(MuybridgeError, match=r"at 0 kimg the run still fades in its new layers \(until 0.032 kimg\)"):
+        export_run(tmp_path / "grown", tmp_path / "early")
+    stored = resolve_config(json.loads((tmp_path / "grown" / "run.json").read_text())["config"])  # as --resume does
+    assert loop.train(pets64, tmp_path / "grown", stored, kimg=0.032, resume=True).step == 4
+    folder = export_run(tmp_path / "grown", tmp_path / "model")
+    config = json.loads((folder / "config.json").read_text())
+    assert config["params"]["fade_from"] == 0 and config["resolution"] == 64
+    assert not [key for key in read_weights(folder / "model.safetensors") if ".fade_" in key]
+    assert Generator.load(folder).generate_image("cat", seed=1).size == (64, 64)
 
 
 def test_init_from_a_model_folder_matches_classes_by_name(tiny_dataset: Path, tmp_path: Path,
@@ -329,6 +370,23 @@ def test_export_round_trip_and_generator_load(tiny_dataset: Path, tmp_path: Path
     assert np.array_equal(np.asarray(image), generator.generate(["cat", "dog"], [5, 3])[1])
     with pytest.raises(MuybridgeError, match="already exists"):
         export_run(run, folder)
+
+
+def test_a_128_px_model_trains_exports_and_renders(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Nothing is tied to 64 px: the resolution comes from the dataset into the config, the networks, the card
+    and every render."""
+    pets128 = make_tiny_dataset(tmp_path_factory, {"cat": (200, 120, 40), "dog": (60, 90, 200)}, size=128)
+    result = run_training(pets128, tmp_path / "run", kimg=0.016)
+    assert result.step == 2
+    assert Image.open(tmp_path / "run" / "samples" / "latest.png").size == (8 * 128, 2 * 128)
+    generator = Generator.load(export_run(tmp_path / "run", tmp_path / "model"))
+    assert generator.resolution == 128 and generator.config.resolution == 128
+    assert "at 128 px" in (tmp_path / "model" / "model_card.md").read_text()
+    assert generator.generate_image("cat", seed=7).size == (128, 128)
+    assert generator.encode(generator.generate("dog", [1])).shape == (1, generator.latent_dim)
+    pose = torch.tensor([[0.1, 0.05, 0.0, 0.0, 0.1, 0.0]])
+    moved = generator.decode(generator.latents([7]), generator.class_weights(["cat"]), pose=pose)
+    assert moved.shape == (1, 3, 128, 128) and torch.isfinite(moved).all()
 
 
 def test_bad_model_files_are_refused(tiny_model_dir: Path, tmp_path: Path) -> None:

@@ -164,6 +164,15 @@ class SubpixelToRGB(ModulatedConv):
         return summed.add_(self.bias[None, :, None, None, None, None]).view(n, 3, 2 * height, 2 * width)
 
 
+def check_fade_from(params: dict[str, Any], resolution: int) -> int:
+    """The ``fade_from`` parameter (0: not fading), refused unless a lower power of two from 8 px."""
+    fade_from = int(params.get("fade_from") or 0)
+    if fade_from and (fade_from < 8 or fade_from >= resolution or fade_from & (fade_from - 1)):
+        raise MuybridgeError(f"fade_from {fade_from}: the resolution a {resolution}-px model was grown from must "
+                             "be a power of two from 8 below it")
+    return fade_from
+
+
 def upsample_rgb(rgb: torch.Tensor) -> torch.Tensor:
     return F.interpolate(rgb, scale_factor=2, mode="bilinear", align_corners=False)
 
@@ -205,6 +214,12 @@ class GallopDecoder(Decoder):
         # a transposed one: an unblurred transposed convolution left a dotted 2x2 texture, and a blur here would
         # low-pass the output, as nothing follows that could restore the detail.
         self.final_rgb = SubpixelToRGB(cin, style_dim)
+        #: Fading in after growing (``fade_from``: the resolution the model was grown from): the source's last
+        #: layer, kept as ``fade_rgb``, draws the source's picture, which the new layers' output is blended
+        #: with by ``fade_alpha`` (set by the training loop; 1, the default, is the grown model alone).
+        self.fade_from = check_fade_from(params, resolution)
+        self.fade_rgb = SubpixelToRGB(channels(self.fade_from // 2, params), style_dim) if self.fade_from else None
+        self.fade_alpha = 1.0
 
     def forward(self, latents: torch.Tensor, class_weights: torch.Tensor,
                 pose: torch.Tensor | None = None) -> torch.Tensor:
@@ -212,6 +227,7 @@ class GallopDecoder(Decoder):
             style_input = torch.cat([latents, self.class_embedding(class_weights)], dim=1)
         x = self.const.expand(latents.shape[0], -1, -1, -1)
         rgb: torch.Tensor | None = None
+        source_picture: torch.Tensor | None = None
         for block, to_rgb in zip(self.convs, self.to_rgb, strict=True):
             for conv in block:  # type: ignore[attr-defined]
                 x = F.leaky_relu_(conv(x, style_input), 0.2)  # in place: the convolution's output is not kept
@@ -219,11 +235,19 @@ class GallopDecoder(Decoder):
             rgb = layer_rgb if rgb is None else layer_rgb.add_(upsample_rgb(rgb))
             if pose is not None and x.shape[-1] == self.pose_resolution:
                 x, rgb = warp_features(x, pose), warp_features(rgb, pose)
+            if self.fade_rgb is not None and self.fade_alpha < 1 and x.shape[-1] == self.fade_from // 2:
+                source_picture = self.fade_rgb(x, style_input, base=upsample_rgb(rgb))
         assert rgb is not None
-        return self.final_rgb(x, style_input, base=upsample_rgb(rgb))
+        picture = self.final_rgb(x, style_input, base=upsample_rgb(rgb))
+        if source_picture is None:
+            return picture
+        while source_picture.shape[-1] < picture.shape[-1]:
+            source_picture = upsample_rgb(source_picture)
+        return torch.lerp(source_picture, picture, self.fade_alpha)
 
     def latent_projection(self) -> torch.Tensor:
-        weights = [m.affine.weight[:, : self.latent_dim] for m in self.modules() if isinstance(m, ModulatedConv)]
+        weights = [m.affine.weight[:, : self.latent_dim] for name, m in self.named_modules()
+                   if isinstance(m, ModulatedConv) and not name.startswith("fade_")]
         return torch.cat(weights, dim=0)
 
 
@@ -273,6 +297,13 @@ class GallopDiscriminator(nn.Module):
         self.projection = nn.Embedding(num_classes, width)
         nn.init.normal_(self.projection.weight)
         self.projection_scale = 1.0 / math.sqrt(width)
+        #: Fading in after growing: the source's first layer, kept as ``fade_from_rgb``, reads the picture
+        #: downsampled to the source's resolution; its features are blended with the new blocks' by ``fade_alpha``.
+        self.fade_from = check_fade_from(params, resolution)
+        self.fade_octaves = int(math.log2(resolution // self.fade_from)) if self.fade_from else 0
+        self.fade_from_rgb = (EqualConv2d(3, channels(self.fade_from // 2, params), 4, 2, 1) if self.fade_from
+                              else None)
+        self.fade_alpha = 1.0
 
     def minibatch_std(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape
@@ -284,8 +315,16 @@ class GallopDiscriminator(nn.Module):
         std = std.reshape(-1, 1, 1, 1).repeat(group, 1, h, w)
         return torch.cat([x, std], dim=1)
 
+    def trunk_features(self, images: torch.Tensor) -> torch.Tensor:
+        if self.fade_from_rgb is None or self.fade_alpha >= 1:
+            return self.trunk(images)
+        images = images.contiguous(memory_format=FEATURE_LAYOUT)
+        new = self.trunk.blocks[: self.fade_octaves](F.leaky_relu(self.trunk.from_rgb(images), 0.2))
+        old = F.leaky_relu(self.fade_from_rgb(F.avg_pool2d(images, 2**self.fade_octaves)), 0.2)
+        return self.trunk.blocks[self.fade_octaves :](torch.lerp(old, new, self.fade_alpha))
+
     def forward(self, images: torch.Tensor, class_index: torch.Tensor) -> torch.Tensor:
-        features = self.minibatch_std(self.trunk(images))
+        features = self.minibatch_std(self.trunk_features(images))
         hidden = F.leaky_relu(self.fc(features.flatten(1)), 0.2)
         projection = (hidden * self.projection(class_index)).sum(dim=1) * self.projection_scale
         return self.out(hidden).squeeze(1) + projection
@@ -308,7 +347,7 @@ class GallopEncoder(nn.Module):
 class Gallop(Architecture):
     defaults: ClassVar[dict[str, Any]] = {
         "channel_base": 1024, "channel_min": 16, "channel_max": 128, "embed_dim": 32,
-        "refine_upto": 8, "mbstd_group": 4, "pose_resolution": 0,
+        "refine_upto": 8, "mbstd_group": 4, "pose_resolution": 0, "fade_from": 0,
     }
     training_defaults: ClassVar[dict[str, Any]] = {
         "latent_dim": 128, "loss": "nonsaturating", "lr_g": 2e-3, "lr_d": 2e-3, "betas": [0.0, 0.99],
@@ -332,7 +371,10 @@ class Gallop(Architecture):
         and the last layer start at zero, so the grown decoder first draws the source's image (less its last
         layer's detail) upsampled, and the new layers fade in as they learn. The trunks (encoder,
         discriminator) are counted from the top: their blocks shift down by the added octaves, and the new
-        top blocks (from RGB, the first residual blocks) start afresh."""
+        top blocks (from RGB, the first residual blocks) start afresh. With ``fade_from`` set, the source's last
+        decoder layer and the discriminator's first are kept as the fade layers (``fade_rgb``, ``fade_from_rgb``),
+        so at ``fade_alpha`` 0 the grown networks are the source's, working on upsampled and downsampled
+        pictures (ProGAN's fade-in)."""
         if part == "decoder":
             shared = int(math.log2(source_resolution)) - 2  # blocks at 4 .. source_resolution / 2
             grown = {key: value for key, value in state.items() if not key.startswith("final_rgb.")}
@@ -340,13 +382,19 @@ class Gallop(Architecture):
                 index = re.match(r"to_rgb\.(\d+)\.weight$", key)
                 if key == "final_rgb.weight" or (index and int(index[1]) >= shared):
                     grown[key] = torch.zeros_like(fresh[key])
+            if "fade_rgb.weight" in fresh:  # fading in: the source's last layer keeps drawing its picture
+                grown.update({"fade_rgb." + key.removeprefix("final_rgb."): value for key, value in state.items()
+                              if key.startswith("final_rgb.")})
             return {**fresh, **grown}
         octaves = int(math.log2(self.resolution // source_resolution))
+        fading = "fade_from_rgb.weight" in fresh
 
         def renamed(key: str) -> str | None:
             block = re.match(r"trunk\.blocks\.(\d+)\.(.+)$", key)
             if block:
                 return f"trunk.blocks.{int(block[1]) + octaves}.{block[2]}"
-            return None if key.startswith("trunk.from_rgb.") else key
+            if key.startswith("trunk.from_rgb."):
+                return "fade_from_rgb." + key.removeprefix("trunk.from_rgb.") if fading else None
+            return key
 
         return {**fresh, **{name: value for key, value in state.items() if (name := renamed(key)) is not None}}

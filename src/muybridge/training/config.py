@@ -28,6 +28,9 @@ class TrainConfig:
     #: after the decoder's pose warp learn to render warped features; 0: off.
     pose_p: float = 0.0
     pose_strength: float = 1.0  # scales the pose ranges (models/pose.py TRAINING_RANGES)
+    #: A run grown from a lower resolution (``--init-from``) blends its new layers in over this many kimg
+    #: (ProGAN's fade-in), where its architecture can; 0: the grown networks alone from the first step.
+    fade_kimg: float = 40.0
     r1_gamma: float = 0.05
     r1_every: int = 16
     ema_kimg: float = 5.0
@@ -130,6 +133,8 @@ def resume_config(stored: dict[str, Any], overrides: dict[str, Any]) -> TrainCon
 
 def validate(config: TrainConfig) -> None:
     arch = get_architecture(config.architecture)(64, 1, config.latent_dim, config.params)  # rejects unknown params
+    if config.fade_kimg < 0:
+        raise MuybridgeError(f"fade_kimg must be at least 0, got {config.fade_kimg}")
     if not 0.0 <= config.pose_p <= 1.0 or config.pose_strength < 0:
         raise MuybridgeError(f"pose_p must be in [0, 1] and pose_strength at least 0, got {config.pose_p} "
                              f"and {config.pose_strength}")

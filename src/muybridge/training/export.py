@@ -13,6 +13,25 @@ from muybridge.training import checkpoint as ckpt
 from muybridge.training.run import RunFolder
 
 
+def _faded(model: dict[str, Any], config: dict[str, Any], kimg: float, source: Path) -> dict[str, Any]:
+    """The model config to export: a grown run's fade layers are gone once its new layers are fully blended in;
+    a checkpoint from before then is refused (it draws a blend the exported model could not)."""
+    fade_from = model["params"].get("fade_from")
+    if not fade_from:
+        return model
+    fade_kimg = float(config.get("fade_kimg", 0))
+    if kimg < fade_kimg:
+        raise MuybridgeError(f"{source.name}: at {kimg:g} kimg the run still fades in its new layers (until "
+                             f"{fade_kimg:g} kimg); export a later checkpoint")
+    return {**model, "params": {**model["params"], "fade_from": 0}}
+
+
+def _without_fade_layers(state: dict[str, Any], model: dict[str, Any]) -> dict[str, Any]:
+    if not model["params"].get("fade_from"):
+        return state
+    return {key: value for key, value in state.items() if not key.startswith("fade_")}
+
+
 def export_run(run_dir: str | Path, out_dir: str | Path, checkpoint: str = "latest", name: str | None = None,
                overwrite: bool = False, card_sections: dict[str, str] | None = None,
                card_status: str | None = None) -> Path:
@@ -26,10 +45,11 @@ def export_run(run_dir: str | Path, out_dir: str | Path, checkpoint: str = "late
     source = folder.find_checkpoint(checkpoint)
     tensors, state = ckpt.read_checkpoint(source)
     model = dict(run["model"])
-    networks = build_networks(model)
-    networks.decoder.load_state_dict(ckpt.module_state(tensors, "G_ema"))
-    networks.encoder.load_state_dict(ckpt.module_state(tensors, "E"))
-    networks.discriminator.load_state_dict(ckpt.module_state(tensors, "D"))
+    faded = _faded(model, run["config"], float(state["kimg"]), source)
+    networks = build_networks(faded)
+    for part, name in (("decoder", "G_ema"), ("encoder", "E"), ("discriminator", "D")):
+        getattr(networks, part).load_state_dict(_without_fade_layers(ckpt.module_state(tensors, name), model))
+    model = faded
     training: dict[str, Any] = {
         "dataset": run["dataset"]["path"],
         "dataset_hash": run["dataset"]["content_hash"],

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -204,6 +205,7 @@ class Trainer:
 
     def train_step(self, real: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
         cfg = self.config
+        self.set_fade()
         real, labels = real.to(self.world.device), labels.to(self.world.device)
         classes = self.one_hot(labels)
         stats: dict[str, float] = {}
@@ -269,6 +271,17 @@ class Trainer:
         self.opt_e.step()
         return {"loss_e_latent": float(latent_loss.detach()), "loss_e_pixel": float(pixel_loss.detach())}
 
+    def fade_alpha(self) -> float:
+        """How far a grown run's new layers are blended in: 0 at its start, 1 after ``fade_kimg``."""
+        fading = self.model_config["params"].get("fade_from") and self.config.fade_kimg > 0
+        return min(1.0, self.nimg / (self.config.fade_kimg * 1000)) if fading else 1.0
+
+    def set_fade(self) -> None:
+        alpha = self.fade_alpha()
+        for module in (self.G, self.G_ema, self.D):
+            if hasattr(module, "fade_alpha"):
+                setattr(module, "fade_alpha", alpha)  # noqa: B010 (a plain attribute that nn.Module's types hide)
+
     def update_ema(self) -> None:
         cfg = self.config
         ema_nimg = cfg.ema_kimg * 1000
@@ -300,6 +313,7 @@ class Trainer:
             raise Diverged(f"the discriminator has won outright for {self.d_wins} steps (generator collapsed)")
 
     def generator(self) -> Generator:
+        self.set_fade()
         return Generator(self.model_config, copy.deepcopy(self.G_ema).cpu(), copy.deepcopy(self.E).cpu())
 
 
@@ -343,6 +357,15 @@ def held_out_kid(config: TrainConfig, dataset: PreparedDataset) -> Callable[[Gen
     return lambda generator: quick_kid(generator, dataset, n=config.eval_n)
 
 
+def fading_config(config: TrainConfig, source: WarmStart, resolution: int) -> TrainConfig:
+    """``config`` with ``fade_from`` set when ``source`` is grown to ``resolution`` by an architecture that fades
+    new layers in (a ``fade_from`` parameter) and ``fade_kimg`` > 0; else ``config`` as it is."""
+    grows = source.resolution is not None and source.resolution < resolution
+    if not grows or config.fade_kimg <= 0 or "fade_from" not in get_architecture(config.architecture).defaults:
+        return config
+    return dataclasses.replace(config, params={**config.params, "fade_from": source.resolution})
+
+
 def crossed(before: int, after: int, interval_kimg: float) -> bool:
     """Whether a step from ``before`` to ``after`` images passed a multiple of ``interval_kimg``: ticks, samples,
     evaluations and snapshots fall on the run's own grid (0.5, 1.0, 1.5 kimg...), the same after a resume."""
@@ -376,6 +399,8 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
         else read_source(resolve_source(init_from))
     # Refuse a source that does not fit, or an evaluation without held-out images, before the run folder is written.
     dataset = open_dataset(data_dir)
+    if source is not None and not resume:
+        config = fading_config(config, source, dataset.resolution)
     start_states = fit_states(source, model_config(config, dataset.classes, dataset.resolution)) if source else None
     evaluate = held_out_kid(config, dataset)
     if world.is_main:
