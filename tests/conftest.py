@@ -44,6 +44,15 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(threads)
 
 
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    """One headless Chromium session with a fresh profile (tests/webdriver.py; skips without Chromium)."""
+    from webdriver import open_browser
+
+    with open_browser(tmp_path / "chromium-profile") as session:
+        yield session
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A randomly initialised 32 px gallop model folder with classes cat and dog (fast to render)."""

@@ -8,18 +8,15 @@ per-frame durations. The test compares what Phaser sees, frame by frame and pixe
 
 from __future__ import annotations
 
-import functools
 import json
 import shutil
-import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-from webdriver import Browser, open_browser, wait_until
+from webdriver import Browser, serve_folder, wait_until
 
 from muybridge.animation.modes import animate_to_file, loop_builder
 from muybridge.generator import Generator
@@ -70,20 +67,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A folder served over HTTP (Phaser's loader fetches files; file:// URLs are refused)."""
     folder = tmp_path / "game"
     folder.mkdir()
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(folder))
-    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", folder
-    server.shutdown()
-    thread.join(timeout=30)
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Browser]:
-    with open_browser(tmp_path / "chromium-profile") as session:
-        yield session
+    with serve_folder(folder) as url:
+        yield url, folder
 
 
 def test_a_rendered_loop_plays_in_phaser_unchanged(tiny_model_dir: Path, served: tuple[str, Path],

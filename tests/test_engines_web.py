@@ -7,18 +7,15 @@ Chromium comes from tests/webdriver.py (installed when missing, else the test sk
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import json
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from webdriver import Browser, open_browser, wait_until
+from webdriver import Browser, serve_folder, wait_until
 
 from muybridge.animation.modes import Animation
 from muybridge.animation.motions import MOTIONS
@@ -69,22 +66,8 @@ def test_a_folder_of_other_files_is_refused(tiny_model_dir: Path, tmp_path: Path
 
 @pytest.fixture
 def site_url(site: Path) -> Iterator[str]:
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    thread.join(timeout=30)
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Browser]:
-    with open_browser(tmp_path / "chromium-profile") as session:
-        yield session
+    with serve_folder(site) as url:
+        yield url
 
 
 def test_the_page_draws_in_chromium_what_pytorch_draws(site_url: str, browser: Browser, tiny_model_dir: Path) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from webdriver import Browser, free_port, open_browser, wait_until
+from webdriver import Browser, free_port, wait_until
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
@@ -36,10 +36,6 @@ def studio_url(tmp_path: Path, tiny_model_dir: Path) -> Iterator[str]:
     thread.join(timeout=30)
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Browser]:
-    with open_browser(tmp_path / "chromium-profile") as session:
-        yield session
 
 
 def test_generate_a_cat_and_render_a_loop_in_chromium(studio_url: str, browser: Browser) -> None:

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
+import http.server
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,6 +82,21 @@ class Browser:
     def close(self) -> None:
         self.command("DELETE", self.session)
         self.http.close()
+
+
+@contextlib.contextmanager
+def serve_folder(folder: Path) -> Iterator[str]:
+    """``folder`` served over HTTP on a free loopback port (browsers refuse to fetch from file:// URLs)."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=30)
 
 
 @contextlib.contextmanager
