@@ -8,7 +8,11 @@ and ``quality_race.md`` (+ grids in ``benchmarks/results/race/``), rewritten ato
 Resumable at any moment: kill it (Ctrl-C, SIGTERM, kill -9) and run it again; every stage that is done is
 skipped and the training runs continue from their last checkpoint. See docs/quality.md.
 
-Usage: .venv/bin/python benchmarks/quality_race.py [--archs dcgan,gallop] [--milestones 15,30,60]
+Tracks (``--track``): ``cats64`` (the default, the table in the README), ``catdog64`` (cats and dogs: the
+class-separation column has something to tell) and ``catdog128`` (AFHQ cats and DogFaceNet dogs at 128 px).
+A track other than cats64 writes ``quality_race-TRACK.json``/``.md`` and grids in ``race-TRACK/``.
+
+Usage: .venv/bin/python benchmarks/quality_race.py [--track cats64] [--archs dcgan,gallop] [--milestones 15,30,60]
        [--data work/cats64] [--workdir benchmarks/work/race] [--n 2000] [--no-floor] [--smoke]
 """
 
@@ -21,6 +25,7 @@ import platform
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +47,23 @@ from muybridge.training.loop import RUN_FILE, read_run, train
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-SHARED_CATS = ROOT.parent / "shared" / "data" / "cat_faces_64"
+SHARED = ROOT.parent / "shared" / "data"
+
+
+@dataclass(frozen=True)
+class Track:
+    """What a race trains on: photo folders of ../shared/data (each with its heldout.txt) at one size."""
+
+    sources: tuple[str, ...]
+    size: int
+    what: str  # "cats", "cats and dogs": how the tables name the photos
+
+
+TRACKS = {
+    "cats64": Track(("cat_faces_64",), 64, "cats"),
+    "catdog64": Track(("cat_faces_64", "dogfacenet_224"), 64, "cats and dogs"),
+    "catdog128": Track(("afhq_cat_256", "dogfacenet_224"), 128, "cats and dogs"),
+}
 GRID_COLUMNS, GRID_ROWS = 8, 4
 #: A run whose latest checkpoint is this far past a milestone can no longer be scored at that milestone.
 OVERSHOOT_S = 60.0
@@ -52,14 +73,15 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def ensure_dataset(data: Path) -> Path | None:
-    """The prepared cats; prepared from ../shared/data when missing; None when there are no photos."""
+def ensure_dataset(data: Path, track: Track) -> Path | None:
+    """The track's prepared photos; prepared from ../shared/data when missing; None when they are absent."""
     if (data / "dataset.json").is_file():
         return data
-    if not SHARED_CATS.is_dir():
+    folders = [SHARED / name for name in track.sources]
+    if not all(folder.is_dir() for folder in folders):
         return None
-    log(f"preparing {data} from {SHARED_CATS} (held-out list {SHARED_CATS / 'heldout.txt'})")
-    prepare_dataset([SHARED_CATS], data, size=64, holdout=[str(SHARED_CATS / "heldout.txt")])
+    log(f"preparing {data} from {', '.join(map(str, folders))} at {track.size} px (their held-out lists)")
+    prepare_dataset(folders, data, size=track.size, holdout=[str(folder / "heldout.txt") for folder in folders])
     return data
 
 
@@ -93,8 +115,11 @@ def train_to(data: Path, run_dir: Path, arch: str, minutes: float) -> dict[str, 
 
 
 def sample_grid(generator: Generator) -> np.ndarray:
-    """``GRID_ROWS`` x ``GRID_COLUMNS`` cats of seeds 0..31 as one ``(H, W, 3)`` uint8 image."""
-    return tile_images(generator.generate("cat", list(range(GRID_ROWS * GRID_COLUMNS))), GRID_COLUMNS)
+    """``GRID_ROWS`` x ``GRID_COLUMNS`` samples as one ``(H, W, 3)`` uint8 image: the rows shared among the
+    classes, seeds 0.. in each (one class: seeds 0..31)."""
+    per_class = GRID_ROWS * GRID_COLUMNS // len(generator.classes)
+    names = [name for name in generator.classes for _ in range(per_class)]
+    return tile_images(generator.generate(names, list(range(per_class)) * len(generator.classes)), GRID_COLUMNS)
 
 
 def save_png(pixels: np.ndarray, path: Path) -> None:
@@ -133,9 +158,9 @@ def run_milestone(args: argparse.Namespace, data: Path, arch: str, minutes: floa
     if not model_dir.is_dir():
         export_run(run_dir, model_dir, name=f"race-{arch}-{minutes:g}min")
     generator = Generator.load(model_dir)
-    grid_path = args.results / "race" / f"{arch}-{minutes:g}min.png"
+    grid_path = args.results / args.grids / f"{arch}-{minutes:g}min.png"
     save_png(sample_grid(generator), grid_path)
-    log(f"{arch}@{minutes:g}: scoring {args.n} generated images against the held-out cats")
+    log(f"{arch}@{minutes:g}: scoring {args.n} generated images against the held-out {args.track.what}")
     scores = evaluate(generator, open_dataset(data), split="heldout", metrics=("fid", "kid"), n=args.n)
     overall = scores["overall"]
     results["milestones"][milestone_key(arch, minutes)] = {
@@ -152,7 +177,7 @@ def run_milestone(args: argparse.Namespace, data: Path, arch: str, minutes: floa
 
 
 def real_floor(args: argparse.Namespace, data: Path) -> dict[str, Any]:
-    log(f"real-data floor: {args.n} train cats against the held-out cats")
+    log(f"real-data floor: {args.n} train {args.track.what} against the held-out ones")
     scores = evaluate_real(open_dataset(data), "train", "heldout", n=args.n)
     overall = scores["overall"]
     return {"fid": round(overall["fid"], 3), "kid": overall["kid_mean"], "kid_std": overall["kid_std"],
@@ -162,12 +187,13 @@ def real_floor(args: argparse.Namespace, data: Path) -> dict[str, Any]:
 def race_protocol(args: argparse.Namespace, data: Path) -> dict[str, Any]:
     dataset = open_dataset(data)
     return {
+        "track": args.track_name, "photos": args.track.what, "size": args.track.size,
         "dataset": str(data), "dataset_content_hash": dataset.content_hash,
         "train_images": dataset.count("train"), "heldout_images": dataset.count("heldout"),
         "torch_threads": 1, "training_budget": "CPU time of the training process (time.process_time), "
         "counted over the whole run across resumes", "generated_samples": args.n,
         "reference": "held-out split (all of it, at most n)", "seeds": f"0..{args.n - 1}", "truncation": 1.0,
-        "grid": f"{GRID_COLUMNS}x{GRID_ROWS} cats, seeds 0..{GRID_ROWS * GRID_COLUMNS - 1}",
+        "grid": f"{GRID_COLUMNS}x{GRID_ROWS} {args.track.what}, seeds 0.. in each class",
         "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
         "torch": torch.__version__, "muybridge": __version__,
     }
@@ -182,11 +208,13 @@ def load_results(path: Path) -> dict[str, Any]:
 def markdown(results: dict[str, Any], archs: list[str], milestones: list[float]) -> str:
     done = results["milestones"]
     proto = results.get("protocol", {})
-    lines = ["# Quality race: dcgan (baseline) vs gallop (default) on cats", "",
+    photos, size = proto.get("photos", "cats"), proto.get("size", 64)
+    lines = [f"# Quality race: dcgan (baseline) vs gallop (default) on {photos}", "",
              f"Same data ({proto.get('train_images', '?')} train / {proto.get('heldout_images', '?')} held-out "
-             "cats, 64 px), each architecture with its own training defaults, 1 torch thread, equal CPU time.",
-             f"FID and KID (x1e3, mean ± std over subsets): {proto.get('generated_samples', '?')} generated "
-             "images vs the held-out cats; lower is better. Produced by `make bench-quality` (resumable).", "",
+             f"{photos}, {size} px), each architecture with its own training defaults, 1 torch thread, equal CPU "
+             f"time. FID and KID (x1e3, mean ± std over subsets): {proto.get('generated_samples', '?')} generated "
+             f"images vs the held-out {photos}; lower is better. Produced by `make bench-quality` (resumable; "
+             f"`--track {proto.get('track', 'cats64')}`).", "",
              "| CPU-min | " + " | ".join(f"{a} FID | {a} KID x1e3" for a in archs) + " |",
              "|---:|" + "---:|---:|" * len(archs)]
     for minutes in milestones:
@@ -201,7 +229,7 @@ def markdown(results: dict[str, Any], archs: list[str], milestones: list[float])
         lines += ["", f"{arch} diverged before {failure['before_cpu_minutes']:g} CPU-minutes: {failure['error']}"]
     floor = results.get("floor")
     if floor:
-        lines += ["", f"Real-data floor (train vs held-out cats, {floor['train_samples']} vs "
+        lines += ["", f"Real-data floor (train vs held-out {photos}, {floor['train_samples']} vs "
                       f"{floor['heldout_samples']} images): FID {floor['fid']:.2f}, "
                       f"KID x1e3 {floor['kid'] * 1e3:.2f} ± {floor['kid_std'] * 1e3:.2f}."]
     lines += ["", "## Per milestone", "",
@@ -239,7 +267,7 @@ def _apart(row: dict[str, Any]) -> str:
 def write_results(args: argparse.Namespace, results: dict[str, Any], archs: list[str],
                   milestones: list[float]) -> None:
     """Merge with what is on disk first, so races of different architectures may run side by side."""
-    on_disk = load_results(args.results / "quality_race.json")
+    on_disk = load_results(args.results / f"{args.results_name}.json")
     for key in ("milestones", "failures"):
         results[key] = {**on_disk.get(key, {}), **results.get(key, {})}
     results.setdefault("floor", on_disk.get("floor"))
@@ -248,15 +276,16 @@ def write_results(args: argparse.Namespace, results: dict[str, Any], archs: list
     scored = results["milestones"].values()
     all_archs = sorted(set(archs) | {row["arch"] for row in scored}, key=lambda a: (a != "dcgan", a))
     all_milestones = sorted(set(milestones) | {row["milestone_cpu_minutes"] for row in scored})
-    atomic_write_json(args.results / "quality_race.json", results)
-    atomic_write_text(args.results / "quality_race.md", markdown(results, all_archs, all_milestones))
+    atomic_write_json(args.results / f"{args.results_name}.json", results)
+    atomic_write_text(args.results / f"{args.results_name}.md", markdown(results, all_archs, all_milestones))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--track", default="cats64", choices=sorted(TRACKS), help="what to train on")
     parser.add_argument("--archs", default="dcgan,gallop", help="comma-separated architectures")
     parser.add_argument("--milestones", default="15,30,60", help="CPU-minutes of training to score at")
-    parser.add_argument("--data", type=Path, default=ROOT / "work" / "cats64", help="prepared cats dataset")
+    parser.add_argument("--data", type=Path, default=None, help="prepared dataset (default: work/TRACK)")
     parser.add_argument("--workdir", type=Path, default=None, help="runs and exported models")
     parser.add_argument("--results", type=Path, default=None, help="where the JSON, Markdown and grids go")
     parser.add_argument("--n", type=int, default=None, help="generated images per evaluation (default 2000)")
@@ -264,13 +293,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true",
                         help="check the plumbing: milestones 0.1,0.2 CPU-min, n=50, in a separate work folder")
     args = parser.parse_args(argv)
+    args.track_name, args.track = args.track, TRACKS[args.track]
+    suffix = "" if args.track_name == "cats64" else f"-{args.track_name}"
+    args.data = args.data or ROOT / "work" / args.track_name
+    args.grids = f"race{suffix}"
+    args.results_name = f"quality_race{suffix}"
     if args.smoke:
         args.milestones = "0.1,0.2" if args.milestones == "15,30,60" else args.milestones
         args.n = args.n or 50
         args.workdir = args.workdir or ROOT / "benchmarks" / "work" / "race-smoke"
         args.results = args.results or args.workdir / "results"
     args.n = args.n or 2000
-    args.workdir = args.workdir or ROOT / "benchmarks" / "work" / "race"
+    args.workdir = args.workdir or ROOT / "benchmarks" / "work" / f"race{suffix}"
     args.results = args.results or RESULTS
     return args
 
@@ -287,11 +321,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, interrupt)
     archs = [a.strip() for a in args.archs.split(",") if a.strip()]
     milestones = sorted(float(m) for m in args.milestones.split(","))
-    data = ensure_dataset(args.data)
+    data = ensure_dataset(args.data, args.track)
     if data is None:
-        print(f"skipped: {args.data} is not prepared and the photos ({SHARED_CATS}) are absent", file=sys.stderr)
+        print(f"skipped: {args.data} is not prepared and the photos ({', '.join(args.track.sources)} under "
+              f"{SHARED}) are absent", file=sys.stderr)
         return 0
-    results_path = args.results / "quality_race.json"
+    results_path = args.results / f"{args.results_name}.json"
     results = load_results(results_path)
     results["protocol"] = race_protocol(args, data)
     try:
@@ -308,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         log("interrupted; run again to continue where it stopped")
         return 130
-    log(f"race complete: {args.results / 'quality_race.md'}")
+    log(f"race complete: {args.results / (args.results_name + '.md')}")
     return 0
 
 
