@@ -19,6 +19,8 @@ speed of a network does not depend on its weights, so the figures hold for the t
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
 import os
 import statistics
 import subprocess
@@ -198,29 +200,60 @@ def main() -> None:
         "bf16_error_grey_levels": {"mean": bf16_error.mean, "largest": bf16_error.largest},
         "bf16_bound": {"mean": ERROR_BOUND.mean, "largest": ERROR_BOUND.largest},
         "auto_precision": choice.precision, "auto_reason": choice.reason,
+        "date": datetime.date.today().isoformat(),
     }
+    by_cpu = merged_results(RESULTS / "render.json", result)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(RESULTS / "render.json", result)
-    lines = [
-        "# Rendering benchmark", "",
-        f"CPU: {cpu}. Model: {label}; {generator.resolution} px; torch threads {result['torch_threads']} of "
-        f"{result['cpu_count']} CPUs (load average {load_average:.1f} at start); "
-        f"decoder {flops / 1e6:.1f} MFLOP/frame. Medians over {ROUNDS} rounds, each timing the fp32 matmul limit "
-        "(2048²) and right after it every path below.", "",
+    atomic_write_json(RESULTS / "render.json", {"by_cpu": by_cpu})
+    text = "\n".join(["# Rendering benchmark", "",
+                      "One section per CPU kind this benchmark has run on (the machines change between sessions); "
+                      "the newest first. Command: `.venv/bin/python benchmarks/bench_render.py` (add `--model M` "
+                      "for a trained model).", "",
+                      *[line for entry in sorted(by_cpu.values(), key=lambda e: e.get("date", ""), reverse=True)
+                        for line in section(entry)]])
+    atomic_write_text(RESULTS / "render.md", text)
+    print(text)
+
+
+def cpu_kind(cpu: str) -> str:
+    """The CPU model without its ISA flags: the key one result per kind of machine is kept under."""
+    return cpu.split(" (")[0]
+
+
+def merged_results(path: Path, result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The results on disk per CPU kind (an older single-result file counts as its CPU's), with ``result``
+    replacing its own kind's."""
+    on_disk = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    by_cpu = dict(on_disk.get("by_cpu", {}))
+    if "cpu" in on_disk:
+        by_cpu.setdefault(cpu_kind(on_disk["cpu"]), on_disk)
+    by_cpu[cpu_kind(result["cpu"])] = result
+    return by_cpu
+
+
+def section(result: dict[str, Any]) -> list[str]:
+    """One CPU's tables."""
+    rows = result["decode"]
+    bf16, bound = result["bf16_error_grey_levels"], result["bf16_bound"]
+    return [
+        f"## {cpu_kind(result['cpu'])}" + (f" ({result['date']})" if "date" in result else ""), "",
+        f"CPU: {result['cpu']}. Model: {result['model']}; {result['resolution']} px; torch threads "
+        f"{result['torch_threads']} of {result['cpu_count']} CPUs (load average {result['load_average_at_start']:.1f} "
+        f"at start); decoder {result['decoder_mflops_per_frame']:.1f} MFLOP/frame. Medians over {result['rounds']} "
+        "rounds, each timing the fp32 matmul limit (2048²) and right after it every path below.", "",
         "| path | frames/s | GFLOP/s | fp32 matmul limit GFLOP/s | of fp32 limit |", "|---|---:|---:|---:|---:|",
         *[f"| {r['path']} | {r['frames_per_s']:.1f} | {r['gflops']:.2f} | {r['matmul_gflops']:.1f} | "
           f"{r['of_limit']:.0%} |" for r in rows],
         "",
-        f"bf16 convolutions against fp32 on {PROBE_COUNT} characters: {bf16_error} (the bound: {ERROR_BOUND}). "
-        f"`Generator.load()` (precision auto) renders in **{choice.precision}** here.",
+        f"bf16 convolutions against fp32 on {PROBE_COUNT} characters: mean {bf16['mean']:.2f}, largest "
+        f"{bf16['largest']:.0f} grey levels (the bound: mean <= {bound['mean']:g} and largest <= "
+        f"{bound['largest']:g} grey levels). `Generator.load()` (precision auto) renders in "
+        f"**{result['auto_precision']}** there.",
         "",
         "| 4 s loop at 24 fps → GIF (96 frames) | seconds |", "|---|---:|",
-        f"| in-process (render + encode, model loaded) | {gif_in_process:.2f} |",
-        f"| CLI end to end (`muybridge animate loop`) | {gif_cli:.2f} |", "",
-        "Command: `.venv/bin/python benchmarks/bench_render.py` (add `--model M` for a trained model).", "",
+        f"| in-process (render + encode, model loaded) | {result['gif_loop_4s_24fps_in_process_s']:.2f} |",
+        f"| CLI end to end (`muybridge animate loop`) | {result['gif_loop_4s_24fps_cli_s']:.2f} |", "",
     ]
-    atomic_write_text(RESULTS / "render.md", "\n".join(lines))
-    print("\n".join(lines))
 
 
 if __name__ == "__main__":
