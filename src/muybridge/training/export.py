@@ -47,8 +47,8 @@ def export_run(run_dir: str | Path, out_dir: str | Path, checkpoint: str = "late
     model = dict(run["model"])
     faded = _faded(model, run["config"], float(state["kimg"]), source)
     networks = build_networks(faded)
-    for part, name in (("decoder", "G_ema"), ("encoder", "E"), ("discriminator", "D")):
-        getattr(networks, part).load_state_dict(_without_fade_layers(ckpt.module_state(tensors, name), model))
+    for part, network in (("decoder", "G_ema"), ("encoder", "E"), ("discriminator", "D")):
+        getattr(networks, part).load_state_dict(_without_fade_layers(ckpt.module_state(tensors, network), model))
     model = faded
     training: dict[str, Any] = {
         "dataset": run["dataset"]["path"],
