@@ -1,9 +1,7 @@
 """Rendering speed: decoder frames/s at batch 1 and 64 against this CPU's matmul limit, and a 4 s GIF loop.
 
 Run:  .venv/bin/python benchmarks/bench_render.py [--model MODEL]
-Writes benchmarks/results/render.json and render.md. Without --model (and until the bundled model exists)
-it measures a randomly initialised default-architecture model (gallop, 64 px, latent 128, cat/dog): the
-speed of a network does not depend on its weights, so the figures hold for the trained one.
+Writes benchmarks/results/render.json and render.md. Without --model it measures the bundled model.
 
 * FLOPs per frame: ``torch.utils.flop_counter.FlopCounterMode`` on one decoder call (a multiply-add is 2).
 * CPU limit: the best of 3 2048×2048 fp32 matmuls, in GFLOP/s.
@@ -13,14 +11,14 @@ speed of a network does not depend on its weights, so the figures hold for the t
   of the same moment. The table gives the medians over rounds, and the CPU's model and extensions.
 * "of limit" = frames/s × FLOPs per frame ÷ that round's matmul rate.
 * GIF loop: ``animate_to_file`` for 96 frames at 24 fps (render + encode), after the model is loaded;
-  the CLI figure runs ``muybridge animate loop`` in a fresh process (Python start, imports, model load).
+  the CLI figure runs ``muybridge animate loop`` in a fresh process (Python start, imports, model load), and
+  beside it a fresh Python that only imports torch: the floor of any render through PyTorch.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import statistics
 import subprocess
@@ -33,20 +31,17 @@ from typing import Any
 
 import numpy as np
 import torch
+from per_cpu import write_per_cpu
 from torch.utils.flop_counter import FlopCounterMode
 
 from muybridge.animation.modes import animate_to_file, loop_builder
-from muybridge.files import atomic_write_json, atomic_write_text
 from muybridge.generator import DECODE_CHUNK, Generator
 from muybridge.memory import keep_freed_memory
-from muybridge.models import build_networks
-from muybridge.models.format import save_model_folder
 from muybridge.precision import ERROR_BOUND, PROBE_COUNT, choose_precision, cpu_description, native_bf16
 
 RESULTS = Path(__file__).parent / "results"
 ROUNDS = 7
 BATCHES = ((1, 32), (64, 256))  # (batch size, frames per timed pass)
-RANDOM_CONFIG = {"architecture": "gallop", "resolution": 64, "classes": ["cat", "dog"], "latent_dim": 128}
 
 
 def matmul_gflops(size: int = 2048, repeats: int = 3) -> float:
@@ -153,22 +148,13 @@ def measure_rounds(generator: Generator, flops: int, session: Any | None) -> lis
     return rows
 
 
-def load(model: str | None) -> tuple[Generator, str]:
-    if model is not None:
-        generator = Generator.load(model)
-        return generator, f"{generator.name} ({model})"
-    torch.manual_seed(0)
-    networks = build_networks(RANDOM_CONFIG)
-    generator = Generator({**RANDOM_CONFIG, "name": "random-gallop-64"}, networks.decoder, networks.encoder)
-    return generator, "random-init gallop 64 px (no trained model yet; speed does not depend on weights)"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="model folder or bundled name (default: random-init gallop 64 px)")
+    parser.add_argument("--model", default="default", help="model folder or bundled name (default: the bundled one)")
     args = parser.parse_args()
     keep_freed_memory()  # as the muybridge command does, so the figures are the command's
-    generator, label = load(args.model)
+    generator = Generator.load(args.model)
+    label = f"{generator.name} ({args.model})"
     load_average = os.getloadavg()[0]
     flops = decoder_flops(generator)
     with tempfile.TemporaryDirectory() as onnx_dir:
@@ -180,55 +166,33 @@ def main() -> None:
         start = time.perf_counter()
         animate_to_file(generator, loop_builder("cat", 7), Path(tmp) / "loop.gif", fps=24, duration=4)
         gif_in_process = time.perf_counter() - start
-        model_dir = args.model
-        if model_dir is None:
-            model_dir = str(save_model_folder(Path(tmp) / "model", generator.config,
-                                              {"decoder": generator.decoder, "encoder": generator.encoder},
-                                              card="# random-init benchmark model\n"))
-        cli = [sys.executable, "-m", "muybridge", "animate", "loop", "cat", "--seed", "7", "-m", model_dir,
+        cli = [sys.executable, "-m", "muybridge", "animate", "loop", "cat", "--seed", "7", "-m", args.model,
                "--duration", "4", "--fps", "24", "-o", str(Path(tmp) / "cli.gif")]
         start = time.perf_counter()
         finished = subprocess.run(cli, capture_output=True, text=True)
         if finished.returncode != 0:
             raise SystemExit(f"the CLI run failed: {finished.stderr.strip()}")
         gif_cli = time.perf_counter() - start
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import torch"], check=True)
+    import_torch = time.perf_counter() - start
     result = {
         "model": label, "cpu": cpu, "resolution": generator.resolution, "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(), "load_average_at_start": load_average,
         "decoder_mflops_per_frame": flops / 1e6, "rounds": ROUNDS,
         "decode": rows, "gif_loop_4s_24fps_in_process_s": gif_in_process, "gif_loop_4s_24fps_cli_s": gif_cli,
+        "python_import_torch_s": import_torch,
         "bf16_error_grey_levels": {"mean": bf16_error.mean, "largest": bf16_error.largest},
         "bf16_bound": {"mean": ERROR_BOUND.mean, "largest": ERROR_BOUND.largest},
         "auto_precision": choice.precision, "auto_reason": choice.reason,
         "date": datetime.date.today().isoformat(),
     }
-    by_cpu = merged_results(RESULTS / "render.json", result)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(RESULTS / "render.json", {"by_cpu": by_cpu})
-    text = "\n".join(["# Rendering benchmark", "",
-                      "One section per CPU kind this benchmark has run on (the machines change between sessions); "
-                      "the newest first. Command: `.venv/bin/python benchmarks/bench_render.py` (add `--model M` "
-                      "for a trained model).", "",
-                      *[line for entry in sorted(by_cpu.values(), key=lambda e: e.get("date", ""), reverse=True)
-                        for line in section(entry)]])
-    atomic_write_text(RESULTS / "render.md", text)
+    text = write_per_cpu(RESULTS / "render.json", result, [
+        "# Rendering benchmark", "",
+        "One section per CPU kind this benchmark has run on (the machines change between sessions); the newest "
+        "first. Command: `.venv/bin/python benchmarks/bench_render.py` (add `--model M` for another model).", ""],
+        section)
     print(text)
-
-
-def cpu_kind(cpu: str) -> str:
-    """The CPU model without its ISA flags: the key one result per kind of machine is kept under."""
-    return cpu.split(" (")[0]
-
-
-def merged_results(path: Path, result: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The results on disk per CPU kind (an older single-result file counts as its CPU's), with ``result``
-    replacing its own kind's."""
-    on_disk = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    by_cpu = dict(on_disk.get("by_cpu", {}))
-    if "cpu" in on_disk:
-        by_cpu.setdefault(cpu_kind(on_disk["cpu"]), on_disk)
-    by_cpu[cpu_kind(result["cpu"])] = result
-    return by_cpu
 
 
 def section(result: dict[str, Any]) -> list[str]:
@@ -236,7 +200,6 @@ def section(result: dict[str, Any]) -> list[str]:
     rows = result["decode"]
     bf16, bound = result["bf16_error_grey_levels"], result["bf16_bound"]
     return [
-        f"## {cpu_kind(result['cpu'])}" + (f" ({result['date']})" if "date" in result else ""), "",
         f"CPU: {result['cpu']}. Model: {result['model']}; {result['resolution']} px; torch threads "
         f"{result['torch_threads']} of {result['cpu_count']} CPUs (load average {result['load_average_at_start']:.1f} "
         f"at start); decoder {result['decoder_mflops_per_frame']:.1f} MFLOP/frame. Medians over {result['rounds']} "
@@ -252,7 +215,9 @@ def section(result: dict[str, Any]) -> list[str]:
         "",
         "| 4 s loop at 24 fps → GIF (96 frames) | seconds |", "|---|---:|",
         f"| in-process (render + encode, model loaded) | {result['gif_loop_4s_24fps_in_process_s']:.2f} |",
-        f"| CLI end to end (`muybridge animate loop`) | {result['gif_loop_4s_24fps_cli_s']:.2f} |", "",
+        f"| CLI end to end (`muybridge animate loop`) | {result['gif_loop_4s_24fps_cli_s']:.2f} |",
+        *([f"| of which a fresh Python's `import torch` alone | {result['python_import_torch_s']:.2f} |"]
+          if "python_import_torch_s" in result else []), "",
     ]
 
 

@@ -17,6 +17,7 @@ prepared in a temporary folder.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import math
 import os
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from per_cpu import write_per_cpu
 from PIL import Image
 
 RESULTS = Path(__file__).parent / "results"
@@ -112,13 +114,23 @@ def ratio(rows: list[dict[str, Any]], size: int, key: str) -> float:
     return round(by_arch["gallop"] / by_arch["dcgan"], 2)
 
 
-def markdown(report: dict[str, Any]) -> str:
-    lines = ["# Training speed (dcgan baseline vs gallop default)", "",
-             "Each architecture with its own training defaults (batch, precision, R1, EMA, encoder). "
-             "img/CPU-s: 1 torch thread, images per CPU-second of the process (fair on a shared machine); "
-             "img/s wall: 2 threads, only meaningful on an idle machine: the load average before the "
-             "measurement and the cores the process actually got (CPU-seconds per second) are shown. Peak RSS: "
-             "the measuring process's ru_maxrss (includes Python + torch, about 0.3 GiB).", "",
+HEADER = [
+    "# Training speed (dcgan baseline vs gallop default)", "",
+    "One section per CPU kind this benchmark has run on (the machines change between sessions); the newest first. "
+    "Each architecture with its own training defaults (batch, precision, R1, EMA, encoder, widths for the "
+    "resolution). img/CPU-s: 1 torch thread, images per CPU-second of the process (fair on a shared machine); "
+    "img/s wall: 2 threads, only meaningful on an idle machine: the load average before the measurement and the "
+    "cores the process actually got (CPU-seconds per second) are shown. Peak RSS: the measuring process's "
+    "ru_maxrss (includes Python + torch, about 0.3 GiB). Command: `.venv/bin/python benchmarks/bench_training.py`.",
+    "",
+    "When other processes hold the cores, 2 threads can be many times slower than 1 (each parallel op waits for a "
+    "descheduled thread; gallop's many small ops suffer most): on a shared machine train with `--threads 1` and "
+    "read the 1-thread column.", ""]
+
+
+def section(report: dict[str, Any]) -> list[str]:
+    """One CPU's table."""
+    lines = [f"CPU: {report['cpu']}.", "",
              "| arch | px | batch | precision | img/CPU-s (1 thread) | img/s wall (2 threads) | load avg | "
              "cores got | peak RSS MiB (1 / 2 threads) |", "|---|---:|---:|---|---:|---:|---:|---:|---:|"]
     for row in report["rows"]:
@@ -130,11 +142,8 @@ def markdown(report: dict[str, Any]) -> str:
                      f"{row['wall2']['peak_rss_mib']:.0f} |")
     lines += ["", "gallop / dcgan: " + "; ".join(
         f"{size} px {r['images_per_cpu_s']}x per CPU-second, {r['images_per_s']}x wall"
-        for size, r in report["ratio_gallop_over_dcgan"].items()),
-        "", "When other processes hold the cores, 2 threads can be many times slower than 1 (each parallel op "
-        "waits for a descheduled thread; gallop's many small ops suffer most): on a shared machine train with "
-        "`--threads 1` and read the 1-thread column.", ""]
-    return "\n".join(lines)
+        for size, r in report["ratio_gallop_over_dcgan"].items()), ""]
+    return lines
 
 
 def main() -> None:
@@ -146,7 +155,7 @@ def main() -> None:
         data, arch, threads, seconds = json.loads(args.child)
         print(json.dumps(measure(Path(data), arch, threads, seconds)))
         return
-    from muybridge.files import atomic_write_json, atomic_write_text
+    from muybridge.precision import cpu_description
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -162,11 +171,11 @@ def main() -> None:
     flat = [{"arch": r["arch"], "size": r["size"], "images_per_cpu_s": r["cpu1"]["images_per_cpu_s"],
              "images_per_s": r["wall2"]["images_per_s"]} for r in rows]
     report = {"rows": rows, "seconds_per_measurement": args.seconds, "cpus": os.cpu_count(),
+              "cpu": cpu_description(), "date": datetime.date.today().isoformat(),
               "ratio_gallop_over_dcgan": {str(size): {"images_per_cpu_s": ratio(flat, size, "images_per_cpu_s"),
                                                       "images_per_s": ratio(flat, size, "images_per_s")}
                                           for size in SIZES}}
-    atomic_write_json(RESULTS / "training.json", report)
-    atomic_write_text(RESULTS / "training.md", markdown(report))
+    write_per_cpu(RESULTS / "training.json", report, HEADER, section)
     print(f"wrote {RESULTS / 'training.json'} and training.md")
 
 

@@ -51,13 +51,19 @@ def run(names: list[str]) -> list[str]:
     return failed
 
 
+def demoted_headings(markdown: str) -> str:
+    """A results file's headings two levels down, so its title sits under the README's "Benchmarks" (its
+    per-CPU sections one level below the title)."""
+    return "\n".join("##" + line if line.startswith("#") else line for line in markdown.splitlines())
+
+
 def collect() -> str:
     sections = []
     for name in SUMMARY_ORDER:
         table = RESULTS / f"{name}.md"
         if table.is_file():
             text = table.read_text(encoding="utf-8").strip()
-            sections.append(text.replace("\n# ", "\n#### ").replace("# ", "### ", 1) if text.startswith("# ") else text)
+            sections.append(demoted_headings(text))
     return f"Machine: {machine_line()}.\n\n" + "\n\n".join(sections) + "\n"
 
 

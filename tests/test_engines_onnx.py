@@ -85,3 +85,18 @@ def test_the_pose_graph_moves_the_head_as_pytorch_does(exported: tuple[Path, Gen
     rest = ((generator.decode(latents, weights) + 1) / 2).clamp(0, 1).numpy()
     np.testing.assert_allclose(onnx_rgb(torch.zeros(3, 6)), rest, atol=1e-4)  # the rest pose changes nothing
     assert np.abs(expected[0] - rest[0]).mean() > 1e-3  # and a pose does move the picture
+
+
+def test_a_model_without_poses_is_refused_a_pose_graph_and_a_web_page(tmp_path: Path) -> None:
+    from muybridge.engines.onnx import onnx_model
+    from muybridge.engines.web import export_web
+    from muybridge.models import build_networks
+
+    config = {"architecture": "dcgan", "resolution": 32, "classes": ["cat"], "latent_dim": 16}
+    networks = build_networks(config)
+    generator = Generator({**config, "name": "flat"}, networks.decoder, networks.encoder)
+    with pytest.raises(MuybridgeError, match=r"^model flat \(dcgan\) has no pose input, so its graph cannot move"):
+        onnx_model(generator, pose=True)
+    with pytest.raises(MuybridgeError, match=r"^model flat \(dcgan\) has no pose input, so the page cannot"):
+        export_web(generator, tmp_path / "site")
+    assert not (tmp_path / "site").exists()

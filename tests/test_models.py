@@ -92,3 +92,20 @@ def test_residual_down_skip_is_average_pooling_then_1x1_convolution() -> None:
     expected = F.leaky_relu(block.conv(images), 0.2) + F.conv2d(F.avg_pool2d(images, 2), skip)
     with torch.no_grad():
         assert torch.allclose(block(images), expected, atol=1e-5)
+
+
+def test_gallop_below_64_px_is_sized_to_the_picture() -> None:
+    """A 32-px model's levels are as wide as the 64-px model's at the same fraction of the picture; from 64 px
+    up the widths are the bundled model's; a width the config gives is kept."""
+    from muybridge.training.config import at_resolution, resolve_config
+    from muybridge.training.loop import model_config
+
+    def widths(resolution: int, params: dict[str, int] | None = None) -> list[int]:
+        config = model_config(resolve_config({"params": params or {}}), ["cat"], resolution)
+        decoder = build_networks(config).decoder
+        return [block[-1].weight.shape[0] for block in decoder.convs]
+
+    assert widths(64) == [128, 128, 64, 32]
+    assert widths(32) == [128, 64, 32]  # the 64-px model's widths at 8, 16 and 32 px
+    assert widths(32, {"channel_base": 1024}) == [128, 128, 64]
+    assert at_resolution(resolve_config({}), 128).params["channel_base"] == 1024

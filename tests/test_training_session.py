@@ -20,7 +20,7 @@ from muybridge.models.gallop import Gallop
 from muybridge.models.registry import ARCHITECTURES, register_architecture
 from muybridge.training import loop
 from muybridge.training.augment import AUGMENTATIONS
-from muybridge.training.config import resolve_config
+from muybridge.training.config import at_resolution, resolve_config
 from muybridge.training.export import export_run
 from muybridge.training.run import RunFolder
 from muybridge.training.session import TrainingSession, sigterm_requests, start_or_resume
@@ -91,7 +91,7 @@ def test_tune_searches_what_a_plugin_architecture_and_augmentation_declare(monke
     monkeypatch.setitem(ARCHITECTURES, "plugin", Plugin)
     register_architecture("plugin")(Plugin)
     monkeypatch.setitem(AUGMENTATIONS, "mine", lambda images, generator: images)
-    default = resolve_config({"architecture": "plugin"})
+    default = at_resolution(resolve_config({"architecture": "plugin"}), 64)
     settings = suggest(optuna.create_study().ask(), default)
     assert settings["params"]["embed_dim"] in (8, 16, Gallop.defaults["embed_dim"])
     assert "mine" in augment_choices(default.augment)

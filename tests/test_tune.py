@@ -22,7 +22,7 @@ from muybridge.data import prepare_dataset
 from muybridge.errors import MuybridgeError
 from muybridge.generator import Generator
 from muybridge.training import tune as tune_module
-from muybridge.training.config import read_yaml_config, resolve_config
+from muybridge.training.config import at_resolution, read_yaml_config, resolve_config
 from muybridge.training.tune import default_point, merge_settings, suggest, table_rows, tune, verdict, write_best_config
 
 BASE = {"params": {"channel_base": 128, "channel_min": 8, "channel_max": 32, "embed_dim": 8}, "latent_dim": 16,
@@ -62,9 +62,9 @@ def cheap_objective(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.mark.parametrize("arch", ["gallop", "dcgan"])
 def test_the_default_point_reproduces_the_default_config(arch: str) -> None:
-    default = resolve_config({"architecture": arch})
+    default = at_resolution(resolve_config({"architecture": arch}), 64)
     settings = suggest(optuna.trial.FixedTrial(default_point(default)), default)
-    assert resolve_config(merge_settings({"architecture": arch}, settings)) == default
+    assert at_resolution(resolve_config(merge_settings({"architecture": arch}, settings)), 64) == default
 
 
 def test_tune_writes_a_loadable_best_config_and_trial_0_is_the_default(

@@ -16,7 +16,6 @@ import json
 import math
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -155,22 +154,20 @@ def _pil_frames(frames: np.ndarray) -> list[Image.Image]:
 
 
 def save_gif(frames: np.ndarray, path: Path, fps: float) -> None:
-    """Looping GIF, each frame with its own adaptive palette. Identical neighbours are merged by Pillow
-    (their durations add up), so a reader may see fewer frames but the same total time."""
-    images = _palette_frames(_pil_frames(frames))
+    """Looping GIF, each frame with its own palette. Identical neighbours are merged by Pillow (their
+    durations add up), so a reader may see fewer frames but the same total time."""
+    images = [_palette_frame(image) for image in _pil_frames(frames)]
     with atomic_path(path, suffix=".gif") as tmp:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], loop=0,
                        duration=frame_durations_ms(len(images), fps, step_ms=10), disposal=1)
 
 
-def _palette_frames(images: list[Image.Image]) -> list[Image.Image]:
-    """Each frame's adaptive (median-cut) palette, as Pillow's GIF writer would choose it, computed on as many
-    threads as torch may use (Pillow releases the GIL while quantizing): the same bytes, and most of a GIF's
-    encoding time spread over the cores (96 frames at 64 px: 0.57 s → 0.28 s on 2 cores)."""
-    import torch
-
-    with ThreadPoolExecutor(max(1, torch.get_num_threads())) as pool:
-        return list(pool.map(lambda image: image.convert("P", palette=Image.Palette.ADAPTIVE), images))
+def _palette_frame(image: Image.Image) -> Image.Image:
+    """The frame's own 256 colours by Pillow's fast octree, without dithering (dither noise flickers from frame
+    to frame). Measured on the bundled model's 4 s loop, 96 frames on 1 thread: at 64 px 0.06 s against 1.49 s
+    for the median cut Pillow's GIF writer uses by default, mean error 2.97 against 1.96 grey levels but a
+    largest error of 13 against 83 (median cut drops small features' colours); at 256 px 0.08 s against 31 s."""
+    return image.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
 
 
 def save_webp(frames: np.ndarray, path: Path, fps: float, lossless: bool = False) -> None:

@@ -141,13 +141,20 @@ def _quiet_exporter() -> Iterator[None]:
         logger.setLevel(level)
 
 
+def require_pose_input(generator: Generator, consequence: str) -> None:
+    """Refuse in one line a model that has no pose input, saying what that prevents (``consequence``)."""
+    if not generator.takes_pose:
+        raise MuybridgeError(f"model {generator.name} ({generator.config.architecture}) has no pose input, so "
+                             f"{consequence}")
+
+
 def onnx_model(generator: Generator, pose: bool = False) -> Any:
     """The decoder as an ``onnx.ModelProto`` with its metadata: opset 15 without the pose input, 20 with it.
     Refused in one line without the onnx extra, or for a pose graph of a model that has no pose input."""
     onnx = _onnx()
-    if pose and not generator.takes_pose:
-        raise MuybridgeError(f"model {generator.name} ({generator.config.architecture}) has no pose input, so its "
-                             "graph cannot move the head: export it without the pose, or use a gallop model")
+    if pose:
+        require_pose_input(generator, "its graph cannot move the head: export it without the pose, or use a "
+                                      "gallop model")
     graph = (PoseRenderGraph if pose else RenderGraph)(generator.decoder).eval()
     classes = generator.classes
     example: tuple[torch.Tensor, ...] = (

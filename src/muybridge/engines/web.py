@@ -23,7 +23,7 @@ from typing import Any
 
 from muybridge.animation.motions import MOTIONS, stored_strengths
 from muybridge.animation.options import AnimationOptions
-from muybridge.engines.onnx import onnx_metadata, onnx_model, save_onnx
+from muybridge.engines.onnx import onnx_metadata, onnx_model, require_pose_input, save_onnx
 from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_dir, atomic_write_json
 from muybridge.generator import Generator
@@ -60,9 +60,7 @@ def export_web(generator: Generator, folder: str | os.PathLike[str], progress: P
                                                     and not (target / METADATA_FILE).is_file())):
         raise MuybridgeError(f"{target}: holds other files; the web page goes to a new or empty folder, or "
                              "replaces an earlier page")
-    if not generator.takes_pose:
-        raise MuybridgeError(f"model {generator.name} ({generator.config.architecture}) has no pose input: the "
-                             "page animates motions, which need a gallop model")
+    require_pose_input(generator, "the page cannot animate its motions: use a gallop model")
     if progress:
         progress(0, 2)
     model = onnx_model(generator, pose=True)

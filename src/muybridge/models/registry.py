@@ -75,7 +75,13 @@ class Architecture:
         self.resolution = resolution
         self.num_classes = num_classes
         self.latent_dim = latent_dim
-        self.params: dict[str, Any] = {**self.defaults, **params}
+        self.params: dict[str, Any] = {**self.defaults_for(resolution), **params}
+
+    @classmethod
+    def defaults_for(cls, resolution: int) -> dict[str, Any]:
+        """The parameters a model of this ``resolution`` gets where its config is silent (``defaults``, unless
+        the architecture sizes some to the picture)."""
+        return dict(cls.defaults)
 
     def build_decoder(self) -> Decoder:
         raise NotImplementedError

@@ -93,12 +93,20 @@ def resolve_config(file_values: dict[str, Any] | None = None, overrides: dict[st
     merged: dict[str, Any] = {**arch.training_defaults, **file_values, **overrides, "architecture": arch_name}
     if "betas" in merged:
         merged["betas"] = tuple(float(b) for b in merged["betas"])
-    merged["params"] = {**arch.defaults, **merged.get("params", {})}
+    # Only the parameters given: the rest depend on the dataset's resolution (loop.model_config fills them in).
+    merged["params"] = dict(merged.get("params", {}))
     config = TrainConfig(**merged)
     validate(config)
     if config.precision == "auto":
         config.precision = "bf16" if native_bf16() else "fp32"
     return config
+
+
+def at_resolution(config: TrainConfig, resolution: int) -> TrainConfig:
+    """``config`` with every architecture parameter set: the given ones, and the architecture's defaults for
+    a model of ``resolution`` (some sizes follow the picture's: ``Architecture.defaults_for``)."""
+    defaults = get_architecture(config.architecture).defaults_for(resolution)
+    return dataclasses.replace(config, params={**defaults, **config.params})
 
 
 def native_bf16() -> bool:

@@ -37,7 +37,7 @@ from muybridge.pictures import class_grid
 from muybridge.progress import Progress, report
 from muybridge.training import checkpoint as ckpt
 from muybridge.training.augment import augment, check_augmentations
-from muybridge.training.config import TrainConfig, resolve_config
+from muybridge.training.config import TrainConfig, at_resolution, resolve_config
 from muybridge.training.distributed import (
     World,
     any_rank,
@@ -73,7 +73,7 @@ def model_config(config: TrainConfig, classes: list[str], resolution: int) -> di
     """The self-describing model config that the run, the export and the card share."""
     return {
         "architecture": config.architecture,
-        "params": {**get_architecture(config.architecture).defaults, **config.params},
+        "params": at_resolution(config, resolution).params,
         "resolution": resolution,
         "classes": list(classes),
         "latent_dim": config.latent_dim,

@@ -33,7 +33,7 @@ from muybridge.metrics.evaluation import quick_kid
 from muybridge.models import get_architecture
 from muybridge.progress import Progress, report
 from muybridge.training.augment import AUGMENTATIONS
-from muybridge.training.config import TrainConfig, resolve_config
+from muybridge.training.config import TrainConfig, at_resolution, resolve_config
 from muybridge.training.export import export_run
 from muybridge.training.session import start_or_resume
 
@@ -191,7 +191,7 @@ def tune(data_dir: str | Path, *, trials: int, cpu_minutes_per_trial: float, arc
         raise MuybridgeError(f"{data_dir}: has no held-out images to score trials on (prepare it with --holdout)")
     base_values = {**(base or {})}
     base_values["architecture"] = arch or base_values.get("architecture") or TrainConfig.architecture
-    default = resolve_config(base_values)
+    default = at_resolution(resolve_config(base_values), dataset.resolution)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
     study.enqueue_trial(default_point(default))
