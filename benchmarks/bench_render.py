@@ -44,6 +44,20 @@ ROUNDS = 7
 BATCHES = ((1, 32), (64, 256))  # (batch size, frames per timed pass)
 
 
+HEADER = [
+    "# Rendering benchmark", "",
+    "One section per CPU kind this benchmark has run on (the machines change between sessions); the newest "
+    "first. Command: `.venv/bin/python benchmarks/bench_render.py` (add `--model M` for another model).", "",
+    "Where the time goes: the decoder's convolutions alone run near the matmul limit; the passes between "
+    "them (modulation, demodulation, bias, activation, blur, RGB skips) take the rest, a larger share on a "
+    "CPU whose matrix units are faster (the Xeon). bf16 convolutions are faster still but move some pixels by "
+    "more than the bound, so `auto` keeps fp32 for the bundled model (`muybridge version --verbose` says what "
+    "it chose and why). A command's start is bounded below by a fresh Python's `import torch` (the last "
+    "row), most of what the CLI spends before its first frame; the rest is the model's load, the first "
+    "decode and the encoding.", "",
+]
+
+
 def matmul_gflops(size: int = 2048, repeats: int = 3) -> float:
     a, b = torch.randn(size, size), torch.randn(size, size)
     a @ b  # warm-up
@@ -187,11 +201,7 @@ def main() -> None:
         "auto_precision": choice.precision, "auto_reason": choice.reason,
         "date": datetime.date.today().isoformat(),
     }
-    text = write_per_cpu(RESULTS / "render.json", result, [
-        "# Rendering benchmark", "",
-        "One section per CPU kind this benchmark has run on (the machines change between sessions); the newest "
-        "first. Command: `.venv/bin/python benchmarks/bench_render.py` (add `--model M` for another model).", ""],
-        section)
+    text = write_per_cpu(RESULTS / "render.json", result, HEADER, section)
     print(text)
 
 

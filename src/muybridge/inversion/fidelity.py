@@ -73,7 +73,7 @@ class Fidelity:
 FIDELITIES = {
     "fast": Fidelity(RefineSettings(steps=200), None, "encoder + latent refinement (~2 s a 64-px photo)"),
     "balanced": Fidelity(RefineSettings(steps=100), TuneSettings(),
-                         "+ a decoder tuned to the photo (~25 s)"),
+                         "+ a decoder tuned to the photo (~20 s)"),
     "exact": Fidelity(RefineSettings(steps=200), TuneSettings(steps=800), "longer on both (~70 s)"),
 }
 DEFAULT_FIDELITY = "balanced"
