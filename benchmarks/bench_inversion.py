@@ -114,18 +114,18 @@ def class_rows(generator: Generator, class_name: str, photos: Heldout,
     fast = FIDELITIES["fast"]
     clock = Clock()
     results = invert_crops(generator, originals, names, fast.refine)
-    fast_seconds = clock.per(len(originals))
+    fast_timing = clock.per(len(originals))
     rows.append({"class": class_name, "stage": "encoder only", "fidelity": "-",
                  **score(originals, reference, np.stack([r.encoder_reconstruction for r in results]), perceptual)})
     rows.append({"class": class_name, "stage": f"refined latent ({fast.refine.steps} steps)", "fidelity": "fast",
                  **score(originals, reference, np.stack([r.reconstruction for r in results]), perceptual),
-                 **fast_seconds,
+                 **fast_timing,
                  **editability([generator] * len(results), class_name, torch.stack([r.latent for r in results]))})
     balanced = FIDELITIES["balanced"]
     clock = Clock()
     tuned_results = [invert_crops(generator, originals[i : i + 1], names[:1], balanced.refine, tune=balanced.tune)[0]
                      for i in range(len(originals))]
-    balanced_seconds = clock.per(len(originals))
+    balanced_timing = clock.per(len(originals))
     latents = torch.stack([r.latent for r in tuned_results])
     rows.append({"class": class_name, "stage": f"refined latent ({balanced.refine.steps} steps)", "fidelity": "-",
                  **score(originals, reference, np.stack([r.refined_reconstruction for r in tuned_results]),
@@ -135,7 +135,7 @@ def class_rows(generator: Generator, class_name: str, photos: Heldout,
     rows.append({"class": class_name, "stage": f"+ tuned decoder ({balanced.tune.steps} steps)",
                  "fidelity": "balanced",
                  **score(originals, reference, np.stack([r.reconstruction for r in tuned_results]), perceptual),
-                 **balanced_seconds, **editability(tuned, class_name, latents)})
+                 **balanced_timing, **editability(tuned, class_name, latents)})
     for row in rows:
         print(row, flush=True)
     strips.extend(r.side_by_side() for r in tuned_results[:STRIP_ROWS])

@@ -357,8 +357,9 @@ class Gallop(Architecture):
     search_space: ClassVar[dict[str, tuple[Any, ...]]] = {"channel_base": (512, 1024, 2048)}
     #: Below 64 px ``channel_base`` is this times the resolution, so every level has the width of the level at
     #: the same fraction of the picture in the 64-px model: a 32-px model's half-resolution features get 32
-    #: channels, not 64. Measured at 32 px, 1 thread, images per CPU-second: 174 with 1024, 283-353 with 512
-    #: (dcgan 153-158), for the same two classes of synthetic pictures (benchmarks/results/training.md).
+    #: channels, not 64. Measured at 32 px, 1 thread, images per CPU-second on synthetic pictures: 174 with 1024
+    #: and 283-353 with 512 (dcgan 153-158) on a loaded machine; 348 against dcgan's 157 on an idle one
+    #: (benchmarks/results/training.md).
     CHANNELS_PER_PIXEL: ClassVar[int] = 16
 
     @classmethod
