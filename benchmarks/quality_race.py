@@ -64,6 +64,12 @@ TRACKS = {
     "catdog64": Track(("cat_faces_64", "dogfacenet_224"), 64, "cats and dogs"),
     "catdog128": Track(("afhq_cat_256", "dogfacenet_224"), 128, "cats and dogs"),
 }
+#: Contestants beside the architectures' own defaults: ``--archs gallop+r3gan`` races gallop with these
+#: training settings changed. Each is an idea from the anchors at small scale (docs/quality.md has the results).
+VARIANTS: dict[str, dict[str, Any]] = {
+    # R3GAN (Huang et al. 2024): the relativistic pairing loss with R1 on reals and R2 on fakes, equal weights.
+    "r3gan": {"loss": "relativistic", "r1_gamma": 0.05, "r2_gamma": 0.05},
+}
 GRID_COLUMNS, GRID_ROWS = 8, 4
 #: A run whose latest checkpoint is this far past a milestone can no longer be scored at that milestone.
 OVERSHOOT_S = 60.0
@@ -85,11 +91,25 @@ def ensure_dataset(data: Path, track: Track) -> Path | None:
     return data
 
 
-def race_config(arch: str, run_dir: Path) -> TrainConfig:
-    """The architecture's own defaults; a resumed run keeps the config it was started with."""
+def contestant_settings(contestant: str) -> dict[str, Any]:
+    """``arch`` or ``arch+variant`` as training settings over the architecture's defaults."""
+    arch, _, variant = contestant.partition("+")
+    if variant and variant not in VARIANTS:
+        raise SystemExit(f"--archs: unknown variant {variant!r} in {contestant!r}; known: {', '.join(VARIANTS)}")
+    return {"architecture": arch, **VARIANTS.get(variant, {})}
+
+
+def describe_variant(contestant: str) -> str:
+    arch, _, variant = contestant.partition("+")
+    return f"{arch} with " + ", ".join(f"{key} {value}" for key, value in VARIANTS[variant].items())
+
+
+def race_config(contestant: str, run_dir: Path) -> TrainConfig:
+    """The architecture's own defaults (changed by the variant); a resumed run keeps the config it was started
+    with."""
     if (run_dir / RUN_FILE).is_file():
         return resume_config(read_run(run_dir)["config"], {})
-    return resolve_config(None, {"architecture": arch})
+    return resolve_config(None, contestant_settings(contestant))
 
 
 def train_to(data: Path, run_dir: Path, arch: str, minutes: float) -> dict[str, Any] | None:
@@ -215,6 +235,7 @@ def markdown(results: dict[str, Any], archs: list[str], milestones: list[float])
              f"time. FID and KID (x1e3, mean ± std over subsets): {proto.get('generated_samples', '?')} generated "
              f"images vs the held-out {photos}; lower is better. Produced by `make bench-quality` (resumable; "
              f"`--track {proto.get('track', 'cats64')}`).", "",
+             *[f"`{a}`: {describe_variant(a)}.  " for a in archs if "+" in a], "",
              "| CPU-min | " + " | ".join(f"{a} FID | {a} KID x1e3" for a in archs) + " |",
              "|---:|" + "---:|---:|" * len(archs)]
     for minutes in milestones:
@@ -283,7 +304,8 @@ def write_results(args: argparse.Namespace, results: dict[str, Any], archs: list
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--track", default="cats64", choices=sorted(TRACKS), help="what to train on")
-    parser.add_argument("--archs", default="dcgan,gallop", help="comma-separated architectures")
+    parser.add_argument("--archs", default="dcgan,gallop",
+                        help=f"comma-separated architectures, each optionally +VARIANT ({', '.join(VARIANTS)})")
     parser.add_argument("--milestones", default="15,30,60", help="CPU-minutes of training to score at")
     parser.add_argument("--data", type=Path, default=None, help="prepared dataset (default: work/TRACK)")
     parser.add_argument("--workdir", type=Path, default=None, help="runs and exported models")
@@ -320,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     signal.signal(signal.SIGTERM, interrupt)
     archs = [a.strip() for a in args.archs.split(",") if a.strip()]
+    for contestant in archs:
+        resolve_config(None, contestant_settings(contestant))  # an unknown name stops here, not hours later
     milestones = sorted(float(m) for m in args.milestones.split(","))
     data = ensure_dataset(args.data, args.track)
     if data is None:

@@ -32,7 +32,9 @@ class TrainConfig:
     #: (ProGAN's fade-in), where its architecture can; 0: the grown networks alone from the first step.
     fade_kimg: float = 40.0
     r1_gamma: float = 0.05
-    r1_every: int = 16
+    #: R2: the same penalty on fakes (R3GAN's pairing with the relativistic loss); 0: off.
+    r2_gamma: float = 0.0
+    r1_every: int = 16  # steps between the lazy R1 and R2 penalties
     ema_kimg: float = 5.0
     ema_rampup: float = 0.05
     encoder_every: int = 4
@@ -148,6 +150,10 @@ def validate(config: TrainConfig) -> None:
                              f"and {config.pose_strength}")
     if config.pose_p > 0 and not arch.build_decoder().takes_pose:
         raise MuybridgeError(f"pose_p: the {config.architecture} decoder takes no pose; set pose_p 0")
+    if config.r1_gamma < 0 or config.r2_gamma < 0:
+        raise MuybridgeError(f"r1_gamma and r2_gamma must be at least 0, got {config.r1_gamma} and {config.r2_gamma}")
+    if config.r1_every < 1:
+        raise MuybridgeError(f"r1_every must be at least 1, got {config.r1_every}")
     if config.batch < 1:
         raise MuybridgeError(f"batch must be at least 1, got {config.batch}")
     if config.precision not in ("fp32", "bf16", "auto"):

@@ -48,7 +48,7 @@ from muybridge.training.distributed import (
     gather_tensors,
     init_world,
 )
-from muybridge.training.losses import get_loss, r1_penalty
+from muybridge.training.losses import get_loss, gradient_penalty
 from muybridge.training.run import RUN_FILE as RUN_FILE  # RUN_FILE and read_run: still importable from here
 from muybridge.training.run import RunFolder
 from muybridge.training.run import read_run as read_run
@@ -214,18 +214,20 @@ class Trainer:
         with self.autocast():
             fake = self.fakes(classes).float()
 
-        # Discriminator: real vs fake, plus lazy R1 on reals.
+        # Discriminator: real vs fake, plus lazy R1 on reals (and R2 on fakes).
         self.D.requires_grad_(True)
         shown = self.posed_reals(real)
         with self.autocast():
             real_logits = self.D(self.aug(shown), labels).float()
             fake_logits = self.D(self.aug(fake.detach()), labels).float()
             d_loss = self.loss.discriminator(real_logits, fake_logits)
-        if cfg.r1_gamma > 0 and self.step % cfg.r1_every == 0:
-            real_r1 = self.aug(shown).detach().requires_grad_(True)
-            penalty = r1_penalty(self.D(real_r1, labels), real_r1)
-            d_loss = d_loss + penalty * (cfg.r1_gamma / 2 * cfg.r1_every)
-            stats["r1"] = float(penalty.detach())
+        if self.step % cfg.r1_every == 0:
+            for name, gamma, images in (("r1", cfg.r1_gamma, shown), ("r2", cfg.r2_gamma, fake)):
+                if gamma > 0:
+                    at = self.aug(images).detach().requires_grad_(True)
+                    penalty = gradient_penalty(self.D(at, labels), at)
+                    d_loss = d_loss + penalty * (gamma / 2 * cfg.r1_every)
+                    stats[name] = float(penalty.detach())
         self.check_finite(d_loss, "discriminator loss")
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
@@ -236,7 +238,7 @@ class Trainer:
         self.D.requires_grad_(False)
         with self.autocast():
             g_logits = self.D(self.aug(fake), labels).float()
-            g_loss = self.loss.generator(g_logits)
+            g_loss = self.loss.generator(g_logits, real_logits.detach())
         self.check_finite(g_loss, "generator loss")
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
