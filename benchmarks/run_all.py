@@ -12,6 +12,7 @@ import argparse
 import datetime
 import os
 import platform
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +29,10 @@ BENCHMARKS = {  # name -> script and arguments, in the order the summary shows t
     "inversion": ["bench_inversion.py"],
     "motion": ["bench_motion.py"],
 }
-SUMMARY_ORDER = [*BENCHMARKS, "quality_race"]
+#: Tables of the results folder, by their path in it without ``.md``.
+SUMMARY_ORDER = [*BENCHMARKS, "quality_race", "race-variants/quality_race"]
+#: A Markdown link or image to a relative path (not a web address, not an anchor).
+RELATIVE_LINK = re.compile(r"\]\((?![a-z]+:|/|#)")
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
@@ -57,12 +61,17 @@ def demoted_headings(markdown: str) -> str:
     return "\n".join("##" + line if line.startswith("#") else line for line in markdown.splitlines())
 
 
+def relink(markdown: str, folder: Path) -> str:
+    """``markdown``'s relative links, made relative to the folder above ``folder``."""
+    return markdown if folder == Path(".") else RELATIVE_LINK.sub(f"]({folder.as_posix()}/", markdown)
+
+
 def collect() -> str:
     sections = []
     for name in SUMMARY_ORDER:
         table = RESULTS / f"{name}.md"
         if table.is_file():
-            text = table.read_text(encoding="utf-8").strip()
+            text = relink(table.read_text(encoding="utf-8").strip(), table.parent.relative_to(RESULTS))
             sections.append(demoted_headings(text))
     return f"Machine: {machine_line()}.\n\n" + "\n\n".join(sections) + "\n"
 
@@ -87,7 +96,7 @@ def main() -> int:
     failed = [] if args.collect else run(names)
     summary = collect()
     (RESULTS / "SUMMARY.md").write_text("# Benchmark summary\n\n" + summary, encoding="utf-8")
-    update_readme(summary.replace("](race/", "](benchmarks/results/race/"))  # links relative to the README
+    update_readme(relink(summary, RESULTS.relative_to(README.parent)))  # links relative to the README
     print(f"wrote {RESULTS / 'SUMMARY.md'} and the README's benchmark section")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)

@@ -13,6 +13,9 @@ from conftest import shared_data
 from muybridge import Generator
 from muybridge.generator import DEFAULT_MODEL, ZOO
 
+#: Every model folder in the zoo: each must be as complete as the default.
+ZOO_MODELS = sorted(folder.name for folder in ZOO.iterdir() if (folder / "config.json").is_file())
+
 
 @pytest.fixture(scope="module")
 def bundled() -> Generator:
@@ -22,13 +25,33 @@ def bundled() -> Generator:
 def test_default_names_the_bundled_model(bundled: Generator) -> None:
     assert bundled.path == ZOO / DEFAULT_MODEL
     assert Generator.load("default").path == bundled.path
-    config = json.loads((ZOO / DEFAULT_MODEL / "config.json").read_text())
+    assert bundled.resolution == 64
+    assert ZOO_MODELS == ["cats-dogs-128", "cats-dogs-64"]
+    big = (ZOO / "cats-dogs-128" / "model_card.md").read_text()
+    assert f"not the default: `{DEFAULT_MODEL}`" in big  # the card says why the default is the other one
+
+
+@pytest.mark.parametrize("name", ZOO_MODELS)
+def test_every_zoo_model_is_complete(name: str) -> None:
+    """Loads by name; its card states what its config says, with both evaluation protocols; it carries the
+    discriminator for fine-tuning and measured motions."""
+    from muybridge.animation.motions import MOTIONS
+    from muybridge.models.format import read_weights
+
+    folder = ZOO / name
+    generator = Generator.load(name)
+    config = json.loads((folder / "config.json").read_text())
+    side = config["resolution"]
     assert config["architecture"] == "gallop" and config["classes"] == ["cat", "dog"]
-    assert config["resolution"] == 64 and bundled.resolution == 64
-    card = (ZOO / DEFAULT_MODEL / "model_card.md").read_text()
-    assert "gallop" in card and "DogFaceNet" in card and "FID" in card
-    weights_mb = (ZOO / DEFAULT_MODEL / "model.safetensors").stat().st_size / 2**20
-    assert weights_mb <= 25
+    assert generator.resolution == side and generator.path == folder
+    card = (folder / "model_card.md").read_text()
+    assert f"at {side}×{side} px" in card and "DogFaceNet" in card
+    assert "--split heldout" in card and "## Evaluation, published protocol" in card and "--protocol published" in card
+    assert (folder / "model.safetensors").stat().st_size / 2**20 <= 25
+    assert any(key.startswith("discriminator.") for key in read_weights(folder / "model.safetensors"))
+    motions = json.loads((folder / "motions.json").read_text())["motions"]
+    assert list(motions) == list(MOTIONS)
+    assert all(motions[m]["does_what_it_says"] for m in ("look-left", "look-right", "nod", "tilt"))
 
 
 def test_the_bundled_model_can_be_fine_tuned_on_other_classes() -> None:
@@ -49,7 +72,9 @@ def test_the_bundled_model_can_be_fine_tuned_on_other_classes() -> None:
     assert torch.allclose(embedding[:, 1], bundled_embedding.mean(1))
 
 
-def test_images_are_not_degenerate(bundled: Generator) -> None:
+@pytest.mark.parametrize("model", ZOO_MODELS)
+def test_images_are_not_degenerate(model: str) -> None:
+    bundled = Generator.load(model)
     for name in bundled.classes:
         images = bundled.generate(name, list(range(16))).astype(np.float32)
         per_image_std = images.reshape(16, -1).std(axis=1)
