@@ -69,6 +69,9 @@ TRACKS = {
 VARIANTS: dict[str, dict[str, Any]] = {
     # R3GAN (Huang et al. 2024): the relativistic pairing loss with R1 on reals and R2 on fakes, equal weights.
     "r3gan": {"loss": "relativistic", "r1_gamma": 0.05, "r2_gamma": 0.05},
+    # The same settings from another seed (initial weights, batches, augmentation): how far two runs of one
+    # contestant differ, the spread a variant must beat before it is adopted.
+    "seed1": {"seed": 1},
 }
 GRID_COLUMNS, GRID_ROWS = 8, 4
 #: A run whose latest checkpoint is this far past a milestone can no longer be scored at that milestone.

@@ -11,7 +11,7 @@ from cli_runner import run_cli
 from typer.testing import CliRunner
 
 import muybridge
-from muybridge import Generator
+from muybridge import Generator, files
 from muybridge.cli import app
 from muybridge.errors import MuybridgeError
 from muybridge.metrics import evaluate, evaluate_real, features, quick_kid, scores
@@ -64,7 +64,7 @@ def _cheap_features(images: np.ndarray, progress: object = None, batch_size: int
 
 @pytest.fixture()
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv(features.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(files.CACHE_ENV, str(tmp_path / "cache"))
     return tmp_path / "cache" / "features"
 
 

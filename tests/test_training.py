@@ -171,25 +171,39 @@ def test_init_from_a_lower_resolution_grows_the_networks(tiny_dataset: Path, tmp
         assert torch.equal(after[moved[0]], before[moved[1]])
     assert torch.equal(after["D.projection.weight"], before["D.projection.weight"])
 
+    with pytest.raises(MuybridgeError, match=r"^decoder.const is \(1, 32, 4, 4\) in the source and "
+                                             r"\(1, 64, 4, 4\) here: only the convolutions above 4 px can widen"):
+        run_training(pets64, tmp_path / "wider-4px", kimg=0.0, init_from=source.checkpoint,
+                     params={**TINY["params"], "channel_base": 512, "channel_max": 64})  # type: ignore[dict-item]
+    assert not (tmp_path / "wider-4px").exists()
     with pytest.raises(MuybridgeError, match=r"the model draws 64 px and the dataset is 32 px: prepare the "
                                              r"dataset with --size 64$"):
         run_training(tiny_dataset, tmp_path / "shrunk", kimg=0.0, init_from=grown.checkpoint)
     assert not (tmp_path / "shrunk").exists()
 
 
+#: The tiny networks with their 8- and 16-px levels twice as wide (the 4-px width and channel_max kept).
+WIDER = {**TINY["params"], "channel_base": 256}  # type: ignore[dict-item]
+
+
+@pytest.mark.parametrize("grown_params", [TINY["params"], WIDER], ids=["same-widths", "wider"])
 def test_a_grown_run_fades_its_new_layers_in(tiny_dataset: Path, tmp_path: Path,
-                                            tmp_path_factory: pytest.TempPathFactory) -> None:
+                                            tmp_path_factory: pytest.TempPathFactory, grown_params: dict) -> None:
     """ProGAN's fade-in: at the start the grown networks are the source's (its picture upsampled, its
-    discriminator on the picture downsampled); the blend reaches the new layers after fade_kimg, and only
-    then can the run be exported, without the fade layers."""
+    discriminator on the picture downsampled), also where the grown model is wider than the source (Net2Net's
+    widening); the blend reaches the new layers after fade_kimg, and only then can the run be exported, without
+    the fade layers."""
     from muybridge.models import build_networks
 
     source = run_training(tiny_dataset, tmp_path / "source", kimg=0.016)
     pets64 = make_tiny_dataset(tmp_path_factory, {"cat": (200, 120, 40), "dog": (60, 90, 200)}, size=64)
-    grown = run_training(pets64, tmp_path / "grown", kimg=0.0, init_from=source.checkpoint, fade_kimg=0.032)
+    grown = run_training(pets64, tmp_path / "grown", kimg=0.0, init_from=source.checkpoint, fade_kimg=0.032,
+                         params=grown_params)
     runs = {name: json.loads((tmp_path / name / "run.json").read_text()) for name in ("source", "grown")}
     assert runs["grown"]["model"]["params"]["fade_from"] == 32
     networks = {name: build_networks(runs[name]["model"]) for name in runs}
+    widths = {name: net.decoder.convs[2][0].weight.shape[0] for name, net in networks.items()}  # 16-px level
+    assert widths["grown"] == widths["source"] * (2 if grown_params is WIDER else 1)
     for name, result in (("source", source), ("grown", grown)):
         tensors, _ = ckpt.read_checkpoint(result.checkpoint)
         networks[name].decoder.load_state_dict(ckpt.module_state(tensors, "G_ema"))

@@ -1,5 +1,6 @@
 """Atomic file and folder writes: every file the project writes goes to a temporary name first and is
-renamed into place, so an interrupted process (Ctrl-C, kill -9, a full disk) never leaves a half file."""
+renamed into place, so an interrupted process (Ctrl-C, kill -9, a full disk) never leaves a half file. And the
+one cache folder: what is slow to compute and safe to delete."""
 
 from __future__ import annotations
 
@@ -11,6 +12,17 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+#: Environment variable naming the cache folder (default ``~/.cache/muybridge``).
+CACHE_ENV = "MUYBRIDGE_CACHE"
+
+
+def cache_dir(kind: str) -> Path:
+    """``$MUYBRIDGE_CACHE/KIND`` when set, else ``~/.cache/muybridge/KIND``: results that are slow to compute and
+    depend only on their key (a dataset's reference features, a model's measured bf16 error); deleting the
+    folder is always safe."""
+    root = os.environ.get(CACHE_ENV)
+    return (Path(root) if root else Path.home() / ".cache" / "muybridge") / kind
 
 
 @contextlib.contextmanager

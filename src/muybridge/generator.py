@@ -18,7 +18,7 @@ from PIL import Image
 
 from muybridge.errors import MuybridgeError
 from muybridge.models.config import ModelConfig, as_model_config, build_networks
-from muybridge.models.format import WEIGHTS_NAME, load_state, read_config, read_weights
+from muybridge.models.format import WEIGHTS_NAME, load_state, read_config, read_weights, state_digest
 from muybridge.models.pose import POSE_DIM
 from muybridge.precision import (
     PROBE_COUNT,
@@ -26,6 +26,7 @@ from muybridge.precision import (
     RenderError,
     check_precision,
     choose_precision,
+    remembered_error,
     render_context,
     render_error,
 )
@@ -155,10 +156,12 @@ class Generator:
 
     @property
     def precision_choice(self) -> PrecisionChoice:
-        """The precision :meth:`decode` renders in, and why (``auto`` measures this model once, on first use)."""
+        """The precision :meth:`decode` renders in, and why (``auto`` measures this model on first use, or reads what
+        was measured before for these weights on this kind of CPU: :func:`~muybridge.precision.remembered_error`)."""
         if self._precision_choice is None:
             if self.requested_precision == "auto":
-                self._precision_choice = choose_precision(self.measure_bf16_error)
+                self._precision_choice = choose_precision(
+                    lambda: remembered_error(state_digest(self.decoder), self.measure_bf16_error))
             else:
                 self._precision_choice = PrecisionChoice(self.requested_precision, "requested")
         return self._precision_choice

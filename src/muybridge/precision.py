@@ -3,8 +3,9 @@
 On a CPU with AMX or AVX512-BF16 a bf16 convolution runs several times faster than a float32 one (Intel Xeon
 with AMX: the decoder's 8-px 3x3 convolution at batch 64 in 0.57 ms against 3.33). Rounding to bf16 changes
 pixels, so ``auto`` renders in bf16 only on such a CPU **and** only where this model's frames stay within
-:data:`ERROR_BOUND` of its float32 frames, measured once per loaded model on :data:`PROBE_COUNT` fixed
-characters (about two batches of decoding). Otherwise everything runs in float32. Under bf16 only the
+:data:`ERROR_BOUND` of its float32 frames, measured on :data:`PROBE_COUNT` fixed characters (two batches of
+decoding) and remembered in the cache folder for these weights on this kind of CPU (:func:`remembered_error`), so
+a command pays for it once, not at every start. Otherwise everything runs in float32. Under bf16 only the
 convolutions are rounded: styles, demodulation, biases and the RGB layers stay float32 (the architecture marks
 them, e.g. ``gallop.full_precision``).
 """
@@ -12,6 +13,9 @@ them, e.g. ``gallop.full_precision``).
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import importlib.metadata
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +24,7 @@ import numpy as np
 import torch
 
 from muybridge.errors import MuybridgeError
+from muybridge.files import atomic_write_json, cache_dir
 
 #: What ``Generator.load(precision=...)`` accepts.
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -117,3 +122,32 @@ def choose_precision(measure_bf16: Callable[[], RenderError], bound: ErrorBound 
     if bound.holds(error):
         return PrecisionChoice("bf16", f"bf16 error {error} is within the bound ({bound})", error)
     return PrecisionChoice("fp32", f"bf16 error {error} exceeds the bound ({bound})", error)
+
+
+def remembered_error(weights_digest: str, measure: Callable[[], RenderError]) -> RenderError:
+    """``measure()`` for the decoder whose weights hash to ``weights_digest``, read from the cache folder when
+    it was measured before with these weights, this CPU (model and extensions), torch and probe.
+
+    The error is a property of exactly those: the same kernels round the same way every time. Measuring costs
+    two batches of decoding, a third of what ``muybridge animate loop`` spends after its imports on a 2-core
+    AMD EPYC. An unreadable or unwritable cache only means measuring again.
+    """
+    identity = {"weights": weights_digest, "cpu": cpu_description(), "torch": torch.__version__,
+                "muybridge": _installed_version(), "probe_count": PROBE_COUNT}
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
+    path = cache_dir("precision") / f"{key}.json"
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        return RenderError(float(stored["mean"]), int(stored["largest"]))
+    error = measure()
+    with contextlib.suppress(OSError):
+        atomic_write_json(path, {**identity, "mean": error.mean, "largest": error.largest})
+    return error
+
+
+def _installed_version() -> str:
+    """muybridge's version as installed (the decoder's code is part of what the error depends on)."""
+    try:
+        return importlib.metadata.version("muybridge")
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"

@@ -20,11 +20,10 @@ import numpy as np
 import torch
 
 from muybridge.errors import MuybridgeError
-from muybridge.files import atomic_path
+from muybridge.files import atomic_path, cache_dir
 from muybridge.metrics.inception import FEATURE_DIM, load_inception, prepare_input, protocol
 from muybridge.progress import Progress, report
 
-CACHE_ENV = "MUYBRIDGE_CACHE"
 PRECISIONS = ("fp32", "bf16")
 DEFAULT_BATCH_SIZE = 32
 SELECTION_SEED = 0
@@ -99,12 +98,6 @@ def extract_features(images: np.ndarray, progress: Progress | None = None,
     return out
 
 
-def cache_dir() -> Path:
-    """``$MUYBRIDGE_CACHE/features`` when set, else ``~/.cache/muybridge/features``."""
-    root = os.environ.get(CACHE_ENV)
-    return (Path(root) if root else Path.home() / ".cache" / "muybridge") / "features"
-
-
 def select_indices(count: int, n: int | None) -> tuple[np.ndarray, dict[str, Any]]:
     """All ``count`` images when ``n`` covers them, else a fixed random subset of ``n`` (in dataset order)."""
     if n is None or n >= count:
@@ -136,7 +129,7 @@ def reference_features(dataset: ImageDataset, split: str | None = "heldout", cla
     indices, selection = select_indices(len(labels), n)
     proto = feature_protocol(precision)
     key = cache_key(dataset.content_hash, split, class_name, selection, proto)
-    path = (folder or cache_dir()) / f"{key}.npz"
+    path = (folder or cache_dir("features")) / f"{key}.npz"
     cached = _read_cache(path, len(indices))
     if cached is not None:
         return ReferenceFeatures(cached, labels[indices], key, selection, from_cache=True)

@@ -7,6 +7,7 @@ and the weights are loaded as plain tensors. Anything that is not such a folder 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -76,6 +77,16 @@ def load_state(module: nn.Module, tensors: dict[str, torch.Tensor], prefix: str,
             f"{source}: weights do not match architecture '{arch}' as configured: {'; '.join(detail)}"
         )
     module.load_state_dict(state, strict=True)
+
+
+def state_digest(module: nn.Module) -> str:
+    """sha256 of a network's tensors (names, dtypes, shapes and bytes): the same digest means the same weights,
+    wherever they were loaded from."""
+    digest = hashlib.sha256()
+    for name, tensor in module.state_dict().items():
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def prefixed(prefix: str, module: nn.Module) -> dict[str, torch.Tensor]:

@@ -384,7 +384,9 @@ class Gallop(Architecture):
         top blocks (from RGB, the first residual blocks) start afresh. With ``fade_from`` set, the source's last
         decoder layer and the discriminator's first are kept as the fade layers (``fade_rgb``, ``fade_from_rgb``),
         so at ``fade_alpha`` 0 the grown networks are the source's, working on upsampled and downsampled
-        pictures (ProGAN's fade-in)."""
+        pictures (ProGAN's fade-in). Levels the new parameters make wider than the source's are widened without
+        changing what the networks compute (:func:`widened_state`)."""
+        layers = dict(_on_meta(self, part).named_modules())
         if part == "decoder":
             shared = int(math.log2(source_resolution)) - 2  # blocks at 4 .. source_resolution / 2
             grown = {key: value for key, value in state.items() if not key.startswith("final_rgb.")}
@@ -395,7 +397,7 @@ class Gallop(Architecture):
             if "fade_rgb.weight" in fresh:  # fading in: the source's last layer keeps drawing its picture
                 grown.update({"fade_rgb." + key.removeprefix("final_rgb."): value for key, value in state.items()
                               if key.startswith("final_rgb.")})
-            return {**fresh, **grown}
+            return widened_state({**fresh, **grown}, fresh, layers, part)
         octaves = int(math.log2(self.resolution // source_resolution))
         fading = "fade_from_rgb.weight" in fresh
 
@@ -407,4 +409,52 @@ class Gallop(Architecture):
                 return "fade_from_rgb." + key.removeprefix("trunk.from_rgb.") if fading else None
             return key
 
-        return {**fresh, **{name: value for key, value in state.items() if (name := renamed(key)) is not None}}
+        moved = {name: value for key, value in state.items() if (name := renamed(key)) is not None}
+        return widened_state({**fresh, **moved}, fresh, layers, part)
+
+
+def _on_meta(architecture: Architecture, part: str) -> nn.Module:
+    """The network ``part`` of ``architecture`` without weights (on the meta device: no memory, no random draws),
+    to read which layer each tensor belongs to."""
+    builders = {"decoder": architecture.build_decoder, "discriminator": architecture.build_discriminator,
+                "encoder": architecture.build_encoder}
+    with torch.device("meta"):
+        return builders[part]()
+
+
+def widened_state(state: dict[str, torch.Tensor], fresh: dict[str, torch.Tensor], layers: dict[str, nn.Module],
+                  part: str) -> dict[str, torch.Tensor]:
+    """``state`` (of the network ``part``) laid into the wider tensors of ``fresh`` wherever a level has more
+    channels, so that the network computes what it did (Net2Net's widening, by zero initialisation).
+
+    A convolution's new input channels get zero weights, so the new channels change nothing downstream until
+    training moves them; its new output channels, biases and styles start as ``fresh`` ones. Equalized learning
+    rate scales weights by 1/sqrt(fan-in), so the kept weights of a layer whose output is not demodulated are
+    multiplied by sqrt(new fan-in / old) (a demodulated layer's output does not depend on that scale). The
+    4-px width, the class embedding and the fully connected layers cannot widen: refused in one line."""
+    widened = dict(state)
+    for key, old in state.items():
+        new = fresh.get(key)
+        if new is None or new.shape == old.shape:
+            continue
+        owner, _, leaf = key.rpartition(".")
+        layer = layers.get(owner)
+        grows_only = old.ndim == new.ndim and all(a <= b for a, b in zip(old.shape, new.shape, strict=True))
+        convolution = isinstance(layer, ModulatedConv | EqualConv2d) and leaf == "weight" and old.ndim == 4
+        rows_only = (old.ndim in (1, 2) and old.shape[1:] == new.shape[1:] and leaf in ("weight", "bias")
+                     and isinstance(layer, EqualLinear | EqualConv2d | ModulatedConv))
+        if not grows_only or not (convolution or rows_only):
+            raise MuybridgeError(f"{part}.{key} is {tuple(old.shape)} in the source and {tuple(new.shape)} here: "
+                                 "only the convolutions above 4 px can widen (keep channel_max, embed_dim and the "
+                                 "4-px width of the source)")
+        tensor = new.clone()
+        cout = old.shape[0]
+        if convolution:
+            cin = old.shape[1]
+            demodulated = isinstance(layer, ModulatedConv) and layer.demodulate
+            tensor[:cout, cin:] = 0
+            tensor[:cout, :cin] = old if demodulated else old * math.sqrt(new.shape[1] / cin)
+        else:
+            tensor[:cout] = old
+        widened[key] = tensor
+    return widened
