@@ -72,6 +72,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # The same settings from another seed (initial weights, batches, augmentation): how far two runs of one
     # contestant differ, the spread a variant must beat before it is adopted.
     "seed1": {"seed": 1},
+    # StyleGAN2-ADA's adaptive augmentation: the probability starts at 0 and steers D's sign on reals to 0.6.
+    "ada": {"ada_target": 0.6},
 }
 GRID_COLUMNS, GRID_ROWS = 8, 4
 #: A run whose latest checkpoint is this far past a milestone can no longer be scored at that milestone.

@@ -33,7 +33,8 @@ for _, (real, labels) in zip(range(4), trainer.loader):
     trainer.train_step(real, labels)
     trainer.encoder_step(real, trainer.one_hot(labels))
 digest = torch.stack([torch.cat([p.detach().flatten() for p in m.parameters()]).double().sum()
-                      for m in (trainer.G, trainer.D, trainer.E, trainer.G_ema)])
+                      for m in (trainer.G, trainer.D, trainer.E, trainer.G_ema)]
+                     + [torch.tensor(trainer.augment_p, dtype=torch.float64)])
 gathered = [torch.empty_like(digest) for _ in range(world.size)]
 dist.all_gather(gathered, digest)
 if world.rank == 0:
@@ -90,11 +91,14 @@ def dataset_with_heldout(photos: Path, tmp_path_factory: pytest.TempPathFactory)
 
 
 @pytest.mark.slow
-def test_two_processes_stay_in_sync(dataset: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("settings", [{}, {"ada_target": 1e-6, "ada_kimg": 0.01}], ids=["plain", "ada"])
+def test_two_processes_stay_in_sync(dataset: Path, tmp_path: Path, settings: dict) -> None:
+    """Weights, and with ADA the augmentation probability (steered by the whole batch's reals), agree."""
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     result_file = tmp_path / "digests.json"
-    done = torchrun(str(script), str(dataset), str(tmp_path / "run"), json.dumps(PARAMS), str(result_file))
+    done = torchrun(str(script), str(dataset), str(tmp_path / "run"), json.dumps({**PARAMS, **settings}),
+                    str(result_file))
     assert done.returncode == 0, done.stderr[-2000:]
     rank0, rank1 = json.loads(result_file.read_text())
     assert rank0 == pytest.approx(rank1, rel=1e-6, abs=1e-6)

@@ -3,6 +3,10 @@
 Each augmentation is registered by name and takes ``(images, generator)``: every random draw comes from
 the explicit ``torch.Generator``, so a resumed run replays the same augmentations. Add one with
 ``@register_augmentation("name")``.
+
+Adaptive strength (ADA, Karras et al. 2020): with ``probability`` below 1 each augmentation reaches each image
+with that probability, and :func:`adapted_probability` moves it after every step by how sure the
+discriminator is of the reals: up while it overfits, down while it does not.
 """
 
 from __future__ import annotations
@@ -34,10 +38,27 @@ def check_augmentations(names: Sequence[str]) -> None:
         )
 
 
-def augment(images: torch.Tensor, names: Sequence[str], generator: torch.Generator) -> torch.Tensor:
+def augment(images: torch.Tensor, names: Sequence[str], generator: torch.Generator,
+            probability: float = 1.0) -> torch.Tensor:
+    """``images`` through each augmentation in turn; below ``probability`` 1, each augmentation reaches each
+    image with that probability (the others pass unchanged)."""
     for name in names:
-        images = AUGMENTATIONS[name](images, generator)
+        if probability >= 1:
+            images = AUGMENTATIONS[name](images, generator)
+            continue
+        reached = _uniform(images.shape[0], generator, images.device) < probability
+        images = torch.where(reached, AUGMENTATIONS[name](images, generator), images)
     return images
+
+
+def adapted_probability(probability: float, real_sign_mean: float, target: float, images: int,
+                        adjust_kimg: float) -> float:
+    """ADA's controller: ``probability`` one step later. ``real_sign_mean`` is the mean sign of the
+    discriminator's logits on this step's reals (1: sure of every real, the sign of overfitting); above
+    ``target`` the probability rises, below it falls, by ``images`` / (``adjust_kimg`` × 1000): so it can go
+    from 0 to 1 in ``adjust_kimg`` thousand images. Clamped to [0, 1]."""
+    direction = 1.0 if real_sign_mean > target else -1.0
+    return min(1.0, max(0.0, probability + direction * images / (adjust_kimg * 1000)))
 
 
 def _uniform(n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:

@@ -24,6 +24,10 @@ class TrainConfig:
     betas: tuple[float, float] = (0.0, 0.99)
     batch: int = 32
     augment: list[str] = field(default_factory=lambda: ["color", "translation", "cutout"])
+    #: ADA: the mean sign of D's logits on reals the augmentation probability steers to (StyleGAN2-ADA: 0.6);
+    #: 0: off, every augmentation reaches every image.
+    ada_target: float = 0.0
+    ada_kimg: float = 100.0  # ADA: thousands of images for the probability to go from 0 to 1
     #: Probability that a fake is rendered in a random pose (and a real shown to D warped alike), so the layers
     #: after the decoder's pose warp learn to render warped features; 0: off.
     pose_p: float = 0.0
@@ -152,6 +156,9 @@ def validate(config: TrainConfig) -> None:
         raise MuybridgeError(f"pose_p: the {config.architecture} decoder takes no pose; set pose_p 0")
     if config.r1_gamma < 0 or config.r2_gamma < 0:
         raise MuybridgeError(f"r1_gamma and r2_gamma must be at least 0, got {config.r1_gamma} and {config.r2_gamma}")
+    if not 0.0 <= config.ada_target < 1.0 or config.ada_kimg <= 0:
+        raise MuybridgeError(f"ada_target must be in [0, 1) and ada_kimg above 0, got {config.ada_target} and "
+                             f"{config.ada_kimg}")
     if config.r1_every < 1:
         raise MuybridgeError(f"r1_every must be at least 1, got {config.r1_every}")
     if config.batch < 1:

@@ -98,6 +98,14 @@ def any_rank(world: World, *flags: bool) -> list[bool]:
     return [bool(vote) for vote in votes.tolist()]
 
 
+def all_ranks_sum(tensor: torch.Tensor, world: World) -> torch.Tensor:
+    """``tensor`` summed over the ranks (a copy; ``tensor`` itself is left alone)."""
+    total = tensor.detach().clone()
+    if world.size > 1:
+        dist.all_reduce(total, op=dist.ReduceOp.SUM)
+    return total
+
+
 def broadcast_float(value: float, world: World) -> float:
     """Rank 0's ``value`` on every rank."""
     if world.size <= 1:

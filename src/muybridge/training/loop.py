@@ -36,10 +36,11 @@ from muybridge.models.pose import random_poses, warp_features
 from muybridge.pictures import class_grid
 from muybridge.progress import Progress, report
 from muybridge.training import checkpoint as ckpt
-from muybridge.training.augment import augment, check_augmentations
+from muybridge.training.augment import adapted_probability, augment, check_augmentations
 from muybridge.training.config import TrainConfig, at_resolution, resolve_config
 from muybridge.training.distributed import (
     World,
+    all_ranks_sum,
     any_rank,
     average_gradients,
     barrier,
@@ -115,6 +116,8 @@ class Trainer:
         self.cpu_seconds = 0.0
         self.rollbacks = 0
         self.d_wins = 0
+        #: The probability each augmentation reaches an image: 1 without ADA; with ADA it starts at 0.
+        self.augment_p = 0.0 if config.ada_target > 0 else 1.0
         self.best_kid: float | None = None
         self.num_classes = len(self.dataset.classes)
 
@@ -128,7 +131,8 @@ class Trainer:
     def state(self) -> dict[str, Any]:
         return {"step": self.step, "nimg": self.nimg, "kimg": self.nimg / 1000, "train_seconds": self.train_seconds,
                 "cpu_seconds": self.cpu_seconds,
-                "rollbacks": self.rollbacks, "best_kid": self.best_kid, "loader": self.loader.state_dict(),
+                "rollbacks": self.rollbacks, "best_kid": self.best_kid, "augment_p": self.augment_p,
+                "loader": self.loader.state_dict(),
                 "world_size": self.world.size}
 
     def save(self) -> Path:
@@ -161,6 +165,7 @@ class Trainer:
         self.cpu_seconds = float(state.get("cpu_seconds", 0.0))
         self.rollbacks = int(state.get("rollbacks", 0))
         self.best_kid = state.get("best_kid")
+        self.augment_p = float(state.get("augment_p", self.augment_p))
 
     def initialize_from(self, states: dict[str, dict[str, torch.Tensor] | None], source: Path,
                         warn: Callable[[str], None]) -> None:
@@ -187,7 +192,7 @@ class Trainer:
         return torch.randn(n, self.config.latent_dim, generator=self.rng).to(self.world.device)
 
     def aug(self, images: torch.Tensor) -> torch.Tensor:
-        return augment(images, self.config.augment, self.rng)
+        return augment(images, self.config.augment, self.rng, self.augment_p)
 
     def poses(self, n: int) -> torch.Tensor:
         return random_poses(n, self.config.pose_p, self.config.pose_strength, self.rng).to(self.world.device)
@@ -250,6 +255,9 @@ class Trainer:
             stats.update(self.encoder_step(real, classes))
 
         self.track_d_wins(real_logits, fake_logits)
+        if cfg.ada_target > 0:
+            self.adapt_augmentation(real_logits)
+            stats["augment_p"] = self.augment_p
         stats.update(loss_d=d_loss.item(), loss_g=g_loss.item(),
                      d_real=torch.sigmoid(real_logits).mean().item(), d_fake=torch.sigmoid(fake_logits).mean().item())
         self.step += 1
@@ -272,6 +280,14 @@ class Trainer:
         average_gradients(self.E, self.world)
         self.opt_e.step()
         return {"loss_e_latent": float(latent_loss.detach()), "loss_e_pixel": float(pixel_loss.detach())}
+
+    def adapt_augmentation(self, real_logits: torch.Tensor) -> None:
+        """ADA: steer the augmentation probability by the sign of D's logits on the reals of the whole batch
+        (summed over ranks, so every rank holds the same probability)."""
+        signs = torch.stack([real_logits.detach().sign().sum(), real_logits.new_tensor(real_logits.numel())])
+        total_sign, count = all_ranks_sum(signs, self.world).tolist()
+        self.augment_p = adapted_probability(self.augment_p, total_sign / count, self.config.ada_target,
+                                             self.config.batch, self.config.ada_kimg)
 
     def fade_alpha(self) -> float:
         """How far a grown run's new layers are blended in: 0 at its start, 1 after ``fade_kimg``."""
