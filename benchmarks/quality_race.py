@@ -74,9 +74,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "seed1": {"seed": 1},
     # StyleGAN2-ADA's adaptive augmentation: the probability starts at 0 and steers D's sign on reals to 0.6.
     "ada": {"ada_target": 0.6},
-    # ADA from seed 1: paired with seed1, so the two seeds of each contestant can be compared.
-    "ada-seed1": {"ada_target": 0.6, "seed": 1},
 }
+# ADA from seed 1: paired with seed1, so the two seeds of each contestant can be compared.
+VARIANTS["ada-seed1"] = {**VARIANTS["ada"], **VARIANTS["seed1"]}
 GRID_COLUMNS, GRID_ROWS = 8, 4
 #: A run whose latest checkpoint is this far past a milestone can no longer be scored at that milestone.
 OVERSHOOT_S = 60.0
