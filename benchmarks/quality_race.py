@@ -65,7 +65,8 @@ TRACKS = {
     "catdog128": Track(("afhq_cat_256", "dogfacenet_224"), 128, "cats and dogs"),
 }
 #: Contestants beside the architectures' own defaults: ``--archs gallop+r3gan`` races gallop with these
-#: training settings changed. Each is an idea from the anchors at small scale (docs/quality.md has the results).
+#: training settings changed, ``gallop+ada+seed1`` with two variants' settings (later ones win a shared key).
+#: Each is an idea from the anchors at small scale (docs/quality.md has the results).
 VARIANTS: dict[str, dict[str, Any]] = {
     # R3GAN (Huang et al. 2024): the relativistic pairing loss with R1 on reals and R2 on fakes, equal weights.
     "r3gan": {"loss": "relativistic", "r1_gamma": 0.05, "r2_gamma": 0.05},
@@ -75,8 +76,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # StyleGAN2-ADA's adaptive augmentation: the probability starts at 0 and steers D's sign on reals to 0.6.
     "ada": {"ada_target": 0.6},
 }
-# ADA from seed 1: paired with seed1, so the two seeds of each contestant can be compared.
-VARIANTS["ada-seed1"] = {**VARIANTS["ada"], **VARIANTS["seed1"]}
 GRID_COLUMNS, GRID_ROWS = 8, 4
 #: A run whose latest checkpoint is this far past a milestone can no longer be scored at that milestone.
 OVERSHOOT_S = 60.0
@@ -98,17 +97,24 @@ def ensure_dataset(data: Path, track: Track) -> Path | None:
     return data
 
 
+def variant_settings(contestant: str) -> dict[str, Any]:
+    """The settings that ``arch+variant+variant...`` changes, merged left to right."""
+    settings: dict[str, Any] = {}
+    for variant in contestant.split("+")[1:]:
+        if variant not in VARIANTS:
+            raise SystemExit(f"--archs: unknown variant {variant!r} in {contestant!r}; known: {', '.join(VARIANTS)}")
+        settings |= VARIANTS[variant]
+    return settings
+
+
 def contestant_settings(contestant: str) -> dict[str, Any]:
-    """``arch`` or ``arch+variant`` as training settings over the architecture's defaults."""
-    arch, _, variant = contestant.partition("+")
-    if variant and variant not in VARIANTS:
-        raise SystemExit(f"--archs: unknown variant {variant!r} in {contestant!r}; known: {', '.join(VARIANTS)}")
-    return {"architecture": arch, **VARIANTS.get(variant, {})}
+    """``arch`` or ``arch+variant...`` as training settings over the architecture's defaults."""
+    return {"architecture": contestant.partition("+")[0], **variant_settings(contestant)}
 
 
 def describe_variant(contestant: str) -> str:
-    arch, _, variant = contestant.partition("+")
-    return f"{arch} with " + ", ".join(f"{key} {value}" for key, value in VARIANTS[variant].items())
+    return f"{contestant.partition('+')[0]} with " + ", ".join(
+        f"{key} {value}" for key, value in variant_settings(contestant).items())
 
 
 def race_config(contestant: str, run_dir: Path) -> TrainConfig:
@@ -312,7 +318,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--track", default="cats64", choices=sorted(TRACKS), help="what to train on")
     parser.add_argument("--archs", default="dcgan,gallop",
-                        help=f"comma-separated architectures, each optionally +VARIANT ({', '.join(VARIANTS)})")
+                        help=f"comma-separated architectures, each optionally +VARIANT, stackable: gallop+ada+seed1 "
+                             f"({', '.join(VARIANTS)})")
     parser.add_argument("--milestones", default="15,30,60", help="CPU-minutes of training to score at")
     parser.add_argument("--data", type=Path, default=None, help="prepared dataset (default: work/TRACK)")
     parser.add_argument("--workdir", type=Path, default=None, help="runs and exported models")
