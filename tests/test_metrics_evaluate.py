@@ -104,6 +104,21 @@ def test_reference_features_are_cached_once_per_key(cache: Path, monkeypatch: py
     assert other != first.key
 
 
+def test_a_subset_of_a_cached_split_is_read_from_it(cache: Path, cheap: list[int]) -> None:
+    dataset = FakeDataset({"cat": (12, 2), "dog": (8, 2)})
+    whole = features.reference_features(dataset, "train")
+    assert cheap == [20]
+
+    subset = features.reference_features(dataset, "train", n=5)
+    assert cheap == [20] and subset.from_cache  # no second Inception pass
+    chosen, selection = features.select_indices(20, 5)
+    assert subset.selection == selection
+    np.testing.assert_allclose(subset.features, whole.features[chosen], rtol=1e-6)
+    np.testing.assert_array_equal(subset.labels, whole.labels[chosen])
+    features.reference_features(dataset, "heldout", n=3)  # another split's whole is not there: computed
+    assert cheap == [20, 3]
+
+
 def test_selection_is_a_fixed_subset() -> None:
     chosen, selection = features.select_indices(100, 10)
     again, _ = features.select_indices(100, 10)

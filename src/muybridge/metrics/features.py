@@ -2,7 +2,8 @@
 
 A reference-feature file is keyed by everything its numbers depend on: the dataset's ``content_hash``, the
 split, the class, which images were selected, and the feature protocol (network sha256, resize rule,
-precision). The same key is never computed twice: the second call reads the file.
+precision). The same key is never computed twice: the second call reads the file, and a subset of a split whose
+whole is cached (5,000 of the training photos after the published protocol scored all of them) is read from it.
 """
 
 from __future__ import annotations
@@ -131,6 +132,11 @@ def reference_features(dataset: ImageDataset, split: str | None = "heldout", cla
     key = cache_key(dataset.content_hash, split, class_name, selection, proto)
     path = (folder or cache_dir("features")) / f"{key}.npz"
     cached = _read_cache(path, len(indices))
+    if cached is None and selection["rule"] != "all":
+        _, whole = select_indices(len(labels), None)
+        cached = _read_cache(path.with_name(f"{cache_key(dataset.content_hash, split, class_name, whole, proto)}.npz"),
+                             len(labels))
+        cached = None if cached is None else cached[indices]
     if cached is not None:
         return ReferenceFeatures(cached, labels[indices], key, selection, from_cache=True)
     images = np.asarray(dataset.images(split, class_name))[indices]
