@@ -29,6 +29,12 @@ def test_stacked_variants_merge_their_settings(race) -> None:
     assert race.describe_variant("gallop+ada+seed1") == "gallop with ada_target 0.6, seed 1"
 
 
+def test_a_later_variant_wins_a_shared_setting(race, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(race.VARIANTS, "slow", {"lr_g": 1e-3, "seed": 4})
+    assert race.contestant_settings("gallop+seed1+slow")["seed"] == 4
+    assert race.contestant_settings("gallop+slow+seed1") == {"architecture": "gallop", "lr_g": 1e-3, "seed": 1}
+
+
 def test_an_unknown_variant_is_named(race) -> None:
     with pytest.raises(SystemExit, match="unknown variant 'adaa' in 'gallop\\+ada\\+adaa'"):
         race.contestant_settings("gallop+ada+adaa")
