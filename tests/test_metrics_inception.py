@@ -13,6 +13,7 @@ from conftest import SPRITES
 from PIL import Image, ImageFilter
 
 from muybridge.errors import MuybridgeError
+from muybridge.files import file_sha256
 from muybridge.metrics import inception
 from muybridge.metrics.features import extract_features
 from muybridge.metrics.scores import fid
@@ -65,7 +66,7 @@ def test_tampered_network_file_is_refused(tmp_path: Path, monkeypatch: pytest.Mo
         inception.load_inception()
     message = str(caught.value)
     assert str(tampered) in message and inception.PINNED_SHA256 in message
-    assert inception.file_sha256(tampered) in message
+    assert file_sha256(tampered) in message
 
 
 def test_missing_package_says_make_setup(monkeypatch: pytest.MonkeyPatch) -> None:

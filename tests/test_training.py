@@ -3,6 +3,7 @@ export round-trips, and bad model files are refused."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -135,8 +136,12 @@ def test_init_from_starts_a_new_run_from_another_runs_networks(tiny_dataset: Pat
     assert tuned.checkpoint is not None and tuned.step == 2  # 16 images at batch 8
     assert ckpt.read_checkpoint(tuned.checkpoint)[1]["param_groups"]["G"][0]["lr"] == 5e-4
     model = export_run(tmp_path / "tuned", tmp_path / "model")  # its card says where it started
-    assert json.loads((model / "config.json").read_text())["training"]["init_from"] == str(source.checkpoint)
-    assert f"- init from: {source.checkpoint}" in (model / "model_card.md").read_text()
+    training = json.loads((model / "config.json").read_text())["training"]
+    assert training["init_from"] == str(source.checkpoint)
+    # The bytes it started from are pinned: a run folder's checkpoints (or a zoo name's model) change later.
+    assert training["init_from_sha256"] == hashlib.sha256(source.checkpoint.read_bytes()).hexdigest()
+    card = (model / "model_card.md").read_text()
+    assert f"- init from: {source.checkpoint}" in card and f"- init from sha256: {training['init_from_sha256']}" in card
 
 
 def test_init_from_refuses_other_shapes_and_existing_runs(tiny_dataset: Path, tmp_path: Path) -> None:
@@ -244,6 +249,8 @@ def test_init_from_a_model_folder_matches_classes_by_name(tiny_dataset: Path, tm
     settings = resolve_config(None, {**TINY, "seed": 3})
     tuned = loop.train(foxes, tmp_path / "foxes", settings, kimg=0.0, init_from=model, warn=warnings.append)
     assert tuned.checkpoint is not None and source.checkpoint is not None and not warnings
+    run = json.loads((tmp_path / "foxes" / "run.json").read_text())  # a model folder is pinned by its weights
+    assert run["init_from_sha256"] == hashlib.sha256((model / "model.safetensors").read_bytes()).hexdigest()
     weights, _ = ckpt.read_checkpoint(tuned.checkpoint)
     for network, prefix in (("G", "decoder."), ("G_ema", "decoder."), ("D", "discriminator."), ("E", "encoder.")):
         for key in (k for k in exported if k.startswith(prefix)):

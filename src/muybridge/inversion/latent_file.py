@@ -34,7 +34,7 @@ from safetensors.torch import save_file
 
 from muybridge.characters import Character, character_from_latent
 from muybridge.errors import MuybridgeError
-from muybridge.files import atomic_path, atomic_write_json
+from muybridge.files import atomic_path, atomic_write_json, file_sha256
 from muybridge.generator import ClassSpec, Generator
 from muybridge.inversion.invert import InversionResult
 from muybridge.inversion.tune import Delta, tuned_generator
@@ -68,17 +68,13 @@ def delta_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.tuned.safetensors")
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _write_delta(target: Path, generator: Generator, delta: Delta) -> dict[str, str]:
     destination = delta_path(target)
     metadata = {"format": DELTA_FORMAT, "base_config_sha256": config_sha256(generator.config.to_dict()),
                 "base_model": generator.name}
     with atomic_path(destination, suffix=".safetensors") as tmp:
         save_file({name: value.contiguous() for name, value in delta.items()}, str(tmp), metadata=metadata)
-    return {"file": destination.name, "sha256": _sha256(destination)}
+    return {"file": destination.name, "sha256": file_sha256(destination)}
 
 
 def write_latent_file(path: str | os.PathLike[str], generator: Generator,
@@ -173,7 +169,7 @@ def generator_for_latents(path: str | os.PathLike[str], generator: Generator) ->
     if not source.is_file():
         raise MuybridgeError(f"{source}: the tuned decoder of {Path(path).name} is missing (copy it along with "
                              "the latent file, or invert the photo again)")
-    if _sha256(source) != tuned.get("sha256"):
+    if file_sha256(source) != tuned.get("sha256"):
         raise MuybridgeError(f"{source}: is not the tuned decoder {Path(path).name} was written with (sha256 "
                              "differs)")
     try:

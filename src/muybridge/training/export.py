@@ -67,8 +67,9 @@ def export_run(run_dir: str | Path, out_dir: str | Path, checkpoint: str = "late
         training["last_eval"] = {"kimg": round(float(evaluated[-1]["kimg"]), 3),
                                  "kid": round(float(evaluated[-1]["eval_kid"]), 5),
                                  "n": int(run["config"].get("eval_n", 0))}
-    if "init_from" in run:  # kimg and hours count this run only; the networks it started from trained before
-        training["init_from"] = run["init_from"]
+    for key in ("init_from", "init_from_sha256"):  # kimg and hours count this run only: its source trained before
+        if key in run:
+            training[key] = run[key]
     config = {**model, "name": name or out_dir.name, "training": training}
     modules = {"decoder": networks.decoder, "encoder": networks.encoder, "discriminator": networks.discriminator}
     return save_model_folder(out_dir, config, modules,

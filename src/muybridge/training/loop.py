@@ -28,7 +28,7 @@ from PIL import Image
 
 from muybridge.data import BatchLoader, PreparedDataset, open_dataset
 from muybridge.errors import MuybridgeError
-from muybridge.files import atomic_path
+from muybridge.files import atomic_path, file_sha256
 from muybridge.generator import Generator
 from muybridge.metrics.evaluation import quick_kid
 from muybridge.models import Networks, build_networks, get_architecture
@@ -53,7 +53,7 @@ from muybridge.training.losses import get_loss, gradient_penalty
 from muybridge.training.run import RUN_FILE as RUN_FILE  # RUN_FILE and read_run: still importable from here
 from muybridge.training.run import RunFolder
 from muybridge.training.run import read_run as read_run
-from muybridge.training.warm_start import WarmStart, fit_states, read_source, resolve_source
+from muybridge.training.warm_start import WarmStart, fit_states, read_source, resolve_source, weights_file
 
 SAMPLE_SEEDS = list(range(8))
 
@@ -358,8 +358,9 @@ def prepare_run(data_dir: Path, run_dir: Path, config: TrainConfig, resume: bool
                     "resolution": dataset.resolution, "count": dataset.count()},
         "model": model_config(config, dataset.classes, dataset.resolution),
     }
-    if init_from is not None:
+    if init_from is not None:  # the path, and the bytes it held: a zoo name or a run folder changes over time
         run["init_from"] = str(init_from)
+        run["init_from_sha256"] = file_sha256(weights_file(init_from))
     folder.write(run)
     return config
 

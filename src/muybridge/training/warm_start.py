@@ -62,6 +62,11 @@ def resolve_source(text: str | Path) -> Path:
                              "that name") from None
 
 
+def weights_file(path: Path) -> Path:
+    """The file holding a resolved source's networks: the checkpoint itself, or a model folder's weights."""
+    return path / WEIGHTS_NAME if path.is_dir() else path
+
+
 def network_settings(path: Path) -> dict[str, Any]:
     """The training settings that shape the source's networks (architecture, its parameters, latent size), so a
     fine-tuning run builds networks that fit without being told; empty for a checkpoint outside its run folder."""
