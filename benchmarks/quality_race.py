@@ -107,6 +107,18 @@ def variant_settings(contestant: str) -> dict[str, Any]:
     return settings
 
 
+def canonical_contestant(contestant: str) -> str:
+    """One name per contestant: variants that change disjoint settings are written in sorted order
+    (``gallop+seed1+ada`` is ``gallop+ada+seed1``, and resumes its recorded row); where two share a setting
+    the order decides it, so it is kept."""
+    arch, *variants = contestant.split("+")
+    variant_settings(contestant)  # an unknown variant is named before anything else
+    keys = [key for variant in variants for key in VARIANTS[variant]]
+    if len(keys) != len(set(keys)):
+        return contestant
+    return "+".join([arch, *sorted(variants)])
+
+
 def contestant_settings(contestant: str) -> dict[str, Any]:
     """``arch`` or ``arch+variant...`` as training settings over the architecture's defaults."""
     return {"architecture": contestant.partition("+")[0], **variant_settings(contestant)}
@@ -355,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     keep_freed_memory()  # as the muybridge command does, so the figures are the command's
     torch.set_num_threads(1)
     signal.signal(signal.SIGTERM, interrupt)
-    archs = [a.strip() for a in args.archs.split(",") if a.strip()]
+    archs = list(dict.fromkeys(canonical_contestant(a.strip()) for a in args.archs.split(",") if a.strip()))
     for contestant in archs:
         resolve_config(None, contestant_settings(contestant))  # an unknown name stops here, not hours later
     milestones = sorted(float(m) for m in args.milestones.split(","))

@@ -38,3 +38,14 @@ def test_a_later_variant_wins_a_shared_setting(race, monkeypatch: pytest.MonkeyP
 def test_an_unknown_variant_is_named(race) -> None:
     with pytest.raises(SystemExit, match="unknown variant 'adaa' in 'gallop\\+ada\\+adaa'"):
         race.contestant_settings("gallop+ada+adaa")
+
+
+def test_one_name_per_contestant(race, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Disjoint variants in any order are one contestant (the recorded row's name); shared settings keep order."""
+    assert race.canonical_contestant("gallop+seed1+ada") == "gallop+ada+seed1"
+    assert race.canonical_contestant("gallop+ada+seed1") == "gallop+ada+seed1"
+    assert race.canonical_contestant("dcgan") == "dcgan"
+    monkeypatch.setitem(race.VARIANTS, "slow", {"lr_g": 1e-3, "seed": 4})
+    assert race.canonical_contestant("gallop+slow+seed1") == "gallop+slow+seed1"
+    with pytest.raises(SystemExit, match="unknown variant 'adaa'"):
+        race.canonical_contestant("gallop+adaa+ada")
