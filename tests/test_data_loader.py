@@ -36,6 +36,20 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> PreparedDataset:
     return open_dataset(root / "ds")
 
 
+@pytest.fixture(scope="module")
+def lopsided(tmp_path_factory: pytest.TempPathFactory) -> PreparedDataset:
+    """37 pictures as above, 7 in class "few" (every sixth) and 30 in class "many"."""
+    root = tmp_path_factory.mktemp("lopsided")
+    for index in range(COUNT):
+        pixels = np.zeros((32, 32, 3), dtype=np.uint8)
+        pixels[:, :16] = left_colour(index)
+        folder = root / "src" / ("few" if index % 6 == 0 else "many")
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(folder / f"{index:03d}.png")
+    prepare_dataset([root / "src"], root / "ds", size=SIZE, workers=1)
+    return open_dataset(root / "ds")
+
+
 def identities(images: torch.Tensor) -> list[tuple[int, int, int]]:
     """The unique colour of each batch image, read from whichever corner is not black."""
     pixels = ((images + 1) * 127.5).round().to(torch.uint8)
@@ -116,6 +130,38 @@ def test_ranks_get_disjoint_shards_of_each_epoch(dataset: PreparedDataset) -> No
     shards = [identities(next(loader)[0]) for loader in loaders]
     seen = [colour for shard in shards for colour in shard]
     assert len(seen) == len(set(seen)) == world * per_rank
+
+
+def test_a_balanced_epoch_shows_each_class_as_often_as_the_largest(lopsided: PreparedDataset) -> None:
+    few = {left_colour(i) for i in range(0, COUNT, 6)}
+    loader = BatchLoader(lopsided, batch_size=60, seed=4, balance=True)  # 2 classes x 30
+    assert loader.epoch_length == 60
+    images, labels = next(loader)
+    seen = identities(images)
+    assert labels.tolist().count(0) == labels.tolist().count(1) == 30
+    counts = {colour: seen.count(colour) for colour in set(seen)}
+    assert all(counts[colour] in (4, 5) for colour in few), "7 photos fill 30 places: none twice before all once"
+    assert sorted(c for colour, c in counts.items() if colour not in few) == [1] * 30
+    assert loader.state_dict()["epoch"] == 1
+    # Unbalanced, the same photos are each shown once per epoch.
+    plain = BatchLoader(lopsided, batch_size=COUNT, seed=4)
+    assert plain.epoch_length == COUNT and next(plain)[1].tolist().count(0) == 7
+
+
+def test_balanced_batches_resume_exactly_and_shard_disjointly(lopsided: PreparedDataset) -> None:
+    original = BatchLoader(lopsided, batch_size=16, seed=9, balance=True)
+    take(original, 5)  # 80 images: past the 60-image epoch
+    state = json.loads(json.dumps(original.state_dict()))
+    restored = BatchLoader(lopsided, batch_size=16, seed=0, balance=True)
+    restored.load_state_dict(state)
+    for (x_expected, y_expected), (x_got, y_got) in zip(take(original, 6), take(restored, 6), strict=True):
+        assert torch.equal(x_expected, x_got) and torch.equal(y_expected, y_got)
+    with pytest.raises(MuybridgeError, match="balance"):
+        BatchLoader(lopsided, batch_size=16).load_state_dict(state)
+    # Two ranks split one balanced epoch: together they show it once.
+    ranks = [BatchLoader(lopsided, batch_size=30, seed=2, rank=r, world_size=2, balance=True) for r in (0, 1)]
+    labels = torch.cat([next(loader)[1] for loader in ranks])
+    assert labels.tolist().count(0) == labels.tolist().count(1) == 30
 
 
 def test_bad_loader_arguments(dataset: PreparedDataset) -> None:

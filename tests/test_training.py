@@ -114,6 +114,14 @@ def test_ticks_keep_the_run_schedule_across_a_resume(tiny_dataset: Path, tmp_pat
     assert [row["kimg"] for row in metrics(interrupted)] == ticks
 
 
+def test_class_balance_reaches_the_batches(tiny_dataset: Path, tmp_path: Path) -> None:
+    """The setting is the loader's (whose balanced epochs test_data_loader checks), kept in the checkpoint."""
+    for balance in (True, False):
+        result = run_training(tiny_dataset, tmp_path / str(balance), kimg=0.016, class_balance=balance)
+        assert result.checkpoint is not None
+        assert ckpt.read_checkpoint(result.checkpoint)[1]["loader"]["balance"] is balance
+
+
 def test_existing_run_needs_resume(tiny_dataset: Path, tmp_path: Path) -> None:
     run_training(tiny_dataset, tmp_path / "run", kimg=0.016)
     with pytest.raises(MuybridgeError, match="--resume"):

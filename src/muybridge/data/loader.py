@@ -7,7 +7,9 @@ spin-wait badly on a busy 2-core machine (measured 6-40x slower there), and trai
 
 Each epoch has its own permutation and flip draws, both derived from ``(seed, epoch)`` only, so
 ``(epoch, position)`` is the whole state: a restored loader yields exactly the batches the original would
-have. With ``world_size > 1`` every rank takes the strided shard ``perm[rank::world_size]`` (truncated to
+have. With ``balance`` an epoch shows every class as often as the largest one: each class's images in
+permutations laid end to end (a small class's photos repeat, none twice before all once), all classes shuffled
+together. With ``world_size > 1`` every rank takes the strided shard ``perm[rank::world_size]`` (truncated to
 equal length) of the same permutation, so shards are disjoint. Batches run across epoch boundaries, so every
 batch is full.
 """
@@ -29,7 +31,8 @@ MIRROR_BYTES = 2 * 2**30
 
 class BatchLoader:
     def __init__(self, dataset: PreparedDataset, split: str | None = "train", batch_size: int = 64,
-                 seed: int = 0, flip: bool = True, rank: int = 0, world_size: int = 1) -> None:
+                 seed: int = 0, flip: bool = True, rank: int = 0, world_size: int = 1,
+                 balance: bool = False) -> None:
         if batch_size < 1:
             raise MuybridgeError(f"batch size must be at least 1, got {batch_size}")
         if not 0 <= rank < world_size:
@@ -44,9 +47,11 @@ class BatchLoader:
         if self.mirrored:
             self.pixels = np.concatenate([self.pixels, self.pixels[..., ::-1]])
         self.labels = np.ascontiguousarray(dataset.labels(split), dtype=np.int64)
-        self.split, self.batch_size, self.flip = split, batch_size, flip
+        self.split, self.batch_size, self.flip, self.balance = split, batch_size, flip, balance
         self.rank, self.world_size = rank, world_size
-        self.per_rank = self.count // world_size
+        class_counts = np.bincount(self.labels)
+        self.epoch_length = int(np.count_nonzero(class_counts) * class_counts.max()) if balance else self.count
+        self.per_rank = self.epoch_length // world_size
         self.seed, self.epoch, self.position = int(seed), 0, 0
         self._epoch_order: tuple[int, np.ndarray, np.ndarray] | None = None
 
@@ -72,11 +77,12 @@ class BatchLoader:
 
     def state_dict(self) -> dict[str, Any]:
         return {"seed": self.seed, "epoch": self.epoch, "position": self.position, "split": self.split,
-                "batch_size": self.batch_size, "world_size": self.world_size, "count": self.count}
+                "batch_size": self.batch_size, "world_size": self.world_size, "count": self.count,
+                "balance": self.balance}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from ``state``; refuses a state taken on a different split size or world size."""
-        for key in ("count", "world_size"):
+        for key in ("count", "world_size", "balance"):
             if key in state and state[key] != getattr(self, key):
                 raise MuybridgeError(f"cannot resume the data loader: saved {key} {state[key]} differs from "
                                      f"the current {getattr(self, key)}")
@@ -102,11 +108,23 @@ class BatchLoader:
         """This rank's share of the current epoch's permutation and flip draws (cached per epoch)."""
         if self._epoch_order is None or self._epoch_order[0] != self.epoch:
             generator = torch.Generator().manual_seed(_epoch_seed(self.seed, self.epoch))
-            permutation = torch.randperm(self.count, generator=generator)
-            flips = torch.rand(self.count, generator=generator) < 0.5
+            permutation = _balanced_order(self.labels, generator) if self.balance \
+                else torch.randperm(self.count, generator=generator)
+            flips = torch.rand(self.epoch_length, generator=generator) < 0.5
             shard = slice(self.rank, self.per_rank * self.world_size, self.world_size)
             self._epoch_order = (self.epoch, permutation[shard].numpy(), flips[shard].numpy())
         return self._epoch_order[1], self._epoch_order[2]
+
+
+def _balanced_order(labels: np.ndarray, generator: torch.Generator) -> torch.Tensor:
+    """Indices showing each class present as often as the largest: per class, permutations of its images laid
+    end to end and cut to that length; then all of them shuffled together."""
+    per_class = [torch.from_numpy(np.flatnonzero(labels == label)) for label in np.unique(labels)]
+    longest = max(len(indices) for indices in per_class)
+    drawn = [indices[torch.cat([torch.randperm(len(indices), generator=generator)
+                                for _ in range(-(-longest // len(indices)))])[:longest]] for indices in per_class]
+    merged = torch.cat(drawn)
+    return merged[torch.randperm(len(merged), generator=generator)]
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:

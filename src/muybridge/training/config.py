@@ -23,6 +23,9 @@ class TrainConfig:
     lr_d: float = 2e-3
     betas: tuple[float, float] = (0.0, 0.99)
     batch: int = 32
+    #: Show every class as often as the largest one (a smaller class's photos repeat more often), so a class
+    #: with fewer photos is not also drawn, and judged, less often; off: each photo once per epoch.
+    class_balance: bool = False
     augment: list[str] = field(default_factory=lambda: ["color", "translation", "cutout"])
     #: ADA: the mean sign of D's logits on reals the augmentation probability steers to (StyleGAN2-ADA: 0.6);
     #: 0: off, every augmentation reaches every image.

@@ -108,7 +108,7 @@ class Trainer:
             raise MuybridgeError(f"batch {config.batch} does not divide evenly over {world.size} processes")
         self.batch = config.batch // world.size
         self.loader = BatchLoader(self.dataset, split="train", batch_size=self.batch, seed=config.seed,
-                                  flip=True, rank=world.rank, world_size=world.size)
+                                  flip=True, rank=world.rank, world_size=world.size, balance=config.class_balance)
         self.rng = torch.Generator().manual_seed(config.seed * 7919 + world.rank)
         self.step = 0
         self.nimg = 0
