@@ -75,7 +75,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "seed1": {"seed": 1},
     # StyleGAN2-ADA's adaptive augmentation: the probability starts at 0 and steers D's sign on reals to 0.6.
     "ada": {"ada_target": 0.6},
-    # Class-balanced batches (a track of several classes): dogs, fewer than cats, drawn as often as cats.
+    # Class-balanced batches (a track of several classes): the smaller class drawn as often as the larger.
     "balanced": {"class_balance": True},
 }
 GRID_COLUMNS, GRID_ROWS = 8, 4

@@ -89,11 +89,13 @@ def train_command(run_dir: Path, data: Path, run: dict[str, Any]) -> str:
     defaults = dataclasses.asdict(resolve_config(None, {"architecture": config["architecture"]}))
     changed = {k: v for k, v in config.items()
                if k not in RESUMABLE_OVERRIDES | {"params", "precision"} and json.dumps(v) != json.dumps(defaults[k])}
-    init = " --init-from default" if "init_from" in run else ""
+    init = f" --init-from {Path(run['init_from']).name}" if "init_from" in run else ""
     line = (f"muybridge train --data work/{data.name} --out {run_dir}{init} --eval-kimg {config['eval_kimg']:g} "
             f"--eval-n {config['eval_n']} --threads 1")
     if changed:
         line += f" --config settings.yaml      # settings.yaml: {json.dumps(changed)}"
+    if run.get("init_from_sha256"):  # a zoo name is re-bundled over time: which version it was
+        line += f"\n# started from weights with sha256 {run['init_from_sha256']}"
     return line + "\n# resumed with --resume across sessions"
 
 def table(result: dict, label: str) -> str:

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from muybridge.data import BatchLoader, PreparedDataset, open_dataset, prepare_dataset
+from muybridge.data import loader as loader_module
 from muybridge.errors import MuybridgeError
 
 COUNT = 37
@@ -158,10 +159,28 @@ def test_balanced_batches_resume_exactly_and_shard_disjointly(lopsided: Prepared
         assert torch.equal(x_expected, x_got) and torch.equal(y_expected, y_got)
     with pytest.raises(MuybridgeError, match="balance"):
         BatchLoader(lopsided, batch_size=16).load_state_dict(state)
-    # Two ranks split one balanced epoch: together they show it once.
+    # Two ranks take the alternate positions of the one balanced epoch a single process would see.
+    whole, _ = BatchLoader(lopsided, batch_size=60, seed=2, balance=True)._order()
     ranks = [BatchLoader(lopsided, batch_size=30, seed=2, rank=r, world_size=2, balance=True) for r in (0, 1)]
-    labels = torch.cat([next(loader)[1] for loader in ranks])
-    assert labels.tolist().count(0) == labels.tolist().count(1) == 30
+    for rank, loader in enumerate(ranks):
+        assert np.array_equal(loader._order()[0], whole[rank::2])
+        assert next(loader)[1].tolist() == [int(i % 6 != 0) for i in picture_numbers(lopsided, whole[rank::2])]
+
+
+def picture_numbers(dataset: PreparedDataset, positions: np.ndarray) -> list[int]:
+    """The picture numbers (file names) at the given positions of the dataset's train split."""
+    colour_to_index = {left_colour(i): i for i in range(COUNT)}
+    pixels = dataset.images("train")[positions]
+    return [colour_to_index[tuple(int(v) for v in row[0, 0])] for row in pixels]
+
+
+def test_unbalanced_epochs_are_the_seeded_permutation(dataset: PreparedDataset) -> None:
+    """Pinned to what the loader drew before balancing existed, so runs started then resume exactly."""
+    loader = BatchLoader(dataset, batch_size=8, seed=5)
+    generator = torch.Generator().manual_seed(loader_module._epoch_seed(5, 0))
+    order, flips = loader._order()
+    assert np.array_equal(order, torch.randperm(COUNT, generator=generator).numpy())
+    assert np.array_equal(flips, (torch.rand(COUNT, generator=generator) < 0.5).numpy())
 
 
 def test_bad_loader_arguments(dataset: PreparedDataset) -> None:

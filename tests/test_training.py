@@ -466,6 +466,8 @@ def test_config_errors_are_one_line(tmp_path: Path) -> None:
         resolve_config(None, {"architecture": "stylegan9"})
     with pytest.raises(MuybridgeError, match="has no parameter width"):
         resolve_config(None, {"params": {"width": 3}})
+    with pytest.raises(MuybridgeError, match="class_balance must be true or false, got 'false'"):
+        resolve_config({"class_balance": "false"})  # a string would be truthy
 
 
 def test_progress_counts_in_the_unit_of_the_given_length(tiny_dataset: Path, tmp_path: Path) -> None:

@@ -28,14 +28,15 @@ def cache_dir(kind: str) -> Path:
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
-    """The sha256 of a file's bytes, read in blocks and remembered per (path, size, mtime) in this process:
-    model weights and the Inception network are tens of MB, and are checked more than once."""
+    """The sha256 of a file's bytes, read in blocks and remembered in this process while the file is unchanged:
+    model weights and the Inception network are tens of MB, and are checked more than once. The inode change
+    time is in the key because no writer can set it (a copy that keeps size and mtime still changes it)."""
     stat = os.stat(path)
-    return _sha256_of(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+    return _sha256_of(str(Path(path).resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
 
 
 @functools.lru_cache(maxsize=16)
-def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
+def _sha256_of(path: str, inode: int, size: int, mtime_ns: int, ctime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

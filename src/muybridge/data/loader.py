@@ -5,13 +5,13 @@ they fit in ``MIRROR_BYTES`` (then a flipped sample is just index ``i + N``); a 
 conversion to float. Batches are assembled with NumPy, which is single-threaded: torch's intra-op threads
 spin-wait badly on a busy 2-core machine (measured 6-40x slower there), and training owns those threads.
 
-Each epoch has its own permutation and flip draws, both derived from ``(seed, epoch)`` only, so
-``(epoch, position)`` is the whole state: a restored loader yields exactly the batches the original would
-have. With ``balance`` an epoch shows every class as often as the largest one: each class's images in
-permutations laid end to end (a small class's photos repeat, none twice before all once), all classes shuffled
-together. With ``world_size > 1`` every rank takes the strided shard ``perm[rank::world_size]`` (truncated to
-equal length) of the same permutation, so shards are disjoint. Batches run across epoch boundaries, so every
-batch is full.
+Each epoch has its own permutation and flip draws, both derived from ``(seed, epoch)`` only, so ``(epoch,
+position)`` is the whole state: a restored loader yields exactly the batches the original would have. With
+``balance`` an epoch shows every class as often as the largest one: each class's images in permutations laid end
+to end (a small class's photos repeat, none twice before all once), all classes shuffled together. With
+``world_size > 1`` every rank takes the strided shard ``perm[rank::world_size]`` (truncated to equal length) of
+the same permutation, so shards are disjoint (in positions: a balanced epoch's repeated photo may reach two
+ranks). Batches run across epoch boundaries, so every batch is full.
 """
 
 from __future__ import annotations
@@ -49,8 +49,9 @@ class BatchLoader:
         self.labels = np.ascontiguousarray(dataset.labels(split), dtype=np.int64)
         self.split, self.batch_size, self.flip, self.balance = split, batch_size, flip, balance
         self.rank, self.world_size = rank, world_size
-        class_counts = np.bincount(self.labels)
-        self.epoch_length = int(np.count_nonzero(class_counts) * class_counts.max()) if balance else self.count
+        #: The images of each class present, for balanced epochs of (classes x the largest class's count).
+        self.class_indices = [np.flatnonzero(self.labels == label) for label in np.unique(self.labels)]
+        self.epoch_length = len(self.class_indices) * max(map(len, self.class_indices)) if balance else self.count
         self.per_rank = self.epoch_length // world_size
         self.seed, self.epoch, self.position = int(seed), 0, 0
         self._epoch_order: tuple[int, np.ndarray, np.ndarray] | None = None
@@ -81,7 +82,8 @@ class BatchLoader:
                 "balance": self.balance}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue from ``state``; refuses a state taken on a different split size or world size."""
+        """Continue from ``state``; refuses a state taken on a different split size, world size or balance."""
+        state = {"balance": False, **state}  # states written before balancing existed were unbalanced
         for key in ("count", "world_size", "balance"):
             if key in state and state[key] != getattr(self, key):
                 raise MuybridgeError(f"cannot resume the data loader: saved {key} {state[key]} differs from "
@@ -108,7 +110,7 @@ class BatchLoader:
         """This rank's share of the current epoch's permutation and flip draws (cached per epoch)."""
         if self._epoch_order is None or self._epoch_order[0] != self.epoch:
             generator = torch.Generator().manual_seed(_epoch_seed(self.seed, self.epoch))
-            permutation = _balanced_order(self.labels, generator) if self.balance \
+            permutation = _balanced_order(self.class_indices, generator) if self.balance \
                 else torch.randperm(self.count, generator=generator)
             flips = torch.rand(self.epoch_length, generator=generator) < 0.5
             shard = slice(self.rank, self.per_rank * self.world_size, self.world_size)
@@ -116,13 +118,13 @@ class BatchLoader:
         return self._epoch_order[1], self._epoch_order[2]
 
 
-def _balanced_order(labels: np.ndarray, generator: torch.Generator) -> torch.Tensor:
-    """Indices showing each class present as often as the largest: per class, permutations of its images laid
-    end to end and cut to that length; then all of them shuffled together."""
-    per_class = [torch.from_numpy(np.flatnonzero(labels == label)) for label in np.unique(labels)]
-    longest = max(len(indices) for indices in per_class)
-    drawn = [indices[torch.cat([torch.randperm(len(indices), generator=generator)
-                                for _ in range(-(-longest // len(indices)))])[:longest]] for indices in per_class]
+def _balanced_order(class_indices: list[np.ndarray], generator: torch.Generator) -> torch.Tensor:
+    """Indices showing each class as often as the largest: per class, permutations of its images laid end to end
+    and cut to that length; then all of them shuffled together."""
+    longest = max(map(len, class_indices))
+    drawn = [torch.from_numpy(indices)[torch.cat([torch.randperm(len(indices), generator=generator)
+                                                  for _ in range(-(-longest // len(indices)))])[:longest]]
+             for indices in class_indices]
     merged = torch.cat(drawn)
     return merged[torch.randperm(len(merged), generator=generator)]
 

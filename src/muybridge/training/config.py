@@ -152,6 +152,8 @@ def validate(config: TrainConfig) -> None:
     arch = get_architecture(config.architecture)(64, 1, config.latent_dim, config.params)  # rejects unknown params
     if config.fade_kimg < 0:
         raise MuybridgeError(f"fade_kimg must be at least 0, got {config.fade_kimg}")
+    if not isinstance(config.class_balance, bool):
+        raise MuybridgeError(f"class_balance must be true or false, got {config.class_balance!r}")
     if not 0.0 <= config.pose_p <= 1.0 or config.pose_strength < 0:
         raise MuybridgeError(f"pose_p must be in [0, 1] and pose_strength at least 0, got {config.pose_p} "
                              f"and {config.pose_strength}")

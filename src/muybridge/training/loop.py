@@ -28,7 +28,7 @@ from PIL import Image
 
 from muybridge.data import BatchLoader, PreparedDataset, open_dataset
 from muybridge.errors import MuybridgeError
-from muybridge.files import atomic_path, file_sha256
+from muybridge.files import atomic_path
 from muybridge.generator import Generator
 from muybridge.metrics.evaluation import quick_kid
 from muybridge.models import Networks, build_networks, get_architecture
@@ -53,7 +53,7 @@ from muybridge.training.losses import get_loss, gradient_penalty
 from muybridge.training.run import RUN_FILE as RUN_FILE  # RUN_FILE and read_run: still importable from here
 from muybridge.training.run import RunFolder
 from muybridge.training.run import read_run as read_run
-from muybridge.training.warm_start import WarmStart, fit_states, read_source, resolve_source, weights_file
+from muybridge.training.warm_start import WarmStart, fit_states, read_source, resolve_source
 
 SAMPLE_SEEDS = list(range(8))
 
@@ -340,7 +340,7 @@ class Diverged(Exception):
 
 
 def prepare_run(data_dir: Path, run_dir: Path, config: TrainConfig, resume: bool,
-                init_from: Path | None = None) -> TrainConfig:
+                init_from: WarmStart | None = None) -> TrainConfig:
     """Create the run folder, or check it on resume (``config`` then comes from :func:`resume_config`)."""
     folder = RunFolder(run_dir)
     dataset = open_dataset(data_dir)
@@ -359,8 +359,8 @@ def prepare_run(data_dir: Path, run_dir: Path, config: TrainConfig, resume: bool
         "model": model_config(config, dataset.classes, dataset.resolution),
     }
     if init_from is not None:  # the path, and the bytes it held: a zoo name or a run folder changes over time
-        run["init_from"] = str(init_from)
-        run["init_from_sha256"] = file_sha256(weights_file(init_from))
+        run["init_from"] = str(init_from.path)
+        run["init_from_sha256"] = init_from.sha256
     folder.write(run)
     return config
 
@@ -423,7 +423,7 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, *, kim
     start_states = fit_states(source, model_config(config, dataset.classes, dataset.resolution)) if source else None
     evaluate = held_out_kid(config, dataset)
     if world.is_main:
-        config = prepare_run(data_dir, run_dir, config, resume, source.path if source else None)
+        config = prepare_run(data_dir, run_dir, config, resume, source)
     barrier(world)
     if not world.is_main:
         run = RunFolder(run_dir)

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from muybridge.errors import MuybridgeError
+from muybridge.files import file_sha256
 from muybridge.generator import resolve_model_path
 from muybridge.models import Architecture, build_networks, get_architecture
 from muybridge.models.config import ModelConfig, as_model_config
@@ -44,6 +45,8 @@ class WarmStart:
     classes: list[str] | None
     #: The resolution its networks were trained at (``None``: a checkpoint outside its run folder).
     resolution: int | None = None
+    #: sha256 of the weights file, taken when it was read: a run records which bytes it started from.
+    sha256: str = ""
 
 
 def resolve_source(text: str | Path) -> Path:
@@ -83,16 +86,19 @@ def network_settings(path: Path) -> dict[str, Any]:
 def read_source(path: Path) -> WarmStart:
     """The networks and classes of a checkpoint file or a model folder (see :func:`resolve_source`)."""
     if path.is_dir():
-        tensors = read_weights(path / WEIGHTS_NAME)
+        tensors = read_weights(weights_file(path))
+        sha256 = file_sha256(weights_file(path))
         states = {name: _strip(tensors, part + ".") for name, part in TRAINER_PARTS.items()}
         model = read_config(path)
-        return WarmStart(path, states, list(model.classes), model.resolution)
+        return WarmStart(path, states, list(model.classes), model.resolution, sha256)
     tensors, _ = ckpt.read_checkpoint(path)
+    sha256 = file_sha256(path)
     run = RunFolder.of_checkpoint(path)
     record = run.read() if run is not None else None
     classes = record["dataset"]["classes"] if record is not None else None
     resolution = as_model_config(record["model"]).resolution if record is not None else None
-    return WarmStart(path, {name: _strip(tensors, name + ".") for name in TRAINER_PARTS}, classes, resolution)
+    return WarmStart(path, {name: _strip(tensors, name + ".") for name in TRAINER_PARTS}, classes, resolution,
+                     sha256)
 
 
 def _strip(tensors: State, prefix: str) -> State | None:
