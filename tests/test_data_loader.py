@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,33 +23,29 @@ def left_colour(index: int) -> tuple[int, int, int]:
     return (index * 7 % 256, 255 - index * 5 % 256, (index * 13 + 60) % 256)
 
 
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> PreparedDataset:
-    """37 pictures whose left half has a colour unique to the picture and whose right half is black,
-    all in the train split; class = index parity."""
-    root = tmp_path_factory.mktemp("loader")
+def coloured_dataset(root: Path, class_of: Callable[[int], str]) -> PreparedDataset:
+    """37 pictures whose left half has a colour unique to the picture and whose right half is black, all in
+    the train split, picture ``i`` in class ``class_of(i)``."""
     for index in range(COUNT):
         pixels = np.zeros((32, 32, 3), dtype=np.uint8)
         pixels[:, :16] = left_colour(index)
-        folder = root / "src" / ("even" if index % 2 == 0 else "odd")
+        folder = root / "src" / class_of(index)
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(pixels).save(folder / f"{index:03d}.png")
     prepare_dataset([root / "src"], root / "ds", size=SIZE, workers=1)
     return open_dataset(root / "ds")
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> PreparedDataset:
+    """Class = index parity."""
+    return coloured_dataset(tmp_path_factory.mktemp("loader"), lambda i: "even" if i % 2 == 0 else "odd")
 
 
 @pytest.fixture(scope="module")
 def lopsided(tmp_path_factory: pytest.TempPathFactory) -> PreparedDataset:
-    """37 pictures as above, 7 in class "few" (every sixth) and 30 in class "many"."""
-    root = tmp_path_factory.mktemp("lopsided")
-    for index in range(COUNT):
-        pixels = np.zeros((32, 32, 3), dtype=np.uint8)
-        pixels[:, :16] = left_colour(index)
-        folder = root / "src" / ("few" if index % 6 == 0 else "many")
-        folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(pixels).save(folder / f"{index:03d}.png")
-    prepare_dataset([root / "src"], root / "ds", size=SIZE, workers=1)
-    return open_dataset(root / "ds")
+    """7 pictures in class "few" (every sixth) and 30 in class "many"."""
+    return coloured_dataset(tmp_path_factory.mktemp("lopsided"), lambda i: "few" if i % 6 == 0 else "many")
 
 
 def identities(images: torch.Tensor) -> list[tuple[int, int, int]]:
