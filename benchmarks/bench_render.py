@@ -7,12 +7,16 @@ Writes benchmarks/results/render.json and render.md. Without --model it measures
 * CPU limit: the best of 3 2048×2048 fp32 matmuls, in GFLOP/s.
 * Rounds: this shared machine's speed drifts by a fifth between minutes, so the benchmark runs 7 rounds, each
   timing the matmul limit and, right after it, one pass per path (the decoder at batch 1 and 64; the public
-  ``Generator.decode`` in fp32 and, on a CPU with native bf16, with bf16 convolutions); a ratio compares speeds
-  of the same moment. The table gives the medians over rounds, and the CPU's model and extensions.
+  ``Generator.decode`` in fp32 and, in each reduced precision this CPU runs natively (bf16, fp16), with its
+  convolutions in that precision); a ratio compares speeds of the same moment. The table gives the medians over
+  rounds, and the CPU's model and extensions.
 * "of limit" = frames/s × FLOPs per frame ÷ that round's matmul rate.
+* Reduced precisions: each one's error against fp32 on the probe characters (``Generator.trial_precision``; where the
+  CPU only emulates it, the error is the rounding's all the same and its speed is not reported) and what
+  ``auto`` chooses from them.
 * GIF loop: ``animate_to_file`` for 96 frames at 24 fps (render + encode), after the model is loaded;
   the CLI figure runs ``muybridge animate loop`` in a fresh process (Python start, imports, model load): once
-  with an empty cache folder (on a CPU with native bf16 that run measures the model's bf16 error) and the median
+  with an empty cache folder (on a CPU with a native reduced precision that run tries it on the model) and the median
   of 3 runs after it (the error remembered), and beside it a fresh Python that only imports torch: the floor
   of any render through PyTorch.
 """
@@ -40,7 +44,7 @@ from muybridge.animation.modes import animate_to_file, loop_builder
 from muybridge.files import CACHE_ENV
 from muybridge.generator import DECODE_CHUNK, Generator
 from muybridge.memory import keep_freed_memory
-from muybridge.precision import ERROR_BOUND, PROBE_COUNT, choose_precision, cpu_description, native_bf16
+from muybridge.precision import ERROR_BOUND, PROBE_COUNT, REDUCED, choose_precision, cpu_description, native
 
 RESULTS = Path(__file__).parent / "results"
 ROUNDS = 7
@@ -54,12 +58,14 @@ HEADER = [
     "first. Command: `.venv/bin/python benchmarks/bench_render.py` (add `--model M` for another model).", "",
     "Where the time goes: the decoder's convolutions alone run near the matmul limit; the passes between "
     "them (modulation, demodulation, bias, activation, blur, RGB skips) take the rest, a larger share on a "
-    "CPU whose matrix units are faster (the Xeon). bf16 convolutions are faster still but move some pixels by "
-    "more than the bound, so `auto` keeps fp32 for the bundled model (`muybridge version --verbose` says what "
-    "it chose and why). A command's start is bounded below by a fresh Python's `import torch` (the last "
-    "row), most of what the CLI spends before its first frame; the rest is the model's load, the first "
-    "decode and the encoding. On a CPU with native bf16 the first run of a model also measures its bf16 "
-    "error (two batches of decoding); later runs read it from the cache folder.", "",
+    "CPU whose matrix units are faster (the Xeon). Reduced-precision convolutions are faster still where the "
+    "CPU runs them natively; bf16 moves some pixels by more than the bound, fp16 (11 mantissa bits to bf16's 8) "
+    "stays within it, and `auto` takes the fastest native one that stays within the bound and is faster than "
+    "fp32 (`muybridge version --verbose` says what it chose and why). A command's start is bounded below by a "
+    "fresh Python's `import torch` (the last row), most of what the CLI spends before its first frame; the rest "
+    "is the model's load, the first decode and the encoding. On a CPU with a native reduced precision the first "
+    "run of a model also tries it (four batches of decoding); later runs read the verdict from the cache "
+    "folder.", "",
 ]
 
 
@@ -138,12 +144,13 @@ def frames_per_second(run: Callable[[], None], frames: int) -> float:
 
 
 def passes(generator: Generator, session: Any | None) -> dict[str, tuple[Callable[[], None], int]]:
-    """What is timed, by row label: the decoder at batch 1 and 64, the public decode in fp32 and, where the
-    CPU runs bf16 natively (elsewhere it is emulated and slower), in bf16; onnxruntime at batch 1 and 64."""
+    """What is timed, by row label: the decoder at batch 1 and 64, the public decode in fp32 and in each reduced
+    precision this CPU runs natively (elsewhere it is emulated and slower); onnxruntime at batch 1 and 64."""
     rows = {f"decoder, batch {batch}": (decoder_pass(generator, batch, frames), frames) for batch, frames in BATCHES}
     rows[f"Generator.decode, batch {DECODE_CHUNK}, fp32"] = (public_pass(generator, "fp32", 256), 256)
-    if native_bf16():
-        rows[f"Generator.decode, batch {DECODE_CHUNK}, bf16 convolutions"] = (public_pass(generator, "bf16", 256), 256)
+    for precision in filter(native, REDUCED):
+        rows[f"Generator.decode, batch {DECODE_CHUNK}, {precision} convolutions"] = (
+            public_pass(generator, precision, 256), 256)
     if session is not None:
         rows.update({f"onnxruntime (export-onnx), batch {batch}": (onnx_pass(session, generator, batch, frames), frames)
                      for batch, frames in BATCHES})
@@ -178,8 +185,8 @@ def main() -> None:
     flops = decoder_flops(generator)
     with tempfile.TemporaryDirectory() as onnx_dir:
         rows = measure_rounds(generator, flops, onnx_session(generator, Path(onnx_dir)))
-    bf16_error = generator.measure_bf16_error()
-    choice = choose_precision(lambda: bf16_error)
+    trials = {precision: generator.trial_precision(precision) for precision in REDUCED}
+    choice = choose_precision(trials.__getitem__)
     cpu = cpu_description()
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
@@ -196,10 +203,12 @@ def main() -> None:
         "cpu_count": os.cpu_count(), "load_average_at_start": load_average,
         "decoder_mflops_per_frame": flops / 1e6, "rounds": ROUNDS,
         "decode": rows, "gif_loop_4s_24fps_in_process_s": gif_in_process, "gif_loop_4s_24fps_cli_s": gif_cli,
-        "gif_loop_4s_24fps_cli_first_s": gif_cli_first, "native_bf16": native_bf16(),
-        "python_import_torch_s": import_torch,
-        "bf16_error_grey_levels": {"mean": bf16_error.mean, "largest": bf16_error.largest},
-        "bf16_bound": {"mean": ERROR_BOUND.mean, "largest": ERROR_BOUND.largest},
+        "gif_loop_4s_24fps_cli_first_s": gif_cli_first, "python_import_torch_s": import_torch,
+        "reduced_precision": {precision: {"mean": trial.error.mean, "largest": trial.error.largest,
+                                          "native": native(precision),
+                                          "speedup": trial.speedup if native(precision) else None}
+                              for precision, trial in trials.items()},
+        "bound": {"mean": ERROR_BOUND.mean, "largest": ERROR_BOUND.largest},
         "auto_precision": choice.precision, "auto_reason": choice.reason,
         "date": datetime.date.today().isoformat(),
     }
@@ -221,8 +230,9 @@ def cli_loop_seconds(model: str, folder: Path, cache: Path) -> float:
 def section(result: dict[str, Any]) -> list[str]:
     """One CPU's tables."""
     rows = result["decode"]
-    bf16, bound = result["bf16_error_grey_levels"], result["bf16_bound"]
-    first_run_note = " (measures the bf16 error)" if result.get("native_bf16") else ""
+    reduced, bound = reduced_precision(result), result.get("bound") or result["bf16_bound"]
+    native_here = any(entry["native"] for entry in reduced.values())
+    first_run_note = " (tries the reduced precisions)" if native_here else ""
     return [
         f"CPU: {result['cpu']}. Model: {result['model']}; {result['resolution']} px; torch threads "
         f"{result['torch_threads']} of {result['cpu_count']} CPUs (load average {result['load_average_at_start']:.1f} "
@@ -232,10 +242,15 @@ def section(result: dict[str, Any]) -> list[str]:
         *[f"| {r['path']} | {r['frames_per_s']:.1f} | {r['gflops']:.2f} | {r['matmul_gflops']:.1f} | "
           f"{r['of_limit']:.0%} |" for r in rows],
         "",
-        f"bf16 convolutions against fp32 on {PROBE_COUNT} characters: mean {bf16['mean']:.2f}, largest "
-        f"{bf16['largest']:.0f} grey levels (the bound: mean <= {bound['mean']:g} and largest <= "
-        f"{bound['largest']:g} grey levels). `Generator.load()` (precision auto) renders in "
-        f"**{result['auto_precision']}** there.",
+        f"Convolutions in a reduced precision against fp32 on {PROBE_COUNT} characters (the bound: mean <= "
+        f"{bound['mean']:g} and largest <= {bound['largest']:g} grey levels):", "",
+        "| precision | mean | largest | here |", "|---|---:|---:|---|",
+        *[f"| {precision} | {entry['mean']:.2f} | {entry['largest']:.0f} | "
+          + (f"native, {entry['speedup']:.2f}x fp32's speed |" if entry.get("speedup") else
+             "native |" if entry["native"] else "emulated |")
+          for precision, entry in reduced.items()],
+        "",
+        f"`Generator.load()` (precision auto) renders in **{result['auto_precision']}** there.",
         "",
         "| 4 s loop at 24 fps → GIF (96 frames) | seconds |", "|---|---:|",
         f"| in-process (render + encode, model loaded) | {result['gif_loop_4s_24fps_in_process_s']:.2f} |",
@@ -247,6 +262,13 @@ def section(result: dict[str, Any]) -> list[str]:
         *([f"| of which a fresh Python's `import torch` alone | {result['python_import_torch_s']:.2f} |"]
           if "python_import_torch_s" in result else []), "",
     ]
+
+
+def reduced_precision(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The reduced-precision trials of a result; results from before fp16 was tried have bf16's error alone."""
+    if "reduced_precision" in result:
+        return dict(result["reduced_precision"])
+    return {"bf16": {**result["bf16_error_grey_levels"], "native": bool(result.get("native_bf16"))}}
 
 
 if __name__ == "__main__":

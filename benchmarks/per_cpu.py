@@ -13,15 +13,19 @@ from muybridge.files import atomic_write_json, atomic_write_text
 
 
 def cpu_kind(cpu: str) -> str:
-    """The CPU model without its ISA flags: the key one result per kind of machine is kept under."""
-    return cpu.split(" (")[0]
+    """The CPU model and its vector and matrix extensions, without torch's kernel level: the key one result per
+    kind of machine is kept under. The hypervisor names every AMD machine here "AMD EPYC", so the extensions tell
+    the kinds apart (AVX2 alone, or AVX-512 with BF16)."""
+    name, _, rest = cpu.partition(" (")
+    extensions = rest.split(";")[0].removesuffix(")")
+    return f"{name} ({extensions})" if extensions else name
 
 
 def merged_results(path: Path, result: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The results on disk per CPU kind (an older single-result file counts as its CPU's, when it names one),
     with ``result`` replacing its own kind's."""
     on_disk = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    by_cpu = dict(on_disk.get("by_cpu", {}))
+    by_cpu = {cpu_kind(entry["cpu"]): entry for entry in on_disk.get("by_cpu", {}).values()}
     if "cpu" in on_disk:
         by_cpu.setdefault(cpu_kind(on_disk["cpu"]), on_disk)
     by_cpu[cpu_kind(result["cpu"])] = result

@@ -8,6 +8,7 @@ towards the origin (the mean of the prior), trading variety for typicality.
 from __future__ import annotations
 
 import difflib
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,10 @@ from muybridge.models.pose import POSE_DIM
 from muybridge.precision import (
     PROBE_COUNT,
     PrecisionChoice,
-    RenderError,
+    Trial,
     check_precision,
     choose_precision,
-    remembered_error,
+    remembered_trial,
     render_context,
     render_error,
 )
@@ -91,8 +92,9 @@ class Generator:
     def __init__(self, config: ModelConfig | Mapping[str, Any], decoder: torch.nn.Module,
                  encoder: torch.nn.Module, path: Path | None = None, precision: str = "auto") -> None:
         """``config`` may also be a dict such as training builds; it is checked like ``config.json``.
-        ``precision`` is how :meth:`decode` renders: ``fp32``, ``bf16`` or ``auto`` (bf16 only where it is
-        native and faithful for this model: :mod:`muybridge.precision`, decided on the first decode)."""
+        ``precision`` is how :meth:`decode` renders: ``fp32``, ``bf16``, ``fp16`` or ``auto`` (a reduced precision
+        only where it is native, faithful and faster for this model: :mod:`muybridge.precision`, decided on the first
+        decode)."""
         self.config = as_model_config(config)
         self.decoder = decoder.eval().requires_grad_(False)
         self.encoder = encoder.eval().requires_grad_(False)
@@ -156,23 +158,29 @@ class Generator:
 
     @property
     def precision_choice(self) -> PrecisionChoice:
-        """The precision :meth:`decode` renders in, and why (``auto`` measures this model on first use, or reads what
-        was measured before for these weights on this kind of CPU: :func:`~muybridge.precision.remembered_error`)."""
+        """The precision :meth:`decode` renders in, and why (``auto`` tries this model on first use, or reads what
+        was measured before for these weights on this kind of CPU: :func:`~muybridge.precision.remembered_trial`)."""
         if self._precision_choice is None:
             if self.requested_precision == "auto":
-                self._precision_choice = choose_precision(
-                    lambda: remembered_error(state_digest(self.decoder), self.measure_bf16_error))
+                digest = state_digest(self.decoder)
+                self._precision_choice = choose_precision(lambda precision: remembered_trial(
+                    digest, precision, lambda: self.trial_precision(precision)))
             else:
                 self._precision_choice = PrecisionChoice(self.requested_precision, "requested")
         return self._precision_choice
 
-    def measure_bf16_error(self) -> RenderError:
-        """bf16 frames against float32 frames of the same :data:`~muybridge.precision.PROBE_COUNT` characters
-        (seeds 0.., the classes in turn)."""
+    def trial_precision(self, precision: str) -> Trial:
+        """Frames in the reduced ``precision`` against float32 frames of the same
+        :data:`~muybridge.precision.PROBE_COUNT` characters (seeds 0.., the classes in turn), and how many times
+        as fast it decodes them (the second call each way, after a warm-up)."""
         classes = [self.classes[i % len(self.classes)] for i in range(PROBE_COUNT)]
         latents, weights = self.latents(range(PROBE_COUNT)), self.class_weights(classes)
-        exact = to_uint8(self.decode(latents, weights, precision="fp32"))
-        return render_error(exact, to_uint8(self.decode(latents, weights, precision="bf16")))
+        frames, seconds = {}, {}
+        for name in ("fp32", precision, "fp32", precision):
+            start = time.perf_counter()
+            frames[name] = to_uint8(self.decode(latents, weights, precision=name))
+            seconds[name] = time.perf_counter() - start
+        return Trial(render_error(frames["fp32"], frames[precision]), seconds["fp32"] / seconds[precision])
 
     @torch.inference_mode()
     def decode(self, latents: torch.Tensor, class_weights: torch.Tensor, truncation: float = 1.0,
@@ -180,7 +188,7 @@ class Generator:
         """Latents ``(N, latent_dim)`` + class weights ``(N, C)`` → images ``(N, 3, R, R)`` in [-1, 1].
 
         ``pose`` ``(N, 6)`` moves each character's head without changing who it is (see
-        :mod:`muybridge.models.pose`); None or zeros is the rest pose. ``precision`` (``fp32`` or ``bf16``)
+        :mod:`muybridge.models.pose`); None or zeros is the rest pose. ``precision`` (``fp32``, ``bf16`` or ``fp16``)
         overrides :attr:`precision_choice` for this call."""
         if latents.ndim != 2 or latents.shape[1] != self.latent_dim:
             raise MuybridgeError(f"latents must have shape (N, {self.latent_dim}), got {tuple(latents.shape)}")

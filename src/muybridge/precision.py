@@ -1,13 +1,19 @@
-"""Render precision: float32, or the decoder's convolutions in bfloat16 where that stays faithful.
+"""Render precision: float32, or the decoder's convolutions in a reduced precision where that is native, faithful
+and faster.
 
-On a CPU with AMX or AVX512-BF16 a bf16 convolution runs several times faster than a float32 one (Intel Xeon
-with AMX: the decoder's 8-px 3x3 convolution at batch 64 in 0.57 ms against 3.33). Rounding to bf16 changes
-pixels, so ``auto`` renders in bf16 only on such a CPU **and** only where this model's frames stay within
-:data:`ERROR_BOUND` of its float32 frames, measured on :data:`PROBE_COUNT` fixed characters (two batches of
-decoding) and remembered in the cache folder for these weights on this kind of CPU (:func:`remembered_error`), so
-a command pays for it once, not at every start. Otherwise everything runs in float32. Under bf16 only the
-convolutions are rounded: styles, demodulation, biases and the RGB layers stay float32 (the architecture marks
-them, e.g. ``gallop.full_precision``).
+Two reduced precisions are candidates (:data:`REDUCED`): bfloat16 (8-bit mantissa; AMX or AVX512-BF16) and
+float16 (11-bit mantissa; AMX-FP16 or AVX512-FP16). On such a CPU a reduced-precision convolution can run several
+times faster than a float32 one (Intel Xeon with AMX: the decoder's 8-px 3x3 convolution at batch 64 in 0.57 ms in
+bf16 against 3.33). Rounding changes pixels, so ``auto`` renders in a reduced precision only where this CPU runs it
+natively **and** this model's frames stay within :data:`ERROR_BOUND` of its float32 frames **and** it is measured
+at least :data:`MIN_SPEEDUP` times as fast as float32, on :data:`PROBE_COUNT` fixed characters. The trial (two
+batches of decoding each way) is remembered in the cache folder for these weights on this kind of CPU
+(:func:`remembered_trial`), so a command pays for it once, not at every start. Otherwise everything runs in
+float32. Under a reduced precision only the convolutions are rounded: styles, demodulation, biases and the RGB
+layers stay float32 (the architecture marks them, e.g. ``gallop.full_precision``).
+
+Measured on the bundled 64-px model (64 characters): bf16 moves pixels by mean 0.4-0.5, largest 10 grey levels
+(outside the bound), float16 by mean 0.07, largest 2 (inside it).
 """
 
 from __future__ import annotations
@@ -26,10 +32,18 @@ import torch
 from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_write_json, cache_dir
 
+#: The reduced precisions a decoder's convolutions may run in, and their dtypes.
+REDUCED = {"bf16": torch.bfloat16, "fp16": torch.float16}
 #: What ``Generator.load(precision=...)`` accepts.
-PRECISIONS = ("auto", "fp32", "bf16")
-#: Characters (seeds 0.., classes in turn) the error is measured on.
+PRECISIONS = ("auto", "fp32", *REDUCED)
+#: The CPU extensions (``torch.cpu.get_capabilities()`` names) that compute each reduced precision's products in
+#: hardware; elsewhere it is emulated and slower than float32.
+NATIVE_EXTENSIONS = {"bf16": ("amx_bf16", "avx512_bf16"), "fp16": ("amx_fp16", "avx512_fp16")}
+#: Characters (seeds 0.., classes in turn) a reduced precision is tried on.
 PROBE_COUNT = 64
+#: How much faster than float32 a reduced precision must be measured before ``auto`` takes it (the trial times
+#: one batch each way, so a margin keeps a noisy tie in float32).
+MIN_SPEEDUP = 1.1
 
 
 @dataclass(frozen=True)
@@ -51,7 +65,8 @@ ERROR_BOUND = ErrorBound()
 
 @dataclass(frozen=True)
 class RenderError:
-    """How far bf16 frames are from float32 ones: mean and largest absolute difference of uint8 pixels."""
+    """How far reduced-precision frames are from float32 ones: mean and largest absolute difference of uint8
+    pixels."""
 
     mean: float
     largest: int
@@ -60,18 +75,29 @@ class RenderError:
         return f"mean {self.mean:.2f}, largest {self.largest} grey levels"
 
 
-def native_bf16() -> bool:
-    """Whether this CPU computes bf16 matrix products in hardware (AMX tiles or AVX512-BF16); elsewhere bf16 is
-    emulated and slower than float32."""
-    cpu: Any = torch.cpu
-    probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
-    return any(bool(getattr(cpu, name, lambda: False)()) for name in probes)
+@dataclass(frozen=True)
+class Trial:
+    """A reduced precision tried on a model: its frames' error, and its speed as a multiple of float32's."""
+
+    error: RenderError
+    speedup: float
+
+
+def cpu_capabilities() -> dict[str, Any]:
+    """torch's view of this CPU: its name and which vector and matrix extensions it has."""
+    return dict(getattr(torch.cpu, "get_capabilities", dict)())
+
+
+def native(precision: str) -> bool:
+    """Whether this CPU computes ``precision`` (a key of :data:`REDUCED`) matrix products in hardware."""
+    capabilities = cpu_capabilities()
+    return any(capabilities.get(extension) for extension in NATIVE_EXTENSIONS[precision])
 
 
 def cpu_description() -> str:
     """The CPU's model name and the vector/matrix extensions that decide kernel speed here (benchmarks print it
     beside every figure: the same code reaches a different share of the limit on another CPU)."""
-    capabilities: dict[str, Any] = dict(getattr(torch.cpu, "get_capabilities", dict)())
+    capabilities = cpu_capabilities()
     name = _model_name() or str(capabilities.get("cpu_name", "unknown CPU"))
     flags = [flag for flag in ("avx2", "avx512_f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_fp16")
              if capabilities.get(flag)]
@@ -94,8 +120,9 @@ def check_precision(precision: str) -> str:
 
 
 def render_context(precision: str) -> contextlib.AbstractContextManager[Any]:
-    """The autocast a decoder runs under: bf16 for ``"bf16"``, nothing for ``"fp32"``."""
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+    """The autocast a decoder runs under: the reduced precision's, or nothing for ``"fp32"``."""
+    dtype = REDUCED.get(precision)
+    return torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None)
 
 
 def render_error(exact: np.ndarray, rounded: np.ndarray) -> RenderError:
@@ -106,43 +133,56 @@ def render_error(exact: np.ndarray, rounded: np.ndarray) -> RenderError:
 
 @dataclass(frozen=True)
 class PrecisionChoice:
-    """What ``auto`` chose for a model, and why."""
+    """What ``auto`` chose for a model, and why (``trials``: each reduced precision tried, by name)."""
 
     precision: str
     reason: str
-    error: RenderError | None = None
+    trials: dict[str, Trial] | None = None
 
 
-def choose_precision(measure_bf16: Callable[[], RenderError], bound: ErrorBound = ERROR_BOUND) -> PrecisionChoice:
-    """bf16 where the CPU runs it natively and the model's measured error (``measure_bf16()``, e.g.
-    ``Generator.measure_bf16_error``) is within ``bound``; else fp32."""
-    if not native_bf16():
-        return PrecisionChoice("fp32", "this CPU has no native bf16 (AMX or AVX512-BF16)")
-    error = measure_bf16()
-    if bound.holds(error):
-        return PrecisionChoice("bf16", f"bf16 error {error} is within the bound ({bound})", error)
-    return PrecisionChoice("fp32", f"bf16 error {error} exceeds the bound ({bound})", error)
+def choose_precision(trial: Callable[[str], Trial], bound: ErrorBound = ERROR_BOUND) -> PrecisionChoice:
+    """The fastest reduced precision that this CPU runs natively, that keeps the model's frames within ``bound``
+    and that is at least :data:`MIN_SPEEDUP` times as fast as float32, by ``trial(precision)`` (e.g.
+    ``Generator.trial_precision``); else fp32. Precisions this CPU only emulates are not tried."""
+    candidates = [precision for precision in REDUCED if native(precision)]
+    if not candidates:
+        return PrecisionChoice("fp32", "this CPU computes no reduced precision natively (bf16: AMX or AVX512-BF16; "
+                                       "fp16: AMX-FP16 or AVX512-FP16)")
+    trials = {precision: trial(precision) for precision in candidates}
+    taken = [precision for precision, result in trials.items()
+             if bound.holds(result.error) and result.speedup >= MIN_SPEEDUP]
+    if taken:
+        best = max(taken, key=lambda precision: trials[precision].speedup)
+        return PrecisionChoice(best, f"{best}: {_described(trials[best], bound)}", trials)
+    return PrecisionChoice("fp32", "; ".join(f"{precision}: {_described(result, bound)}"
+                                             for precision, result in trials.items()), trials)
 
 
-def remembered_error(weights_digest: str, measure: Callable[[], RenderError]) -> RenderError:
-    """``measure()`` for the decoder whose weights hash to ``weights_digest``, read from the cache folder when
-    it was measured before with these weights, this CPU (model and extensions), torch and probe.
+def _described(trial: Trial, bound: ErrorBound) -> str:
+    where = "within" if bound.holds(trial.error) else "outside"
+    return f"error {trial.error}, {where} the bound ({bound}); {trial.speedup:.2f}x float32's speed"
 
-    The error is a property of exactly those: the same kernels round the same way every time. Measuring costs
-    two batches of decoding, a third of what ``muybridge animate loop`` spends after its imports on a 2-core
-    AMD EPYC. An unreadable or unwritable cache only means measuring again.
+
+def remembered_trial(weights_digest: str, precision: str, measure: Callable[[], Trial]) -> Trial:
+    """``measure()`` (``precision`` tried on the decoder whose weights hash to ``weights_digest``), read from the
+    cache folder when it was measured before with these weights, this CPU (model and extensions), torch and probe.
+
+    The error is a property of exactly those: the same kernels round the same way every time; the speed is this
+    kind of CPU's. Measuring costs four batches of decoding, more than ``muybridge animate loop`` spends rendering
+    after its imports. An unreadable or unwritable cache only means measuring again.
     """
-    identity = {"weights": weights_digest, "cpu": cpu_description(), "torch": torch.__version__,
-                "muybridge": _installed_version(), "probe_count": PROBE_COUNT}
+    identity = {"weights": weights_digest, "precision": precision, "cpu": cpu_description(),
+                "torch": torch.__version__, "muybridge": _installed_version(), "probe_count": PROBE_COUNT}
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
     path = cache_dir("precision") / f"{key}.json"
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         stored = json.loads(path.read_text(encoding="utf-8"))
-        return RenderError(float(stored["mean"]), int(stored["largest"]))
-    error = measure()
+        return Trial(RenderError(float(stored["mean"]), int(stored["largest"])), float(stored["speedup"]))
+    result = measure()
     with contextlib.suppress(OSError):
-        atomic_write_json(path, {**identity, "mean": error.mean, "largest": error.largest})
-    return error
+        atomic_write_json(path, {**identity, "mean": result.error.mean, "largest": result.error.largest,
+                                 "speedup": result.speedup})
+    return result
 
 
 def _installed_version() -> str:

@@ -119,15 +119,15 @@ def at_resolution(config: TrainConfig, resolution: int) -> TrainConfig:
 
 
 def native_bf16() -> bool:
-    """Whether bf16 matrix work runs natively here (AVX512-BF16/AMX CPUs, or a CUDA GPU with bf16)."""
+    """Whether bf16 matrix work runs natively here: a CUDA GPU with bf16, or a CPU with AMX or AVX512-BF16
+    (:func:`muybridge.precision.native`)."""
     import torch
+
+    from muybridge.precision import native
 
     if torch.cuda.is_available():
         return bool(torch.cuda.is_bf16_supported())
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
+    return native("bf16")
 
 
 #: Settings that change how a run is watched and saved, never the training arithmetic: ``--resume`` may change them.
