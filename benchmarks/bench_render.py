@@ -17,7 +17,7 @@ Writes benchmarks/results/render.json and render.md. Without --model it measures
 * GIF loop: ``animate_to_file`` for 96 frames at 24 fps (render + encode), after the model is loaded;
   the CLI figure runs ``muybridge animate loop`` in a fresh process (Python start, imports, model load): once
   with an empty cache folder (on a CPU with a native reduced precision that run tries it on the model) and the median
-  of 3 runs after it (the error remembered), and beside it a fresh Python that only imports torch: the floor
+  of 3 runs after it (the trial remembered), and beside it a fresh Python that only imports torch: the floor
   of any render through PyTorch.
 """
 
@@ -64,7 +64,7 @@ HEADER = [
     "fp32 (`muybridge version --verbose` says what it chose and why). A command's start is bounded below by a "
     "fresh Python's `import torch` (the last row), most of what the CLI spends before its first frame; the rest "
     "is the model's load, the first decode and the encoding. On a CPU with a native reduced precision the first "
-    "run of a model also tries it (four batches of decoding); later runs read the verdict from the cache "
+    "run of a model also tries it (six batches of decoding per precision); later runs read the verdict from the cache "
     "folder.", "",
 ]
 
@@ -256,7 +256,7 @@ def section(result: dict[str, Any]) -> list[str]:
         f"| in-process (render + encode, model loaded) | {result['gif_loop_4s_24fps_in_process_s']:.2f} |",
         *([f"| CLI end to end (`muybridge animate loop`), first run{first_run_note} | "
            f"{result['gif_loop_4s_24fps_cli_first_s']:.2f} |",
-           f"| CLI end to end, later runs (the error remembered in the cache folder; median of {CLI_LATER_RUNS}) | "
+           f"| CLI end to end, later runs (the trial remembered in the cache folder; median of {CLI_LATER_RUNS}) | "
            f"{result['gif_loop_4s_24fps_cli_s']:.2f} |"] if "gif_loop_4s_24fps_cli_first_s" in result else
           [f"| CLI end to end (`muybridge animate loop`) | {result['gif_loop_4s_24fps_cli_s']:.2f} |"]),
         *([f"| of which a fresh Python's `import torch` alone | {result['python_import_torch_s']:.2f} |"]
@@ -265,10 +265,12 @@ def section(result: dict[str, Any]) -> list[str]:
 
 
 def reduced_precision(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The reduced-precision trials of a result; results from before fp16 was tried have bf16's error alone."""
+    """The reduced-precision trials of a result; results from before fp16 was tried have bf16's error alone (native
+    where they timed a bf16 row)."""
     if "reduced_precision" in result:
         return dict(result["reduced_precision"])
-    return {"bf16": {**result["bf16_error_grey_levels"], "native": bool(result.get("native_bf16"))}}
+    timed = any("bf16" in row["path"] for row in result["decode"])
+    return {"bf16": {**result["bf16_error_grey_levels"], "native": timed}}
 
 
 if __name__ == "__main__":

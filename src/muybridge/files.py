@@ -21,7 +21,7 @@ CACHE_ENV = "MUYBRIDGE_CACHE"
 
 def cache_dir(kind: str) -> Path:
     """``$MUYBRIDGE_CACHE/KIND`` when set, else ``~/.cache/muybridge/KIND``: results that are slow to compute and
-    depend only on their key (a dataset's reference features, a model's measured bf16 error); deleting the
+    depend only on their key (a dataset's reference features, a model's reduced-precision trials); deleting the
     folder is always safe."""
     root = os.environ.get(CACHE_ENV)
     return (Path(root) if root else Path.home() / ".cache" / "muybridge") / kind

@@ -8,6 +8,8 @@ towards the origin (the mean of the prior), trading variety for typicality.
 from __future__ import annotations
 
 import difflib
+import functools
+import math
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,6 +25,7 @@ from muybridge.models.format import WEIGHTS_NAME, load_state, read_config, read_
 from muybridge.models.pose import POSE_DIM
 from muybridge.precision import (
     PROBE_COUNT,
+    REDUCED,
     PrecisionChoice,
     Trial,
     check_precision,
@@ -162,25 +165,31 @@ class Generator:
         was measured before for these weights on this kind of CPU: :func:`~muybridge.precision.remembered_trial`)."""
         if self._precision_choice is None:
             if self.requested_precision == "auto":
-                digest = state_digest(self.decoder)
+                digest = functools.cache(lambda: state_digest(self.decoder))  # only where a precision is tried
                 self._precision_choice = choose_precision(lambda precision: remembered_trial(
-                    digest, precision, lambda: self.trial_precision(precision)))
+                    digest(), precision, lambda: self.trial_precision(precision)))
             else:
                 self._precision_choice = PrecisionChoice(self.requested_precision, "requested")
         return self._precision_choice
 
-    def trial_precision(self, precision: str) -> Trial:
-        """Frames in the reduced ``precision`` against float32 frames of the same
-        :data:`~muybridge.precision.PROBE_COUNT` characters (seeds 0.., the classes in turn), and how many times
-        as fast it decodes them (the second call each way, after a warm-up)."""
+    def trial_precision(self, precision: str, rounds: int = 3) -> Trial:
+        """Frames with the convolutions in the reduced ``precision`` against float32 frames of the same
+        :data:`~muybridge.precision.PROBE_COUNT` characters (seeds 0.., the classes in turn), and how many times as
+        fast it decodes them: the fastest of ``rounds`` alternating calls each way (a first call builds the kernels,
+        and a shared machine's speed drifts)."""
+        if precision not in REDUCED:
+            raise MuybridgeError(f"precision {precision!r} is not a reduced one: try {', '.join(REDUCED)}")
         classes = [self.classes[i % len(self.classes)] for i in range(PROBE_COUNT)]
         latents, weights = self.latents(range(PROBE_COUNT)), self.class_weights(classes)
-        frames, seconds = {}, {}
-        for name in ("fp32", precision, "fp32", precision):
-            start = time.perf_counter()
-            frames[name] = to_uint8(self.decode(latents, weights, precision=name))
-            seconds[name] = time.perf_counter() - start
-        return Trial(render_error(frames["fp32"], frames[precision]), seconds["fp32"] / seconds[precision])
+        frames: dict[str, torch.Tensor] = {}
+        seconds = dict.fromkeys(("fp32", precision), math.inf)
+        for _ in range(rounds):
+            for name in seconds:
+                start = time.perf_counter()
+                frames[name] = self.decode(latents, weights, precision=name)
+                seconds[name] = min(seconds[name], time.perf_counter() - start)
+        return Trial(render_error(to_uint8(frames["fp32"]), to_uint8(frames[precision])),
+                     seconds["fp32"] / seconds[precision])
 
     @torch.inference_mode()
     def decode(self, latents: torch.Tensor, class_weights: torch.Tensor, truncation: float = 1.0,

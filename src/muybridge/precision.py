@@ -6,7 +6,7 @@ float16 (11-bit mantissa; AMX-FP16 or AVX512-FP16). On such a CPU a reduced-prec
 times faster than a float32 one (Intel Xeon with AMX: the decoder's 8-px 3x3 convolution at batch 64 in 0.57 ms in
 bf16 against 3.33). Rounding changes pixels, so ``auto`` renders in a reduced precision only where this CPU runs it
 natively **and** this model's frames stay within :data:`ERROR_BOUND` of its float32 frames **and** it is measured
-at least :data:`MIN_SPEEDUP` times as fast as float32, on :data:`PROBE_COUNT` fixed characters. The trial (two
+at least :data:`MIN_SPEEDUP` times as fast as float32, on :data:`PROBE_COUNT` fixed characters. The trial (three
 batches of decoding each way) is remembered in the cache folder for these weights on this kind of CPU
 (:func:`remembered_trial`), so a command pays for it once, not at every start. Otherwise everything runs in
 float32. Under a reduced precision only the convolutions are rounded: styles, demodulation, biases and the RGB
@@ -168,11 +168,13 @@ def remembered_trial(weights_digest: str, precision: str, measure: Callable[[], 
     cache folder when it was measured before with these weights, this CPU (model and extensions), torch and probe.
 
     The error is a property of exactly those: the same kernels round the same way every time; the speed is this
-    kind of CPU's. Measuring costs four batches of decoding, more than ``muybridge animate loop`` spends rendering
-    after its imports. An unreadable or unwritable cache only means measuring again.
+    kind of CPU's at this many threads. Measuring costs six batches of decoding per native precision, more than
+    ``muybridge animate loop`` spends rendering after its imports. An unreadable or unwritable cache only means
+    measuring again.
     """
     identity = {"weights": weights_digest, "precision": precision, "cpu": cpu_description(),
-                "torch": torch.__version__, "muybridge": _installed_version(), "probe_count": PROBE_COUNT}
+                "threads": torch.get_num_threads(), "torch": torch.__version__, "muybridge": _installed_version(),
+                "probe_count": PROBE_COUNT}
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
     path = cache_dir("precision") / f"{key}.json"
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):

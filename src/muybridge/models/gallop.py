@@ -117,7 +117,7 @@ class ModulatedConv(nn.Module):
             if self.demodulate:
                 norms = styles.square() @ weight.square().sum(dim=(2, 3)).t()
                 gains = gains * torch.rsqrt(norms + 1e-8)
-        # The convolutions are the one place reduced precision may run (Generator.decode's bf16 autocast).
+        # The convolutions are the one place reduced precision may run (Generator.decode's reduced-precision autocast).
         if self.up:
             out = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2, padding=1)
             with full_precision(x):
