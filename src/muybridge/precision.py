@@ -13,7 +13,10 @@ float32. Under a reduced precision only the convolutions are rounded: styles, de
 layers stay float32 (the architecture marks them, e.g. ``gallop.full_precision``).
 
 Measured on the bundled 64-px model (64 characters): bf16 moves pixels by mean 0.4-0.5, largest 10 grey levels
-(outside the bound), float16 by mean 0.07, largest 2 (inside it).
+(outside the bound), float16 by mean 0.06-0.07, largest 1-2 (inside it). Whether float16 is faster is the CPU's
+affair, hence the timing: AMX-FP16 (Granite Rapids) multiplies fp16 tiles with float32 sums, while AVX512-FP16
+alone (Sapphire Rapids) has no fp16 dot product, and oneDNN's fp16 convolutions there are reported slower than
+float32 ones (pytorch/pytorch#99496).
 """
 
 from __future__ import annotations
