@@ -45,7 +45,7 @@ NATIVE_EXTENSIONS = {"bf16": ("amx_bf16", "avx512_bf16"), "fp16": ("amx_fp16", "
 #: Characters (seeds 0.., classes in turn) a reduced precision is tried on.
 PROBE_COUNT = 64
 #: How much faster than float32 a reduced precision must be measured before ``auto`` takes it (the trial times
-#: one batch each way, so a margin keeps a noisy tie in float32).
+#: single batches, so a margin keeps a noisy tie in float32).
 MIN_SPEEDUP = 1.1
 
 
