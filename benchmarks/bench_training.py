@@ -5,10 +5,11 @@ Run:  .venv/bin/python benchmarks/bench_training.py [--seconds 5]
 Writes benchmarks/results/training.json and training.md. Needs no photos: a small synthetic dataset is
 prepared in a temporary folder.
 
-* Every measurement runs in its own process (so its peak RSS, ``ru_maxrss``, is its own): build the trainer,
-  warm up, then run steps until ``--seconds`` have passed. The 1-thread figure counts whole blocks of steps
-  (a block spans the lazy R1 and encoder intervals, so the average includes them); the 2-thread figure counts
-  single steps (at least 2), so that a crowded machine cannot stretch one measurement for minutes.
+* Every measurement runs in its own process (so its peak RSS, ``ru_maxrss``, is its own), with malloc set up as
+  ``muybridge train`` has it (``muybridge.memory.keep_freed_memory``): build the trainer, warm up, then run steps
+  until ``--seconds`` have passed. The 1-thread figure counts whole blocks of steps (a block spans the lazy R1 and
+  encoder intervals, so the average includes them); the 2-thread figure counts single steps (at least 2), so
+  that a crowded machine cannot stretch one measurement for minutes.
 * images per CPU-second (1 thread): ``time.process_time`` of the process; robust when other processes share
   the machine. images/s wall (2 threads): ``time.perf_counter``; only meaningful on an otherwise idle machine
   (the load average at the start of each measurement is recorded).
@@ -73,11 +74,13 @@ def measure(data: Path, arch: str, threads: int, seconds: float) -> dict[str, An
     """Run in a child process: train steps for ``seconds`` (CPU time with 1 thread, wall time otherwise)."""
     import torch
 
+    from muybridge.memory import keep_freed_memory
     from muybridge.training.config import resolve_config
     from muybridge.training.distributed import init_world
     from muybridge.training.loop import Trainer
 
     torch.set_num_threads(threads)
+    keep_freed_memory()  # as `muybridge train` runs (the CLI sets malloc up so)
     config = resolve_config(None, {"architecture": arch})
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = Trainer(data, Path(run_dir), config, init_world())

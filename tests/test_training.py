@@ -100,6 +100,22 @@ def test_resume_reproduces_the_uninterrupted_run(tiny_dataset: Path, tmp_path: P
             torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
 
 
+def test_a_checkpoint_from_an_unfused_optimizer_resumes_fused() -> None:
+    """How an optimizer steps is the running code's choice; where it stands (moments, step, lr) is the checkpoint's."""
+    weights = torch.nn.Linear(4, 2)
+    older = torch.optim.Adam(weights.parameters(), lr=1e-3, fused=False)
+    weights(torch.randn(3, 4)).sum().backward()
+    older.step()
+    tensors, groups = ckpt.optimizer_tensors("opt", older)
+    assert groups[0]["fused"] is False
+    current = loop.adam(weights, lr=2e-3, betas=(0.0, 0.99))
+    ckpt.restore_optimizer(current, "opt", tensors, groups)
+    assert current.param_groups[0]["fused"] is True and current.param_groups[0]["lr"] == 1e-3
+    state = current.state[weights.weight]
+    torch.testing.assert_close(state["exp_avg"], older.state[weights.weight]["exp_avg"])
+    assert float(state["step"]) == 1.0
+
+
 def test_ticks_keep_the_run_schedule_across_a_resume(tiny_dataset: Path, tmp_path: Path) -> None:
     """Stopped at 0.040 kimg and resumed, the run logs at 0.024, 0.048, 0.072, 0.096 kimg like an uninterrupted
     one (it used to restart the count at the resume point: 0.064, 0.088)."""

@@ -33,6 +33,26 @@ def test_full_probability_is_plain_diffaugment_and_zero_leaves_every_image() -> 
     assert torch.equal(augment(images(), NAMES, torch.Generator().manual_seed(3), probability=0.0), images())
 
 
+def shifted(image: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """``image`` (C, H, W) with ``out[y, x] = image[y + dy, x + dx]``, zero where that falls outside."""
+    _, h, w = image.shape
+    out = torch.zeros_like(image)
+    out[:, max(0, -dy) : h - max(0, dy), max(0, -dx) : w - max(0, dx)] = \
+        image[:, max(0, dy) : h - max(0, -dy), max(0, dx) : w - max(0, -dx)]
+    return out
+
+
+def test_translation_shifts_each_image_whole_within_an_eighth_and_fills_zeros() -> None:
+    batch = images()
+    moved = augment(batch, ["translation"], torch.Generator().manual_seed(5))
+    shifts = []
+    for before, after in zip(batch, moved, strict=True):
+        found = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3) if torch.equal(after, shifted(before, dy, dx))]
+        assert len(found) == 1  # 16 px: shifts up to 2 (an eighth), and random pixels tell each shift apart
+        shifts.append(found[0])
+    assert len(set(shifts)) > 10  # drawn per image
+
+
 def test_each_augmentation_reaches_each_image_with_the_probability() -> None:
     """With one augmentation at p 0.5, about half of the images change, and each changed one changed whole."""
     changed = [(augment(images(), ["color"], torch.Generator().manual_seed(seed), probability=0.5) != images())

@@ -53,7 +53,9 @@ class EqualLinear(nn.Module):
         self.scale = 1.0 / math.sqrt(cin)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.weight * self.scale, self.bias)
+        # The scale goes on the input, a batch of rows, rather than on the weight (the discriminator's fc layer is
+        # 128 x 2064: scaling it, and its gradient, took 0.5 ms a call).
+        return F.linear(x * self.scale, self.weight, self.bias)
 
 
 class EqualConv2d(nn.Module):

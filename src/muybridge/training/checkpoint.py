@@ -40,8 +40,15 @@ def optimizer_tensors(prefix: str, optimizer: torch.optim.Optimizer) -> tuple[di
     return tensors, state["param_groups"]
 
 
+#: Param-group keys that say how an optimizer steps, not where it stands: the running code's choice wins over a
+#: checkpoint's (a run saved before Adam was fused resumes fused).
+IMPLEMENTATION_KEYS = ("foreach", "fused", "capturable", "differentiable")
+
+
 def restore_optimizer(optimizer: torch.optim.Optimizer, prefix: str, tensors: dict[str, torch.Tensor],
                       param_groups: list) -> None:
+    param_groups = [{**saved, **{key: current[key] for key in IMPLEMENTATION_KEYS if key in current}}
+                    for saved, current in zip(param_groups, optimizer.param_groups, strict=False)]
     slots: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in tensors.items():
         if key.startswith(prefix + "."):
