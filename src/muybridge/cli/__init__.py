@@ -27,7 +27,7 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     """Console-script entry point with the project's error contract (usage errors are typer's own)."""
-    keep_freed_memory()  # the verbs render batch after batch; this is the process to set malloc up for it
+    keep_freed_memory()  # the verbs render and train batch after batch: this is the process to set malloc up
     try:
         import_plugins(os.environ.get("MUYBRIDGE_PLUGINS", ""))
         app()
