@@ -124,7 +124,10 @@ HEADER = [
     "resolution). img/CPU-s: 1 torch thread, images per CPU-second of the process (fair on a shared machine); "
     "img/s wall: 2 threads, only meaningful on an idle machine: the load average before the measurement and the "
     "cores the process actually got (CPU-seconds per second) are shown. Peak RSS: the measuring process's "
-    "ru_maxrss (includes Python + torch, about 0.3 GiB). Command: `.venv/bin/python benchmarks/bench_training.py`.",
+    "ru_maxrss (includes Python + torch, about 0.3 GiB). Command: `.venv/bin/python benchmarks/bench_training.py`. "
+    "Since 2026-12-07 the measurements run with malloc set up as `muybridge train` has it (freed feature maps kept "
+    "for the next step, `muybridge/memory.py`: a seventh of a 64-px step went to page faults); the older sections "
+    "ran without it.",
     "",
     "When other processes hold the cores, 2 threads can be many times slower than 1 (each parallel op waits for a "
     "descheduled thread; gallop's many small ops suffer most): on a shared machine train with `--threads 1` and "
