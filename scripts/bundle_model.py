@@ -33,6 +33,7 @@ from muybridge.generator import DEFAULT_MODEL, ZOO
 from muybridge.memory import keep_freed_memory
 from muybridge.metrics import evaluate
 from muybridge.pictures import class_grid
+from muybridge.training.average import AVERAGE_SHARE
 from muybridge.training.config import RESUMABLE_OVERRIDES, resolve_config
 from muybridge.training.export import export_run
 from muybridge.training.loop import read_run
@@ -139,7 +140,8 @@ def make_portable(folder: Path, data_ref: str) -> None:
     config = json.loads(config_path.read_text(encoding="utf-8"))
     training = config.get("training", {})
     card = card_path.read_text(encoding="utf-8")
-    for key, portable in (("dataset", data_ref), ("init_from", Path(training.get("init_from", "")).name)):
+    for key, portable in (("dataset", data_ref), ("init_from", Path(training.get("init_from", "")).name),
+                          ("averaged_with", Path(training.get("averaged_with", "")).name)):
         if key in training and Path(training[key]).is_absolute():
             card = card.replace(f"- {key.replace('_', ' ')}: {training[key]}", f"- {key.replace('_', ' ')}: {portable}")
             training[key] = portable
@@ -170,6 +172,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="the folder (default: the zoo entry)")
     parser.add_argument("--status", type=Path, help="Markdown file with a '## Status' section for the top of the card")
     parser.add_argument("--published", type=Path, help="JSON of `muybridge evaluate --protocol published --json`")
+    parser.add_argument("--average-with", help="average the checkpoint with this model (export --average-with)")
+    parser.add_argument("--average-share", type=float, default=AVERAGE_SHARE, help="the other model's share")
     parser.add_argument("--card-only", action="store_true",
                         help="only put --status and --published into the bundled folder's card (no run needed)")
     args = parser.parse_args()
@@ -188,11 +192,12 @@ def main() -> None:
     keep_freed_memory()  # as the muybridge command does: it renders and evaluates thousands of images
 
     run = read_run(args.run)
+    blend = {"average_with": args.average_with, "average_share": args.average_share} if args.average_with else {}
     dataset = open_dataset(args.data)
     size = dataset.resolution
     folders = source_folders(json.loads((args.data / "dataset.json").read_text(encoding="utf-8")))
     with tempfile.TemporaryDirectory() as tmp:
-        draft = export_run(args.run, Path(tmp) / "model", args.checkpoint, name=args.name)
+        draft = export_run(args.run, Path(tmp) / "model", args.checkpoint, name=args.name, **blend)
         generator = Generator.load(draft)
         result = evaluate(generator, dataset, split="heldout", metrics=("fid", "kid"), n=args.n)
         training = generator.config.training or {}
@@ -200,7 +205,8 @@ def main() -> None:
     commands = "\n".join([
         "```bash", prepare_command(folders, args.data, size), train_command(args.run, args.data, run),
         f".venv/bin/python scripts/bundle_model.py --run {args.run} --data {data_ref} --name {args.name} "
-        f"--checkpoint {args.checkpoint} --n {args.n}", "```",
+        f"--checkpoint {args.checkpoint} --n {args.n}"
+        + (f" --average-with {args.average_with} --average-share {args.average_share:g}" if blend else ""), "```",
     ])
     heldout_command = f"muybridge evaluate {model_ref} --data {data_ref} --split heldout --n {args.n}"
     sections = {
@@ -219,7 +225,7 @@ def main() -> None:
         "Known limitations": LIMITS.format(size=size),
     }
     folder = export_run(args.run, out, args.checkpoint, name=args.name, overwrite=True,
-                        card_sections=sections, card_status=status)
+                        card_sections=sections, card_status=status, **blend)
     make_portable(folder, data_ref)
     generator = Generator.load(folder)
     atomic_write_json(folder / "metrics.json", result)

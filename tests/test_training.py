@@ -168,6 +168,30 @@ def test_init_from_starts_a_new_run_from_another_runs_networks(tiny_dataset: Pat
     assert f"- init from: {source.checkpoint}" in card and f"- init from sha256: {training['init_from_sha256']}" in card
 
 
+def test_export_averages_with_the_model_a_run_was_tuned_from(tiny_dataset: Path, tmp_path: Path) -> None:
+    """Every exported weight is (1 - share) x the run's + share x the partner's; the config and card say which
+    partner (its bytes pinned); a partner of other shapes, or a share outside (0, 1), is refused."""
+    source = export_run(run_training(tiny_dataset, tmp_path / "source", kimg=0.016).run_dir, tmp_path / "source-model")
+    run_training(tiny_dataset, tmp_path / "tuned", kimg=0.016, init_from=source, seed=1)
+    alone = read_weights(export_run(tmp_path / "tuned", tmp_path / "alone") / "model.safetensors")
+    soup = export_run(tmp_path / "tuned", tmp_path / "soup", average_with=source, average_share=0.25)
+    partner, blended = read_weights(source / "model.safetensors"), read_weights(soup / "model.safetensors")
+    assert set(blended) == set(alone) and any(not torch.equal(alone[k], partner[k]) for k in alone)
+    for key, value in blended.items():
+        torch.testing.assert_close(value, 0.75 * alone[key] + 0.25 * partner[key])
+    training = json.loads((soup / "config.json").read_text())["training"]
+    assert training["averaged_with"] == str(source) and training["average_share"] == 0.25
+    assert training["averaged_with_sha256"] == hashlib.sha256((source / "model.safetensors").read_bytes()).hexdigest()
+    assert f"- averaged with sha256: {training['averaged_with_sha256']}" in (soup / "model_card.md").read_text()
+    with pytest.raises(MuybridgeError, match="average share 1: must be between 0 and 1"):
+        export_run(tmp_path / "tuned", tmp_path / "whole", average_with=source, average_share=1.0)
+    wider = run_training(tiny_dataset, tmp_path / "wider", kimg=0.016,
+                         params={**TINY["params"], "embed_dim": 16})  # type: ignore[dict-item]
+    with pytest.raises(MuybridgeError, match="differs from this run's in names or shapes"):
+        export_run(tmp_path / "tuned", tmp_path / "mixed", average_with=wider.run_dir)
+    assert not (tmp_path / "whole").exists() and not (tmp_path / "mixed").exists()
+
+
 def test_init_from_refuses_other_shapes_and_existing_runs(tiny_dataset: Path, tmp_path: Path) -> None:
     source = run_training(tiny_dataset, tmp_path / "source", kimg=0.016)
     assert source.checkpoint is not None

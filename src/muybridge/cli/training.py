@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from muybridge.cli.common import ThreadsOption, app, console, out, progress_bar, use_threads
+from muybridge.training.average import AVERAGE_SHARE
 
 
 @app.command()
@@ -68,15 +69,24 @@ def export(
     checkpoint: Annotated[str, typer.Option(help="latest, best, or a checkpoint file.")] = "latest",
     name: Annotated[str | None, typer.Option(help="Model name (default: the folder name).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing model folder.")] = False,
+    average_with: Annotated[str | None, typer.Option(
+        help="Average the checkpoint's weights with this model's (a model folder, a bundled name, a run folder or "
+             "a checkpoint of the same networks and classes), e.g. the model the run was fine-tuned from.")] = None,
+    average_share: Annotated[float, typer.Option(
+        help="With --average-with: the other model's share of every weight, between 0 and 1.")] = AVERAGE_SHARE,
 ) -> None:
     """Export a run's checkpoint as a model folder (config.json + model.safetensors + model_card.md).
 
     Example: muybridge export runs/cats --out models/cats && python -c "from muybridge import Generator;
     Generator.load('models/cats').generate_image('cat', seed=7).save('cat.png')"
+
+    Example (a run fine-tuned from the bundled model, averaged with it): muybridge export runs/tuned --out
+    models/soup --average-with default
     """
     from muybridge.training.export import export_run
 
-    folder = export_run(run, model_dir, checkpoint=checkpoint, name=name, overwrite=overwrite)
+    folder = export_run(run, model_dir, checkpoint=checkpoint, name=name, overwrite=overwrite,
+                        average_with=average_with, average_share=average_share)
     out.print(f"wrote {folder}")
 
 

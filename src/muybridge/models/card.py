@@ -41,7 +41,7 @@ def render_card(config: ModelConfig | Mapping[str, Any], extra_sections: dict[st
     if training:
         lines += ["", "## Training"]
         for key in ("dataset", "dataset_hash", "init_from", "init_from_sha256", "kimg", "train_hours", "cpu_hours",
-                    "checkpoint", "command"):
+                    "checkpoint", "averaged_with", "averaged_with_sha256", "average_share", "command"):
             if key in training:
                 lines.append(f"- {key.replace('_', ' ')}: {training[key]}")
         if "config" in training:

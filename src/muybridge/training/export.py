@@ -10,6 +10,7 @@ from muybridge.models import build_networks
 from muybridge.models.card import render_card
 from muybridge.models.format import save_model_folder
 from muybridge.training import checkpoint as ckpt
+from muybridge.training.average import AVERAGE_SHARE, EXPORTED, averaged
 from muybridge.training.run import RunFolder
 
 
@@ -34,9 +35,11 @@ def _without_fade_layers(state: dict[str, Any], model: dict[str, Any]) -> dict[s
 
 def export_run(run_dir: str | Path, out_dir: str | Path, checkpoint: str = "latest", name: str | None = None,
                overwrite: bool = False, card_sections: dict[str, str] | None = None,
-               card_status: str | None = None) -> Path:
+               card_status: str | None = None, average_with: str | Path | None = None,
+               average_share: float = AVERAGE_SHARE) -> Path:
     """Write ``out_dir`` with config.json, model.safetensors (EMA generator + encoder, and the discriminator for
-    fine-tuning with ``--init-from``) and model_card.md."""
+    fine-tuning with ``--init-from``) and model_card.md; with ``average_with``, the checkpoint's weights averaged
+    with another model's (:func:`averaged`)."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     if out_dir.exists() and not overwrite:
         raise MuybridgeError(f"{out_dir}: already exists; pass --overwrite to replace it")
@@ -47,8 +50,13 @@ def export_run(run_dir: str | Path, out_dir: str | Path, checkpoint: str = "late
     model = dict(run["model"])
     faded = _faded(model, run["config"], float(state["kimg"]), source)
     networks = build_networks(faded)
-    for part, network in (("decoder", "G_ema"), ("encoder", "E"), ("discriminator", "D")):
-        getattr(networks, part).load_state_dict(_without_fade_layers(ckpt.module_state(tensors, network), model))
+    states = {part: _without_fade_layers(ckpt.module_state(tensors, network), model)
+              for part, network in EXPORTED.items()}
+    blend: dict[str, Any] = {}
+    if average_with is not None:
+        states, blend = averaged(states, average_with, average_share, list(run["dataset"]["classes"]))
+    for part, weights in states.items():
+        getattr(networks, part).load_state_dict(weights)
     model = faded
     training: dict[str, Any] = {
         "dataset": run["dataset"]["path"],
@@ -70,6 +78,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, checkpoint: str = "late
     for key in ("init_from", "init_from_sha256"):  # kimg and hours count this run only: its source trained before
         if key in run:
             training[key] = run[key]
+    training.update(blend)
     config = {**model, "name": name or out_dir.name, "training": training}
     modules = {"decoder": networks.decoder, "encoder": networks.encoder, "discriminator": networks.discriminator}
     return save_model_folder(out_dir, config, modules,
