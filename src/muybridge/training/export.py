@@ -10,8 +10,12 @@ from muybridge.models import build_networks
 from muybridge.models.card import render_card
 from muybridge.models.format import save_model_folder
 from muybridge.training import checkpoint as ckpt
-from muybridge.training.average import AVERAGE_SHARE, EXPORTED, averaged
+from muybridge.training.average import AVERAGE_SHARE, averaged
 from muybridge.training.run import RunFolder
+from muybridge.training.warm_start import read_source, resolve_source
+
+#: The exported parts and the trainer networks they come from (the decoder is the EMA generator).
+EXPORTED = {"decoder": "G_ema", "encoder": "E", "discriminator": "D"}
 
 
 def _faded(model: dict[str, Any], config: dict[str, Any], kimg: float, source: Path) -> dict[str, Any]:
@@ -54,7 +58,14 @@ def export_run(run_dir: str | Path, out_dir: str | Path, checkpoint: str = "late
               for part, network in EXPORTED.items()}
     blend: dict[str, Any] = {}
     if average_with is not None:
-        states, blend = averaged(states, average_with, average_share, list(run["dataset"]["classes"]))
+        partner = read_source(resolve_source(average_with))
+        if partner.classes is not None and partner.classes != run["dataset"]["classes"]:
+            raise MuybridgeError(f"{average_with}: cannot average with a model of other classes "
+                                 f"({', '.join(partner.classes)}; this run has {', '.join(run['dataset']['classes'])})")
+        theirs = {part: partner.states[network] or {} for part, network in EXPORTED.items()}
+        states = averaged(states, theirs, average_share, str(average_with))
+        blend = {"averaged_with": str(partner.path), "averaged_with_sha256": partner.sha256,
+                 "average_share": average_share}
     for part, weights in states.items():
         getattr(networks, part).load_state_dict(weights)
     model = faded
