@@ -31,11 +31,11 @@ import uvicorn
 
 from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_write_json, atomic_write_text
-from muybridge.generator import resolve_model_path
 from muybridge.memory import keep_freed_memory
 from muybridge.models import build_networks
 from muybridge.models.format import save_model_folder
 from muybridge.studio import StudioSettings, create_app
+from muybridge.zoo import resolve_model_path
 
 RESULTS = Path(__file__).parent / "results"
 RANDOM_CONFIG = {"architecture": "gallop", "resolution": 64, "classes": ["cat", "dog"], "latent_dim": 128}

@@ -29,7 +29,6 @@ from muybridge.animation.render import AnimationSpec, render_animation
 from muybridge.animation.survey import survey, write_motions
 from muybridge.data import open_dataset
 from muybridge.files import atomic_path, atomic_write_json, atomic_write_text
-from muybridge.generator import DEFAULT_MODEL, ZOO
 from muybridge.memory import keep_freed_memory
 from muybridge.metrics import evaluate
 from muybridge.pictures import class_grid
@@ -37,6 +36,7 @@ from muybridge.training.average import AVERAGE_SHARE
 from muybridge.training.config import RESUMABLE_OVERRIDES, resolve_config
 from muybridge.training.export import export_run
 from muybridge.training.loop import read_run
+from muybridge.zoo import DEFAULT_MODEL, ZOO
 
 #: What each ../shared/data folder is, for the card's Data section.
 SOURCES = {

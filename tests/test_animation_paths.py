@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from muybridge.animation.options import frame_times
 from muybridge.animation.paths import (
     EASINGS,
     character,
@@ -19,7 +20,7 @@ from muybridge.animation.paths import (
     slerp,
     walk,
 )
-from muybridge.animation.render import AnimationSpec, frame_times, render_animation
+from muybridge.animation.render import AnimationSpec, render_animation
 from muybridge.errors import MuybridgeError
 from muybridge.generator import Generator
 

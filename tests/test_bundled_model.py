@@ -11,7 +11,7 @@ import torch
 from conftest import shared_data
 
 from muybridge import Generator
-from muybridge.generator import DEFAULT_MODEL, ZOO
+from muybridge.zoo import DEFAULT_MODEL, ZOO
 
 #: Every model folder in the zoo: each must be as complete as the default.
 ZOO_MODELS = sorted(folder.name for folder in ZOO.iterdir() if (folder / "config.json").is_file())

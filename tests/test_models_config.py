@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from muybridge.errors import MuybridgeError
-from muybridge.generator import DEFAULT_MODEL, ZOO
 from muybridge.models import ModelConfig, build_networks
 from muybridge.models.format import read_config, read_model_config, save_model_folder
+from muybridge.zoo import DEFAULT_MODEL, ZOO
 
 BUNDLED = ZOO / DEFAULT_MODEL / "config.json"
 

@@ -355,7 +355,7 @@ def test_former_500s_answer_4xx_with_one_line(client: TestClient) -> None:
 
 
 def test_parse_key_limits_are_the_clis_too() -> None:
-    from muybridge.characters import MAX_MIX_TERMS, MAX_SEED, parse_key
+    from muybridge.keys import MAX_MIX_TERMS, MAX_SEED, parse_key
 
     assert MAX_SEED == 2**31 - 1
     assert parse_key(f"cat:{MAX_SEED}") == ("cat", MAX_SEED)

@@ -55,7 +55,10 @@ def run_demo(out: str | Path, model: str | Path | None = None, seed: int = 7,
                               AnimationOptions(truncation=TRUNCATION), progress=progress)
         written.append(pack.folder)
         if importlib.util.find_spec("onnx") is not None:
+            from muybridge.engines.onnx import cache_runtime_graph
             from muybridge.engines.web import export_web
 
             written.append(export_web(generator, out / WEB_FOLDER, progress))
+            if generator.path is not None:
+                cache_runtime_graph(generator)  # `muybridge animate loop` then starts without torch
     return written

@@ -1,13 +1,12 @@
 """The user-facing generator: load a model folder, then turn (class, seed) pairs or latents into images.
 
-Latents are the decoder's input vectors ``z`` (standard normal). A seed names one latent forever:
-``z = randn(latent_dim, generator=torch.Generator().manual_seed(seed))``. Truncation scales latents
+Latents are the decoder's input vectors ``z`` (standard normal). A seed names one latent forever, by the rule of
+:mod:`muybridge.keys` (what ``torch.randn`` draws from that seed, reproducible without torch). Truncation scales latents
 towards the origin (the mean of the prior), trading variety for typicality.
 """
 
 from __future__ import annotations
 
-import difflib
 import functools
 import math
 import time
@@ -20,6 +19,7 @@ import torch
 from PIL import Image
 
 from muybridge.errors import MuybridgeError
+from muybridge.keys import ClassSpec, class_index, class_weight_rows, seed_latents
 from muybridge.models.config import ModelConfig, as_model_config, build_networks
 from muybridge.models.format import WEIGHTS_NAME, load_state, read_config, read_weights, state_digest
 from muybridge.models.pose import POSE_DIM
@@ -34,40 +34,13 @@ from muybridge.precision import (
     render_context,
     render_error,
 )
-
-ZOO = Path(__file__).parent / "zoo"
-DEFAULT_MODEL = "cats-dogs-64"
-
-ClassSpec = str | Mapping[str, float]
+from muybridge.zoo import resolve_model_path
 
 #: The decoder always runs on batches of exactly this many samples (the last one padded). CPU kernels sum
 #: in an order that depends on the batch size, so this is what makes a (class, seed) pair render the very
 #: same pixels in any call. 64 is the batch the decoder reaches its speed at (on an Intel Xeon: 2,300 frames/s
 #: against 1,800 at 16, benchmarks/results/render.md); a single image costs a 64-batch, about 30 ms.
 DECODE_CHUNK = 64
-
-
-def resolve_model_path(path_or_name: str | Path | None = None) -> Path:
-    """``None`` or ``"default"`` is the bundled model; a bare name is looked up in the zoo; else a path."""
-    if path_or_name is None or str(path_or_name) == "default":
-        path_or_name = DEFAULT_MODEL
-    candidate = Path(path_or_name)
-    if candidate.exists():
-        return candidate
-    zoo_entry = ZOO / str(path_or_name)
-    if zoo_entry.is_dir():
-        return zoo_entry
-    bundled = sorted(p.name for p in ZOO.iterdir() if (p / "config.json").is_file()) if ZOO.is_dir() else []
-    raise MuybridgeError(
-        f"{path_or_name}: no such model folder, and no bundled model of that name "
-        f"(bundled: {', '.join(bundled) or 'none'})"
-    )
-
-
-def seeds_to_latents(seeds: Sequence[int], latent_dim: int) -> torch.Tensor:
-    """The latent each seed names: independent of batch, order and device."""
-    rows = [torch.randn(latent_dim, generator=torch.Generator().manual_seed(int(seed))) for seed in seeds]
-    return torch.stack(rows) if rows else torch.empty(0, latent_dim)
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -133,31 +106,15 @@ class Generator:
         return self.config.name or (self.path.name if self.path else "model")
 
     def class_index(self, name: str) -> int:
-        try:
-            return self.classes.index(name)
-        except ValueError:
-            lowered = {known.lower(): known for known in self.classes}
-            close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
-            hint = f"did you mean '{lowered[close[0]]}'? " if close else ""
-            raise MuybridgeError(f"unknown class '{name}'; {hint}this model knows: {', '.join(self.classes)}") from None
+        return class_index(self.classes, name)
 
     def class_weights(self, classes: Sequence[ClassSpec]) -> torch.Tensor:
         """One row per entry: a class name (one-hot) or a ``{name: weight}`` mix (normalised to sum 1)."""
-        weights = torch.zeros(len(classes), len(self.classes))
-        for row, spec in enumerate(classes):
-            if isinstance(spec, str):
-                weights[row, self.class_index(spec)] = 1.0
-                continue
-            for name, weight in spec.items():
-                weights[row, self.class_index(name)] += float(weight)
-            total = float(weights[row].sum())
-            if total <= 0:
-                raise MuybridgeError(f"class mix {dict(spec)} has no positive weight")
-            weights[row] /= total
-        return weights
+        return torch.from_numpy(class_weight_rows(self.classes, classes))
 
     def latents(self, seeds: Sequence[int]) -> torch.Tensor:
-        return seeds_to_latents(seeds, self.latent_dim)
+        """The latent each seed names (:func:`muybridge.keys.seed_latents`)."""
+        return torch.from_numpy(seed_latents(seeds, self.latent_dim))
 
     @property
     def precision_choice(self) -> PrecisionChoice:

@@ -8,20 +8,30 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
-from muybridge.generator import Generator
+if TYPE_CHECKING:  # no torch at import: the CLI's torch-free loop resizes and tiles with these
+    from muybridge.generator import Generator
 
 
 def is_pixel_art(generator: Generator, pixel_art: bool | None = None) -> bool:
     """The caller's choice, else the model config's ``pixel_art`` flag."""
-    return generator.config.pixel_art if pixel_art is None else pixel_art
+    return pixel_art_choice(generator.config.pixel_art, pixel_art)
+
+
+def pixel_art_choice(model_flag: bool, requested: bool | None) -> bool:
+    return model_flag if requested is None else requested
 
 
 def resample_filter(generator: Generator, pixel_art: bool | None) -> Image.Resampling:
-    return Image.Resampling.NEAREST if is_pixel_art(generator, pixel_art) else Image.Resampling.LANCZOS
+    return pixel_resample(is_pixel_art(generator, pixel_art))
+
+
+def pixel_resample(pixel_art: bool) -> Image.Resampling:
+    return Image.Resampling.NEAREST if pixel_art else Image.Resampling.LANCZOS
 
 
 def resize_images(images: np.ndarray, size: int, resample: Image.Resampling) -> np.ndarray:

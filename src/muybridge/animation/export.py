@@ -16,6 +16,7 @@ import json
 import math
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,23 @@ def export_frames(frames: np.ndarray, path: str | os.PathLike[str], fps: float, 
         raise MuybridgeError(f"{path}: could not write ({exc.strerror or exc})") from None
     report(progress, len(frames), len(frames), stage="saved")
     return written
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What an animation wrote: its files, and its frames' count and size."""
+
+    files: list[Path]
+    frames: int
+    width: int
+    height: int
+
+
+def export_animation(frames: np.ndarray, path: str | os.PathLike[str], fps: float, *, lossless: bool = False,
+                     progress: Progress | None = None) -> Rendered:
+    """:func:`export_frames`, and what it wrote."""
+    files = export_frames(frames, path, fps, lossless=lossless, progress=progress)
+    return Rendered(files, len(frames), frames.shape[2], frames.shape[1])
 
 
 def _pil_frames(frames: np.ndarray) -> list[Image.Image]:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from muybridge.animation.directions import resolve_direction
-from muybridge.animation.export import check_output, export_frames
+from muybridge.animation.export import Rendered, check_output, export_animation
 from muybridge.animation.motions import MOTIONS, stored_strengths
 from muybridge.animation.options import AnimationOptions
 from muybridge.animation.paths import (
@@ -34,23 +34,14 @@ from muybridge.animation.render import AnimationSpec, render_animation
 from muybridge.animation.timeline import Timeline, timeline_path
 from muybridge.characters import Character, character, character_from_latent, parse_key
 from muybridge.errors import MuybridgeError
-from muybridge.generator import ClassSpec, Generator
+from muybridge.generator import Generator
+from muybridge.keys import ClassSpec, character_key
 from muybridge.pictures import is_pixel_art
 from muybridge.progress import Progress
 
 PathBuilder = Callable[[Generator, int], LatentPath]
 CharacterPicker = Callable[[Generator, int], Character]
 """``pick(generator, cell) -> Character``: where a character comes from other than a (class, seed) key."""
-
-
-def character_key(text: str, seed_option: int | None = None, default_seed: int = 0) -> tuple[ClassSpec, int]:
-    """``cat:7`` → ("cat", 7); the seed may come from ``--seed`` instead, but not from both."""
-    class_spec, seed = parse_key(text)
-    if seed is not None and seed_option is not None:
-        raise MuybridgeError(f"'{text}' already names seed {seed}; drop --seed {seed_option}")
-    if seed is not None:
-        return class_spec, seed
-    return class_spec, seed_option if seed_option is not None else default_seed
 
 
 def latent_picker(path: str | os.PathLike[str], index: int = 0, class_key: str | None = None) -> CharacterPicker:
@@ -302,14 +293,6 @@ MODE_BUILDERS: dict[str, Callable[[Animation, AnimationOptions], PathBuilder]] =
 }
 
 
-@dataclass(frozen=True)
-class Rendered:
-    files: list[Path]
-    frames: int
-    width: int
-    height: int
-
-
 def animate_to_file(generator: Generator | str | Path | None, what: Animation | PathBuilder,
                     output: str | os.PathLike[str], options: AnimationOptions | None = None, *,
                     progress: Progress | None = None, **values: Any) -> Rendered:
@@ -333,6 +316,5 @@ def animate_to_file(generator: Generator | str | Path | None, what: Animation | 
     paths = [build(generator, cell) for cell in range(rows * cols)]
     spec = AnimationSpec(paths, count, chosen.fps, chosen.size, (rows, cols), chosen.truncation, chosen.pixel_art)
     pixels: np.ndarray = render_animation(generator, spec, progress)
-    files = export_frames(pixels, output, chosen.fps, lossless=is_pixel_art(generator, chosen.pixel_art),
-                          progress=progress)
-    return Rendered(files, len(pixels), pixels.shape[2], pixels.shape[1])
+    return export_animation(pixels, output, chosen.fps, lossless=is_pixel_art(generator, chosen.pixel_art),
+                            progress=progress)

@@ -6,7 +6,7 @@ from it (:func:`pydantic_fields`), and :meth:`AnimationOptions.check` is the one
 before any work is accepted. A new option (a motion's strength, say) is one field here; it then appears in the
 CLI, the API and its docs with the same limits and messages.
 
-Nothing here imports torch: the CLI builds its options from this module at start-up.
+Nothing here imports torch or numpy: the CLI builds its options from this module at start-up.
 """
 
 from __future__ import annotations
@@ -14,10 +14,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, get_type_hints
+from typing import TYPE_CHECKING, Any, get_type_hints
 
 from muybridge.animation.motions import MOTION_NAMES
 from muybridge.errors import MuybridgeError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MODES = ("loop", "walk", "morph", "motion", "timeline")
 EASING_NAMES = ("linear", "ease-in-out", "cubic")
@@ -156,6 +159,24 @@ class AnimationOptions:
 
     def replace(self, **changes: Any) -> AnimationOptions:
         return dataclasses.replace(self, **changes)
+
+
+def frame_times(frames: int, closed: bool) -> np.ndarray:
+    """Where a path is sampled: closed paths at ``i / frames`` (the frame after the last is the first), open ones
+    at ``i / (frames - 1)``, so that they end exactly on their last key."""
+    import numpy as np  # here, not at the top: the CLI reads this module at start-up, before it needs numpy
+
+    if closed or frames == 1:
+        return np.arange(frames) / frames
+    return np.arange(frames) / (frames - 1)
+
+
+def check_frame_bytes(frames: int, rows: int, cols: int, side: int) -> None:
+    """Refuse, in one line, frames that would not fit :data:`MAX_BYTES`."""
+    total = frames * rows * cols * side * side * 3
+    if total > MAX_BYTES:
+        raise MuybridgeError(f"{frames} frames of {cols * side}x{rows * side} need {total / 1024**3:.1f} GiB; "
+                             f"the limit is {MAX_BYTES / 1024**3:.0f} GiB: lower --size, --frames or --grid")
 
 
 #: CLI flags whose name is not the field's (a field named ``loop`` reads ``--loop``, the default rule).

@@ -19,6 +19,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from muybridge.animation.circle import check_radius, loop_latents, loop_plane
 from muybridge.animation.motions import MOTIONS, Motion
 from muybridge.characters import Character
 from muybridge.characters import character as character  # re-exported: paths are built from characters
@@ -86,39 +87,24 @@ def _as_times(times: np.ndarray) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class LoopPath:
-    """A seamless loop around one character: a circle in a random 2-plane orthogonal to its latent.
-
-    The plane is orthogonal to the centre, so every point of the circle has the same norm; the circle is
-    then scaled back to the centre's norm, keeping the latent in the shell the decoder was trained on.
-    """
+    """A seamless loop around one character: a circle in a random 2-plane orthogonal to its latent
+    (:mod:`muybridge.animation.circle`)."""
 
     center: Character
-    plane: torch.Tensor  # (2, latent_dim), orthonormal, orthogonal to center.latent
+    plane: np.ndarray  # (2, latent_dim), orthonormal, orthogonal to center.latent
     radius: float
     closed: bool = True
 
     def sample(self, times: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        angle = 2 * math.pi * _as_times(times)
-        offsets = torch.cos(angle)[:, None] * self.plane[0] + torch.sin(angle)[:, None] * self.plane[1]
-        center = self.center.latent
-        latents = center + self.radius * offsets
-        norm = float(center.norm())
-        latents = latents * (norm / math.sqrt(norm**2 + self.radius**2))
-        return latents, self.center.class_weights.expand(len(angle), -1).clone()
+        latents = loop_latents(self.center.latent.detach().numpy(), self.plane, self.radius, times)
+        return torch.from_numpy(latents), self.center.class_weights.expand(len(latents), -1).clone()
 
 
 def loop(center: Character, radius: float = 2.0, plane_seed: int | None = None) -> LoopPath:
     """A loop of radius ``radius`` (latent units) in a plane drawn from ``plane_seed`` (default: the seed)."""
-    if not 0 < radius <= 100:
-        raise MuybridgeError(f"loop radius must be in (0, 100], got {radius}")
+    radius = check_radius(radius)
     seed = plane_seed if plane_seed is not None else (center.seed or 0)
-    draws = torch.randn(2, center.latent.numel(), generator=torch.Generator().manual_seed(seed + 1_000_003))
-    basis = [center.latent / center.latent.norm().clamp_min(1e-8)]
-    for row in draws:  # Gram-Schmidt against the centre and each other
-        for b in basis:
-            row = row - (row @ b) * b
-        basis.append(row / row.norm())
-    return LoopPath(center, torch.stack(basis[1:]), float(radius))
+    return LoopPath(center, loop_plane(center.latent.detach().numpy(), seed), radius)
 
 
 @dataclass(frozen=True)

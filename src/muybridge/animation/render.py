@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from muybridge.animation.options import MAX_BYTES, AnimationOptions
+from muybridge.animation.options import AnimationOptions, check_frame_bytes, frame_times
 from muybridge.animation.paths import LatentPath
 from muybridge.errors import MuybridgeError
 from muybridge.generator import DECODE_CHUNK, Generator, to_uint8
@@ -49,24 +49,12 @@ def parse_grid(text: str) -> tuple[int, int]:
     return AnimationOptions(grid=text).grid_shape()
 
 
-def frame_times(frames: int, closed: bool) -> np.ndarray:
-    """Closed paths: ``i / frames`` (the frame after the last is the first); open: ``i / (frames - 1)``."""
-    if closed or frames == 1:
-        return np.arange(frames) / frames
-    return np.arange(frames) / (frames - 1)
-
-
 def check_spec(generator: Generator, spec: AnimationSpec) -> None:
     """Refuse a spec before any work is done; every message is one line."""
     rows, cols = spec.grid
     if rows * cols != len(spec.paths):
         raise MuybridgeError(f"a {rows}x{cols} grid needs {rows * cols} paths, got {len(spec.paths)}")
-    side = spec.size or generator.resolution
-    total = spec.frames * rows * cols * side * side * 3
-    if total > MAX_BYTES:
-        raise MuybridgeError(f"{spec.frames} frames of {cols * side}x{rows * side} need "
-                             f"{total / 1024**3:.1f} GiB; "
-                             f"the limit is {MAX_BYTES / 1024**3:.0f} GiB: lower --size, --frames or --grid")
+    check_frame_bytes(spec.frames, rows, cols, spec.size or generator.resolution)
     AnimationOptions(fps=spec.fps, frames=spec.frames, size=spec.size, truncation=spec.truncation).check()
 
 

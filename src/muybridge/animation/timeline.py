@@ -27,7 +27,8 @@ import yaml
 
 from muybridge.animation.paths import EASINGS, INTERPOLATIONS, TimedKey, TimelinePath
 from muybridge.errors import MuybridgeError
-from muybridge.generator import ClassSpec, Generator
+from muybridge.generator import Generator
+from muybridge.keys import ClassSpec
 
 KEYFRAME_FIELDS = ("time", "class", "seed", "directions", "easing")
 MAX_SECONDS = 600.0

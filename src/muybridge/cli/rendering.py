@@ -30,9 +30,9 @@ def generate(
     Example (your pet): muybridge generate --from-latent pet.json -o pet.png
     """
     from muybridge.animation.export import check_image_output, save_image
-    from muybridge.animation.modes import character_key
     from muybridge.animation.render import render_grid
     from muybridge.generator import Generator
+    from muybridge.keys import character_key
 
     if not 1 <= n <= 256:
         raise MuybridgeError(f"--n must be between 1 and 256, got {n}")
@@ -81,19 +81,26 @@ def export_onnx(
     pose: Annotated[bool, typer.Option("--pose", help="Add the head-pose input that the motions move (opset 20, "
                                        "for onnxruntime; Unity's Inference Engine takes only the plain graph, "
                                        "opset 15).")] = False,
+    cache: Annotated[bool, typer.Option("--cache", help="Write the plain graph into muybridge's cache instead of "
+                                        "--output: `muybridge animate loop` then draws this model's loops without "
+                                        "loading torch (starts about 2 s sooner).")] = False,
 ) -> None:
     """Write the model's decoder as an ONNX graph for game engines and browsers: latents + class weights +
     truncation (+ pose) in, RGB in [0, 1] out; classes, resolution and the seed latents in its metadata.
 
     Example: muybridge export-onnx default -o cat-dog.onnx       (needs: pip install 'muybridge[onnx]')
+    Faster loops from the CLI: muybridge export-onnx default --cache
     """
+    from muybridge.engines.onnx import cache_runtime_graph
     from muybridge.engines.onnx import export_onnx as write_onnx
     from muybridge.generator import Generator
 
+    if cache and pose:
+        raise MuybridgeError("--cache keeps the plain graph (loops need no pose): drop --pose")
     generator = Generator.load(model, precision="fp32")
     with progress_bar("export-onnx") as bar:
         bar(0, 1)
-        files = write_onnx(generator, output, pose=pose)
+        files = [cache_runtime_graph(generator)] if cache else write_onnx(generator, output, pose=pose)
         bar(1, 1)
     for path in files:
         out.print(f"wrote {path}", markup=False, highlight=False)
@@ -179,7 +186,7 @@ def directions_list(
 ) -> None:
     """List a model's named directions.  Example: muybridge directions list my-model"""
     from muybridge.animation.directions import named_directions
-    from muybridge.generator import resolve_model_path
+    from muybridge.zoo import resolve_model_path
 
     named = named_directions(resolve_model_path(model))
     for label, direction in sorted(named.items()):

@@ -22,6 +22,7 @@ def version(
 
     out.print(f"muybridge {__version__}  torch {torch.__version__}  threads {torch.get_num_threads()}")
     if verbose:
+        from muybridge.engines.runtime import runtime_status
         from muybridge.generator import Generator
         from muybridge.precision import cpu_description
 
@@ -29,6 +30,7 @@ def version(
         generator = Generator.load()
         choice = generator.precision_choice
         out.print(f"rendering ({generator.name}): {choice.precision}: {choice.reason}")
+        out.print(f"animate loop ({generator.name}): {runtime_status()}", markup=False, highlight=False)
 
 
 @app.command()
@@ -38,7 +40,8 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the featured character.")] = 7,
 ) -> None:
     """Show what a model can do: a grid of characters, a loop (GIF, MP4), a morph, a motion, a sprite sheet, a
-    character pack and a web page that draws characters in the browser.
+    character pack and a web page that draws characters in the browser. With the onnx extra it also caches the
+    model's graph, so that `muybridge animate loop` draws its loops without loading torch.
 
     Example: muybridge demo --out demo
     """

@@ -6,8 +6,9 @@ mix summing to 1), ``truncation`` (1,) float32 and, in the pose graph, ``pose`` 
 :mod:`muybridge.models.pose`: the motions). Output: ``rgb`` (N, 3, R, R) float32 in [0, 1]. The plain graph uses
 opset 15 (what Unity's Inference Engine takes, 7-15); the pose graph needs opset 20 (GridSample with cubic
 sampling: onnxruntime 1.17 and newer, onnxruntime-web, not Unity). The metadata (classes, resolution, latent
-size, the seed → latent rule and the latents of seeds 0..SEED_LATENTS-1, since torch's generator is not something
-an engine can reproduce) goes into the ONNX ``metadata_props`` and a JSON file beside the model.
+size, the seed → latent rule of :mod:`muybridge.keys`, which any language can follow, and the latents of seeds
+0..SEED_LATENTS-1 to check it against) goes into the ONNX ``metadata_props`` and a JSON file beside the model.
+:func:`cache_runtime_graph` keeps the plain graph where the CLI draws loops from it without torch.
 
 torch's exporter (``torch.onnx.export(dynamo=True)``) writes opset 18; :func:`as_opset_15` lowers the graph by
 hand where the two opsets differ only in attributes left at their defaults, and refuses anything else.
@@ -38,8 +39,12 @@ OPSET = 15
 POSE_OPSET = 20
 #: Latents shipped with the model: seeds 0.. this - 1.
 SEED_LATENTS = 64
-SEED_RULE = ("z = torch.randn(latent_dim, generator=torch.Generator().manual_seed(seed)); seeds 0..63 are "
-             "listed in seed_latents (muybridge generate CLASS:SEED draws the same picture)")
+SEED_RULE = ("z = torch.randn(latent_dim, generator=torch.Generator().manual_seed(seed)), or without torch: "
+             "MT19937 seeded with seed (init_genrand); each 32-bit output x gives u = (x & 0xFFFFFF) / 2**24; each "
+             "block of 16 uniforms gives 16 normals by Box-Muller, r = sqrt(-2 ln(1 - u[j])), t = 2 pi u[j + 8], "
+             "z[j] = r cos t, z[j + 8] = r sin t (j < 8); a count that is not a multiple of 16 redraws its last 16 "
+             "values from the next 16 uniforms. seeds 0..63 are listed in seed_latents to check against "
+             "(muybridge generate CLASS:SEED draws the same picture)")
 #: Resize attributes that opset 18 added, with the default value that opset 15's Resize always behaves as.
 RESIZE_ADDITIONS = {"antialias": 0, "keep_aspect_ratio_policy": b"stretch"}
 
@@ -119,6 +124,7 @@ def onnx_metadata(generator: Generator, pose: bool = False) -> dict[str, Any]:
     return {"format": "muybridge-onnx", "muybridge_version": __version__, "model": generator.name,
             "config_sha256": config_sha256(generator.config.to_dict()), "classes": generator.classes,
             "resolution": generator.resolution, "latent_dim": generator.latent_dim,
+            "pixel_art": generator.config.pixel_art,
             "opset": POSE_OPSET if pose else OPSET, "inputs": inputs,
             **({"pose_fields": list(POSE_FIELDS)} if pose else {}),
             "output": {"rgb": ["N", 3, generator.resolution, generator.resolution], "range": [0, 1]},
@@ -177,6 +183,18 @@ def onnx_model(generator: Generator, pose: bool = False) -> Any:
         entry.key, entry.value = key, value if isinstance(value, str) else json.dumps(value)
     model.producer_name = "muybridge"
     return model
+
+
+def cache_runtime_graph(generator: Generator) -> Path:
+    """Write the model's plain graph where ``muybridge animate loop`` draws from it without torch
+    (:func:`muybridge.engines.runtime.runtime_graph_path`); returns where. Only a model folder has a cache entry."""
+    from muybridge.engines.runtime import runtime_graph_path
+
+    if generator.path is None:
+        raise MuybridgeError("only a model read from its folder can be cached (save it with its config first)")
+    target = runtime_graph_path(generator.path)
+    save_onnx(onnx_model(generator), target)
+    return target
 
 
 def save_onnx(model: Any, path: Path) -> None:

@@ -35,9 +35,10 @@ from safetensors.torch import save_file
 from muybridge.characters import Character, character_from_latent
 from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_path, atomic_write_json, file_sha256
-from muybridge.generator import ClassSpec, Generator
+from muybridge.generator import Generator
 from muybridge.inversion.invert import InversionResult
 from muybridge.inversion.tune import Delta, tuned_generator
+from muybridge.keys import ClassSpec
 from muybridge.models.format import read_weights
 
 LATENTS_FORMAT = "muybridge-latents"

@@ -21,10 +21,9 @@ from torch import nn
 from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_dir, atomic_path, atomic_write_json, atomic_write_text
 from muybridge.models.config import MODEL_FORMAT, ModelConfig, as_model_config
-
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
-CARD_NAME = "model_card.md"
+from muybridge.zoo import CARD_NAME as CARD_NAME  # re-exported: a model folder's file names live with the zoo
+from muybridge.zoo import CONFIG_NAME as CONFIG_NAME
+from muybridge.zoo import WEIGHTS_NAME as WEIGHTS_NAME
 
 
 def read_config(folder: str | Path) -> ModelConfig:

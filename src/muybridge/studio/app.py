@@ -22,7 +22,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from muybridge import __version__
 from muybridge.animation.options import MAX_BYTES, OptionError
 from muybridge.errors import MuybridgeError
-from muybridge.generator import ZOO
 from muybridge.memory import keep_freed_memory
 from muybridge.studio.batcher import GenerateBatcher
 from muybridge.studio.catalog import ModelCatalog
@@ -38,6 +37,7 @@ from muybridge.studio.security import (
 )
 from muybridge.studio.uploads import UploadLimits
 from muybridge.studio.workspace import Workspace
+from muybridge.zoo import ZOO
 
 STATIC = Path(__file__).parent / "static"
 SWAGGER_UI = "/static/vendor/swagger-ui"

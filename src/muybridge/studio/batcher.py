@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from muybridge.generator import ClassSpec, Generator
+from muybridge.generator import Generator
+from muybridge.keys import ClassSpec
 from muybridge.studio.errors import Busy
 
 

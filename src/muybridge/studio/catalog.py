@@ -22,12 +22,13 @@ from PIL import Image
 
 from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_path, atomic_write_json
-from muybridge.generator import ZOO, Generator
+from muybridge.generator import Generator
 from muybridge.models.config import ModelConfig
 from muybridge.models.format import CARD_NAME, CONFIG_NAME, read_config
 from muybridge.pictures import class_grid
 from muybridge.studio.errors import Conflict, NotFound, StudioError
 from muybridge.studio.workspace import Workspace, check_name
+from muybridge.zoo import ZOO
 
 METRICS_FILES = ("metrics.json", "evaluation.json")
 SAMPLE_SEEDS = list(range(8))

@@ -15,13 +15,15 @@ import numpy as np
 import torch
 
 from muybridge.animation.directions import compute_directions, named_directions, resolve_direction
-from muybridge.animation.modes import Animation, LatentSource, Rendered, animate_to_file, character_key
+from muybridge.animation.export import Rendered
+from muybridge.animation.modes import Animation, LatentSource, animate_to_file
 from muybridge.animation.options import DEFAULT_SECONDS, AnimationOptions
 from muybridge.animation.paths import LatentPath
 from muybridge.animation.timeline import parse_timeline
 from muybridge.characters import character
 from muybridge.errors import MuybridgeError
 from muybridge.generator import Generator, to_uint8
+from muybridge.keys import character_key
 from muybridge.pictures import resample_filter, resize_images
 from muybridge.progress import Progress
 

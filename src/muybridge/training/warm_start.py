@@ -22,12 +22,12 @@ import torch
 
 from muybridge.errors import MuybridgeError
 from muybridge.files import file_sha256
-from muybridge.generator import resolve_model_path
 from muybridge.models import Architecture, build_networks, get_architecture
 from muybridge.models.config import ModelConfig, as_model_config
 from muybridge.models.format import CONFIG_NAME, WEIGHTS_NAME, read_config, read_weights
 from muybridge.training import checkpoint as ckpt
 from muybridge.training.run import RUN_FILE, RunFolder
+from muybridge.zoo import resolve_model_path
 
 State = dict[str, torch.Tensor]
 

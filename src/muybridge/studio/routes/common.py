@@ -12,7 +12,7 @@ from fastapi import Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from PIL import Image
 
-from muybridge.characters import MAX_SEED as MAX_SEED
+from muybridge.keys import MAX_SEED as MAX_SEED
 from muybridge.studio.errors import NotFound, StudioError
 from muybridge.studio.jobs import Job
 from muybridge.studio.render import (

@@ -11,8 +11,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from muybridge.characters import parse_key
 from muybridge.files import atomic_write_bytes
+from muybridge.keys import parse_key
 from muybridge.pictures import resample_filter, resize_images, tile_images
 from muybridge.studio.errors import StudioError
 from muybridge.studio.render import (

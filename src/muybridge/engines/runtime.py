@@ -1,0 +1,90 @@
+"""The decoder without torch: a model's ONNX graph (:mod:`muybridge.engines.onnx`), run by onnxruntime.
+
+``import torch`` alone takes about 2 s, longer than rendering a 4-second loop. So a model's plain graph can be
+kept in the cache (``muybridge export-onnx MODEL --cache``; ``muybridge demo`` does it for the model it shows),
+and ``muybridge animate loop`` then draws from it without loading torch (:mod:`muybridge.animation.light`).
+An entry is named by the sha256 of the model's config and weights, so a changed model is never drawn by the graph
+of its older self. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from muybridge.files import cache_dir, file_sha256
+from muybridge.progress import Progress, report
+from muybridge.zoo import CONFIG_NAME, WEIGHTS_NAME, resolve_model_path
+
+#: The cache folder of the graphs (:func:`muybridge.files.cache_dir`).
+RUNTIME_CACHE = "runtime"
+#: Images per graph call: the torch decoder's own chunk (``muybridge.generator.DECODE_CHUNK``).
+RUNTIME_BATCH = 64
+
+
+def runtime_graph_path(folder: Path) -> Path:
+    """Where the graph of the model in ``folder`` is cached: named by its config's and weights' sha256."""
+    digest = hashlib.sha256(f"{file_sha256(folder / CONFIG_NAME)} {file_sha256(folder / WEIGHTS_NAME)}".encode())
+    return cache_dir(RUNTIME_CACHE) / f"{digest.hexdigest()[:32]}.onnx"
+
+
+class RuntimeDecoder:
+    """The cached graph in an onnxruntime session; what it draws is described by the graph's own metadata."""
+
+    def __init__(self, graph: Path) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3  # its warnings are about its own optimiser, not the user's input
+        self.session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        meta: dict[str, str] = self.session.get_modelmeta().custom_metadata_map
+        self.classes: list[str] = json.loads(meta["classes"])
+        self.resolution = int(meta["resolution"])
+        self.latent_dim = int(meta["latent_dim"])
+        self.pixel_art = bool(json.loads(meta.get("pixel_art", "false")))
+
+    def decode(self, latents: np.ndarray, class_weights: np.ndarray, truncation: float = 1.0,
+               progress: Progress | None = None) -> np.ndarray:
+        """Latents ``(N, latent_dim)`` + class weights ``(N, C)`` → uint8 images ``(N, R, R, 3)``, as
+        ``muybridge.generator.to_uint8(Generator.decode(...))`` draws them (within a grey level)."""
+        chunks = []
+        scale = np.array([truncation], np.float32)
+        for start in range(0, len(latents), RUNTIME_BATCH):
+            stop = min(start + RUNTIME_BATCH, len(latents))
+            feeds: dict[str, Any] = {"latents": latents[start:stop].astype(np.float32),
+                                     "class_weights": class_weights[start:stop].astype(np.float32),
+                                     "truncation": scale}
+            rgb = self.session.run(["rgb"], feeds)[0]
+            chunks.append((np.clip(rgb, 0, 1) * 255).round().astype(np.uint8).transpose(0, 2, 3, 1))
+            report(progress, stop, len(latents), stage="render")
+        empty = np.zeros((0, self.resolution, self.resolution, 3), np.uint8)
+        return np.ascontiguousarray(np.concatenate(chunks)) if chunks else empty
+
+
+def open_runtime(model: str | Path | None) -> RuntimeDecoder | None:
+    """The model's cached graph in a session, or None where there is none (or no onnxruntime): then torch draws,
+    and refuses what is not a model folder in its own words. An unknown name is refused in one line here."""
+    folder = resolve_model_path(model)
+    if not ((folder / CONFIG_NAME).is_file() and (folder / WEIGHTS_NAME).is_file()):
+        return None
+    graph = runtime_graph_path(folder)
+    if not graph.is_file():
+        return None
+    try:
+        return RuntimeDecoder(graph)
+    except ImportError:
+        return None
+
+
+def runtime_status(model: str | Path | None = None) -> str:
+    """How ``muybridge animate loop`` draws ``model`` here, and how to make it start sooner where it can."""
+    if importlib.util.find_spec("onnxruntime") is None:
+        return "with torch (drawing without it needs onnxruntime: pip install 'muybridge[onnx]')"
+    if runtime_graph_path(resolve_model_path(model)).is_file():
+        return "without torch (its graph is cached)"
+    return f"with torch (to start about 2 s sooner: muybridge export-onnx {model or 'default'} --cache)"

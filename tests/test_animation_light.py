@@ -1,0 +1,129 @@
+"""The torch-free loop: the seed rule without torch, the loop's circle, and `muybridge animate loop` drawn by
+onnxruntime from the cached graph, as torch draws it (and by torch where the graph is not cached)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from cli_runner import run_cli
+from PIL import Image
+
+from muybridge import files
+from muybridge.animation.circle import loop_latents, loop_plane
+from muybridge.animation.modes import animate_to_file, loop_builder
+from muybridge.animation.options import AnimationOptions
+from muybridge.errors import MuybridgeError
+from muybridge.generator import Generator
+from muybridge.keys import character_key, normal_draws, seed_latents
+
+
+@pytest.mark.parametrize("count", [16, 17, 40, 128, 256])
+def test_the_seed_rule_is_what_torch_randn_draws(count: int) -> None:
+    for seed in (0, 7, 2**31 - 1):
+        drawn = torch.randn(count, generator=torch.Generator().manual_seed(seed)).numpy()
+        np.testing.assert_allclose(normal_draws(seed, count), drawn, rtol=0, atol=1e-6)
+
+
+def test_a_latent_shorter_than_a_block_is_the_start_of_one() -> None:
+    assert normal_draws(5, 7).tolist() == normal_draws(5, 16)[:7].tolist()
+    assert seed_latents([3, 4], 7).shape == (2, 7) and not np.array_equal(*seed_latents([3, 4], 7))
+
+
+def test_the_generator_draws_seeds_by_the_rule(tiny_model_dir: Path) -> None:
+    generator = Generator.load(tiny_model_dir)
+    assert np.array_equal(generator.latents([2, 9]).numpy(), seed_latents([2, 9], generator.latent_dim))
+
+
+def test_the_loop_circle_keeps_the_norm_and_comes_back() -> None:
+    centre = seed_latents([11], 64)[0]
+    plane = loop_plane(centre, 11)
+    np.testing.assert_allclose(plane @ plane.T, np.eye(2), atol=1e-5)
+    np.testing.assert_allclose(plane @ centre, 0, atol=1e-4)
+    latents = loop_latents(centre, plane, 2.0, np.array([0.0, 0.25, 0.5, 1.0]))
+    np.testing.assert_allclose(np.linalg.norm(latents, axis=1), np.linalg.norm(centre), rtol=1e-5)
+    np.testing.assert_allclose(latents[0], latents[-1], atol=1e-5)
+    assert np.linalg.norm(latents[2] - latents[0]) > 1.0  # it moves: halfway round is across the circle
+
+
+@pytest.fixture
+def cached(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the tiny model whose graph is in a fresh cache folder."""
+    pytest.importorskip("onnxruntime", reason="the onnx extra is not installed (pip install 'muybridge[onnx]')")
+    from muybridge.engines.onnx import cache_runtime_graph
+
+    monkeypatch.setenv(files.CACHE_ENV, str(tmp_path / "cache"))
+    folder = tmp_path / "tiny"
+    shutil.copytree(tiny_model_dir, folder)
+    assert cache_runtime_graph(Generator.load(folder)).is_file()
+    return folder
+
+
+def frames_of(folder: Path) -> np.ndarray:
+    return np.stack([np.asarray(Image.open(path)) for path in sorted(folder.glob("frame_*.png"))]).astype(int)
+
+
+def test_the_light_loop_draws_what_torch_draws(cached: Path, tmp_path: Path) -> None:
+    from muybridge.animation.light import light_loop
+
+    options = AnimationOptions(frames=12, grid="1x2", size=40, truncation=0.8, radius=3.0)
+    draw = light_loop(cached, character_key("cat*0.3+dog*0.7:5"), tmp_path / "light", options)
+    assert draw is not None
+    rendered = draw(None)
+    assert (rendered.frames, rendered.width, rendered.height) == (12, 80, 40)
+    animate_to_file(Generator.load(cached, precision="fp32"), loop_builder("cat*0.3+dog*0.7:5", radius=3.0),
+                    tmp_path / "torch", options)
+    light, torch_drawn = frames_of(tmp_path / "light"), frames_of(tmp_path / "torch")
+    assert light.shape == torch_drawn.shape == (12, 40, 80, 3)
+    assert np.abs(light - torch_drawn).max() <= 1 and np.abs(light[0] - light[6]).mean() > 1
+
+
+def test_the_cli_loop_runs_without_torch_once_the_graph_is_cached(cached: Path, tmp_path: Path) -> None:
+    script = ("import sys\nfrom muybridge.cli import main\nsys.argv = sys.argv[1:]\ntry:\n    main()\n"
+              "except SystemExit as done:\n    assert not done.code, done.code\nprint('torch' in sys.modules)")
+    output = tmp_path / "cat.gif"
+    done = subprocess.run([sys.executable, "-c", script, "muybridge", "animate", "loop", "cat:3", "-m", str(cached),
+                           "--frames", "8", "-o", str(output)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    printed = " ".join(done.stdout.split())  # the console wraps long lines
+    assert printed.endswith("False") and f"wrote {output} (8 frames, 32x32, 24 fps)" in printed
+    assert Image.open(output).n_frames == 8
+
+
+def test_without_a_cached_graph_torch_draws_the_loop(tiny_model_dir: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from muybridge.animation.light import light_loop
+
+    monkeypatch.setenv(files.CACHE_ENV, str(tmp_path / "empty"))
+    assert light_loop(tiny_model_dir, ("cat", 3), tmp_path / "x.gif", AnimationOptions(frames=4)) is None
+    assert light_loop(tmp_path, ("cat", 3), tmp_path / "x.gif", AnimationOptions(frames=4)) is None  # no model here
+    code, printed = run_cli(["animate", "loop", "cat:3", "-m", str(tiny_model_dir), "--frames", "4",
+                             "-o", str(tmp_path / "x.gif")], monkeypatch, capsys)
+    assert code == 0 and Image.open(tmp_path / "x.gif").n_frames == 4, printed
+
+
+def test_a_changed_model_is_not_drawn_by_its_old_graph(cached: Path) -> None:
+    from muybridge.engines.runtime import open_runtime, runtime_graph_path
+
+    before = runtime_graph_path(cached)
+    config = cached / "config.json"
+    config.write_text(config.read_text().replace('"tiny"', '"tiny-2"'))
+    assert runtime_graph_path(cached) != before and open_runtime(cached) is None
+
+
+def test_bad_input_is_refused_in_one_line_before_drawing(cached: Path, tmp_path: Path) -> None:
+    from muybridge.animation.light import light_loop
+
+    with pytest.raises(MuybridgeError, match="unknown class 'cta'; did you mean 'cat'"):
+        light_loop(cached, ("cta", 0), tmp_path / "x.gif", AnimationOptions(frames=4))
+    with pytest.raises(MuybridgeError, match="unknown output format '.avi'"):
+        light_loop(cached, ("cat", 0), tmp_path / "x.avi", AnimationOptions(frames=4))
+    with pytest.raises(MuybridgeError, match="radius"):
+        light_loop(cached, ("cat", 0), tmp_path / "x.gif", AnimationOptions(frames=4, radius=500))
+    assert not list(tmp_path.glob("x.*"))
