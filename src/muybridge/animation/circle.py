@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 
-from muybridge.errors import MuybridgeError
 from muybridge.keys import normal_draws
 
 #: Added to the character's seed to draw its loop's plane (so the plane is not the latent's own draw).
@@ -24,12 +23,6 @@ def loop_plane(center: np.ndarray, seed: int) -> np.ndarray:
             row = row - (row @ b) * b
         basis.append(row / np.linalg.norm(row))
     return np.stack(basis[1:]).astype(np.float32)
-
-
-def check_radius(radius: float) -> float:
-    if not 0 < radius <= 100:
-        raise MuybridgeError(f"loop radius must be in (0, 100], got {radius}")
-    return float(radius)
 
 
 def loop_latents(center: np.ndarray, plane: np.ndarray, radius: float, times: np.ndarray) -> np.ndarray:

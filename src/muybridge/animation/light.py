@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from muybridge.animation.circle import check_radius, loop_latents, loop_plane
+from muybridge.animation.circle import loop_latents, loop_plane
 from muybridge.animation.export import Rendered, check_output, export_animation
 from muybridge.animation.options import AnimationOptions, check_frame_bytes, frame_times
 from muybridge.engines.runtime import RuntimeDecoder, open_runtime
@@ -29,7 +29,6 @@ def light_loop(model: str | Path | None, key: tuple[ClassSpec, int], output: str
     Every input is checked first (options, output, classes), in one line each, as the torch path checks them."""
     checked = options.check()
     check_output(output, checked.fps)
-    check_radius(checked.radius)
     decoder = open_runtime(model)
     if decoder is None:
         return None

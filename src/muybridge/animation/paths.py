@@ -19,8 +19,9 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from muybridge.animation.circle import check_radius, loop_latents, loop_plane
+from muybridge.animation.circle import loop_latents, loop_plane
 from muybridge.animation.motions import MOTIONS, Motion
+from muybridge.animation.options import check_value
 from muybridge.characters import Character
 from muybridge.characters import character as character  # re-exported: paths are built from characters
 from muybridge.characters import character_from_latent as character_from_latent
@@ -102,9 +103,9 @@ class LoopPath:
 
 def loop(center: Character, radius: float = 2.0, plane_seed: int | None = None) -> LoopPath:
     """A loop of radius ``radius`` (latent units) in a plane drawn from ``plane_seed`` (default: the seed)."""
-    radius = check_radius(radius)
+    check_value("radius", radius)  # the limits of --radius (animation/options.py)
     seed = plane_seed if plane_seed is not None else (center.seed or 0)
-    return LoopPath(center, loop_plane(center.latent.detach().numpy(), seed), radius)
+    return LoopPath(center, loop_plane(center.latent.detach().numpy(), seed), float(radius))
 
 
 @dataclass(frozen=True)
