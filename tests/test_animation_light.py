@@ -108,6 +108,14 @@ def test_without_a_cached_graph_torch_draws_the_loop(tiny_model_dir: Path, tmp_p
     assert code == 0 and Image.open(tmp_path / "x.gif").n_frames == 4, printed
 
 
+def test_a_damaged_cache_entry_leaves_the_loop_to_torch(cached: Path, tmp_path: Path) -> None:
+    from muybridge.animation.light import light_loop
+    from muybridge.engines.runtime import runtime_graph_path
+
+    runtime_graph_path(cached).write_bytes(b"not a graph")
+    assert light_loop(cached, ("cat", 3), tmp_path / "x.gif", AnimationOptions(frames=4)) is None
+
+
 def test_a_changed_model_is_not_drawn_by_its_old_graph(cached: Path) -> None:
     from muybridge.engines.runtime import open_runtime, runtime_graph_path
 

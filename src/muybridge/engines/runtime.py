@@ -67,8 +67,9 @@ class RuntimeDecoder:
 
 
 def open_runtime(model: str | Path | None) -> RuntimeDecoder | None:
-    """The model's cached graph in a session, or None where there is none (or no onnxruntime): then torch draws,
-    and refuses what is not a model folder in its own words. An unknown name is refused in one line here."""
+    """The model's cached graph in a session, or None where there is none, or none that onnxruntime can read, or no
+    onnxruntime: then torch draws, and refuses what is not a model folder in its own words. An unknown name is
+    refused in one line here."""
     folder = resolve_model_path(model)
     if not ((folder / CONFIG_NAME).is_file() and (folder / WEIGHTS_NAME).is_file()):
         return None
@@ -78,6 +79,8 @@ def open_runtime(model: str | Path | None) -> RuntimeDecoder | None:
     try:
         return RuntimeDecoder(graph)
     except ImportError:
+        return None
+    except Exception:  # onnxruntime's errors derive from Exception alone; a damaged entry is as good as none
         return None
 
 
