@@ -23,7 +23,8 @@ from muybridge.zoo import CONFIG_NAME, WEIGHTS_NAME, resolve_model_path
 
 #: The cache folder of the graphs (:func:`muybridge.files.cache_dir`).
 RUNTIME_CACHE = "runtime"
-#: Images per graph call: the torch decoder's own chunk (``muybridge.generator.DECODE_CHUNK``).
+#: Images per graph call, which bounds the memory of a long animation. The frames do not depend on it (the same uint8
+#: frames at 1, 32 and 64, measured); the speed does a little: 1,227 frames/s at 64, 991 at 1 (render.md, AMD EPYC).
 RUNTIME_BATCH = 64
 
 
