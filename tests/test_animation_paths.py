@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from muybridge.animation.options import frame_times
+from muybridge.animation.options import AnimationOptions, frame_times
 from muybridge.animation.paths import (
     EASINGS,
     character,
@@ -80,6 +80,18 @@ def test_motion_oscillates_along_the_direction(tiny: Generator) -> None:
     offsets = latents - cat.latent
     assert torch.allclose(offsets[:, 2], torch.tensor([0.0, 2.0, -2.0]), atol=1e-5)
     assert offsets[:, [0, 1, 3]].abs().max() < 1e-6
+
+
+@pytest.mark.parametrize(("amplitude", "cycles", "flag"), [(0.0, 1, "--amplitude"), (100.5, 1, "--amplitude"),
+                                                          (2.0, 0, "--cycles"), (2.0, 17, "--cycles")])
+def test_motion_takes_the_limits_of_its_options(tiny: Generator, amplitude: float, cycles: int, flag: str) -> None:
+    """The library path refuses what ``--amplitude`` and ``--cycles`` refuse, in the options' words."""
+    cat = character(tiny, "cat", 0)
+    with pytest.raises(MuybridgeError, match=f"^{flag} must be"):
+        motion(cat, torch.ones(tiny.latent_dim), amplitude=amplitude, cycles=cycles)
+    with pytest.raises(MuybridgeError, match=f"^{flag} must be"):
+        AnimationOptions(amplitude=amplitude, cycles=cycles).check()
+    assert motion(cat, torch.ones(tiny.latent_dim), amplitude=-100.0, cycles=16).cycles == 16
 
 
 def test_slerp_keeps_norm_between_equal_norm_vectors() -> None:

@@ -65,6 +65,7 @@ class Spec:
     maximum: float | None = None
     above: float | None = None  # an exclusive minimum
     choices: tuple[str, ...] = ()
+    nonzero: bool = False  # zero refused inside the range (a swing of no size)
     unit: str = ""  # "seconds": "a positive number of seconds"
 
     def limits_text(self) -> str:
@@ -111,7 +112,7 @@ class AnimationOptions:
                                    "(SeFa) or METHOD:INDEX, e.g. ganspace:2); this changes who the animal is.",
                                    modes=("motion",))
     amplitude: float = option(3.0, "With --direction: how far to swing (latent units, non-zero).",
-                              minimum=-100, maximum=100, modes=("motion",))
+                              minimum=-100, maximum=100, nonzero=True, modes=("motion",))
     cycles: int = option(1, "With --direction: swings per animation.", minimum=1, maximum=16, modes=("motion",))
     loop: bool = option(False, "Come back to the start (seamless).", modes=("walk", "morph"))
     easing: str = option("ease-in-out", "How each segment speeds up and slows down.", choices=EASING_NAMES,
@@ -125,8 +126,6 @@ class AnimationOptions:
             check_value(item.name, getattr(self, item.name))
         if self.frames is not None and self.duration is not None:
             raise OptionError("frames", "and --duration: give one, not both")
-        if self.amplitude == 0:
-            raise OptionError("amplitude", "must be non-zero")
         self.grid_shape()
         return self
 
@@ -212,6 +211,8 @@ def check_value(name: str, value: Any) -> None:
                     and (spec.maximum is None or value <= spec.maximum))
         if not in_range:
             raise OptionError(name, f"must be {spec.limits_text()}, got {value:g}")
+        if spec.nonzero and value == 0:
+            raise OptionError(name, "must be non-zero")
 
 
 def pydantic_fields(exclude: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -168,10 +168,8 @@ class MotionPath:
 
 
 def motion(center: Character, direction: torch.Tensor, amplitude: float = 3.0, cycles: int = 1) -> MotionPath:
-    if not 0 < abs(amplitude) <= 100:
-        raise MuybridgeError(f"amplitude must be non-zero and at most 100 in size, got {amplitude}")
-    if cycles < 1:
-        raise MuybridgeError(f"cycles must be at least 1, got {cycles}")
+    check_value("amplitude", amplitude)  # the limits of --amplitude and --cycles (animation/options.py)
+    check_value("cycles", cycles)
     if direction.shape != center.latent.shape:
         raise MuybridgeError(f"direction has shape {tuple(direction.shape)}, "
                              f"latents {tuple(center.latent.shape)}")
