@@ -1,5 +1,6 @@
-"""The torch-free loop: the seed rule without torch, the loop's circle, and `muybridge animate loop` drawn by
-onnxruntime from the cached graph, as torch draws it (and by torch where the graph is not cached)."""
+"""The torch-free loop, walk and morph: the seed rule without torch, the loop's circle, and `muybridge animate loop`,
+`walk` and `morph` drawn by onnxruntime from the cached graph, as torch draws them (and by torch where the graph is
+not cached)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from PIL import Image
 
 from muybridge import files
 from muybridge.animation.circle import loop_latents, loop_plane
-from muybridge.animation.modes import animate_to_file, loop_builder
+from muybridge.animation.modes import animate_to_file, loop_builder, morph_builder, walk_builder
 from muybridge.animation.options import AnimationOptions
 from muybridge.errors import MuybridgeError
 from muybridge.generator import Generator
@@ -83,6 +84,43 @@ def test_the_light_loop_draws_what_torch_draws(cached: Path, tmp_path: Path) -> 
     assert np.abs(light - torch_drawn).max() <= 1 and np.abs(light[0] - light[6]).mean() > 1
 
 
+@pytest.mark.parametrize(("keys", "values"), [
+    (("cat:1", "dog:2", "cat*0.5+dog*0.5:3"), {"loop": True, "easing": "cubic", "grid": "2x1"}),
+    (("cat:4", "dog:9"), {"interpolation": "lerp", "easing": "linear", "truncation": 0.7}),
+])
+def test_the_light_walk_draws_what_torch_draws(cached: Path, tmp_path: Path, keys: tuple[str, ...],
+                                               values: dict[str, object]) -> None:
+    from muybridge.animation.light import light_walk
+
+    options = AnimationOptions(frames=9, size=40, **values)  # type: ignore[arg-type]
+    draw = light_walk(cached, [character_key(key) for key in keys], tmp_path / "light", options)
+    assert draw is not None
+    draw(None)
+    torch_walk = walk_builder(keys, options.loop, options.easing, options.interpolation)
+    animate_to_file(Generator.load(cached, precision="fp32"), torch_walk, tmp_path / "torch", options)
+    light, torch_drawn = frames_of(tmp_path / "light"), frames_of(tmp_path / "torch")
+    rows = 2 if options.grid == "2x1" else 1
+    assert light.shape == torch_drawn.shape == (9, 40 * rows, 40, 3)
+    assert np.abs(light - torch_drawn).max() <= 1 and np.abs(light[0] - light[4]).mean() > 1
+    if options.loop:  # back towards the first key: the last frame is one step before it
+        assert np.abs(light[-1] - light[0]).mean() < np.abs(light[4] - light[0]).mean()
+
+
+def test_the_cli_morph_keeps_the_seed_and_runs_without_torch(cached: Path, tmp_path: Path) -> None:
+    """`morph cat:3 dog` is the dog of seed 3, as torch draws it, and torch is never imported."""
+    script = ("import sys\nfrom muybridge.cli import main\nsys.argv = sys.argv[1:]\ntry:\n    main()\n"
+              "except SystemExit as done:\n    assert not done.code, done.code\nprint('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script, "muybridge", "animate", "morph", "cat:3", "dog", "-m",
+                           str(cached), "--frames", "6", "-o", str(tmp_path / "light")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert " ".join(done.stdout.split()).endswith("False")
+    animate_to_file(Generator.load(cached, precision="fp32"), morph_builder("cat:3", "dog"), tmp_path / "torch",
+                    AnimationOptions(frames=6))
+    light, torch_drawn = frames_of(tmp_path / "light"), frames_of(tmp_path / "torch")
+    assert light.shape == (6, 32, 32, 3) and np.abs(light - torch_drawn).max() <= 1
+
+
 def test_the_cli_loop_runs_without_torch_once_the_graph_is_cached(cached: Path, tmp_path: Path) -> None:
     script = ("import sys\nfrom muybridge.cli import main\nsys.argv = sys.argv[1:]\ntry:\n    main()\n"
               "except SystemExit as done:\n    assert not done.code, done.code\nprint('torch' in sys.modules)")
@@ -108,6 +146,15 @@ def test_without_a_cached_graph_torch_draws_the_loop(tiny_model_dir: Path, tmp_p
     assert code == 0 and Image.open(tmp_path / "x.gif").n_frames == 4, printed
 
 
+def test_the_status_says_which_way_the_verbs_draw(cached: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from muybridge.engines.runtime import runtime_status
+
+    assert runtime_status(cached) == "without torch (its graph is cached)"
+    monkeypatch.setenv(files.CACHE_ENV, str(tmp_path / "empty"))
+    assert runtime_status(cached).startswith(f"with torch (to start about 2 s sooner: muybridge export-onnx {cached}")
+
+
 def test_a_damaged_cache_entry_leaves_the_loop_to_torch(cached: Path, tmp_path: Path) -> None:
     from muybridge.animation.light import light_loop
     from muybridge.engines.runtime import runtime_graph_path
@@ -126,7 +173,7 @@ def test_a_changed_model_is_not_drawn_by_its_old_graph(cached: Path) -> None:
 
 
 def test_bad_input_is_refused_in_one_line_before_drawing(cached: Path, tmp_path: Path) -> None:
-    from muybridge.animation.light import light_loop
+    from muybridge.animation.light import light_loop, light_walk
 
     with pytest.raises(MuybridgeError, match="unknown class 'cta'; did you mean 'cat'"):
         light_loop(cached, ("cta", 0), tmp_path / "x.gif", AnimationOptions(frames=4))
@@ -134,4 +181,10 @@ def test_bad_input_is_refused_in_one_line_before_drawing(cached: Path, tmp_path:
         light_loop(cached, ("cat", 0), tmp_path / "x.avi", AnimationOptions(frames=4))
     with pytest.raises(MuybridgeError, match="radius"):
         light_loop(cached, ("cat", 0), tmp_path / "x.gif", AnimationOptions(frames=4, radius=500))
+    with pytest.raises(MuybridgeError, match="a walk needs at least two keys, got 1"):
+        light_walk(cached, [("cat", 0)], tmp_path / "x.gif", AnimationOptions(frames=4))
+    with pytest.raises(MuybridgeError, match="unknown class 'cta'"):
+        light_walk(cached, [("cat", 0), ("cta", 1)], tmp_path / "x.gif", AnimationOptions(frames=4))
+    with pytest.raises(MuybridgeError, match="unknown easing 'bounce'"):
+        light_walk(cached, [("cat", 0), ("dog", 1)], tmp_path / "x.gif", AnimationOptions(frames=4, easing="bounce"))
     assert not list(tmp_path.glob("x.*"))

@@ -8,16 +8,15 @@ import numpy as np
 import pytest
 import torch
 
+from muybridge.animation.blend import EASINGS, slerp
 from muybridge.animation.options import AnimationOptions, frame_times
 from muybridge.animation.paths import (
-    EASINGS,
     character,
     character_from_latent,
     loop,
     morph,
     motion,
     parse_key,
-    slerp,
     walk,
 )
 from muybridge.animation.render import AnimationSpec, render_animation
@@ -95,17 +94,20 @@ def test_motion_takes_the_limits_of_its_options(tiny: Generator, amplitude: floa
 
 
 def test_slerp_keeps_norm_between_equal_norm_vectors() -> None:
-    a, b = torch.randn(1, 64), torch.randn(1, 64)
-    b = b / b.norm() * a.norm()
-    mids = slerp(a.expand(3, -1), b.expand(3, -1), torch.tensor([0.0, 0.5, 1.0]))
-    assert torch.allclose(mids.norm(dim=1), a.norm().expand(3), rtol=1e-4)
-    assert torch.allclose(mids[0], a[0], atol=1e-5) and torch.allclose(mids[2], b[0], atol=1e-5)
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((1, 64), np.float32), rng.standard_normal((1, 64), np.float32)
+    b = b / np.linalg.norm(b) * np.linalg.norm(a)
+    mids = slerp(np.repeat(a, 3, 0), np.repeat(b, 3, 0), np.array([0.0, 0.5, 1.0], np.float32))
+    assert mids.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(mids, axis=1), np.linalg.norm(a), rtol=1e-4)
+    np.testing.assert_allclose(mids[[0, 2]], np.concatenate([a, b]), atol=1e-5)
+    assert np.allclose(slerp(a, a, np.array([0.5], np.float32)), a)  # parallel rows: lerp
 
 
-def test_easings_start_at_zero_end_at_one() -> None:
-    u = torch.tensor([0.0, 1.0])
+def test_easings_start_at_zero_end_at_one_and_keep_the_dtype() -> None:
+    u = np.array([0.0, 1.0], np.float32)
     for name, ease in EASINGS.items():
-        assert torch.allclose(ease(u), u, atol=1e-6), name
+        assert np.allclose(ease(u), u, atol=1e-6) and ease(u).dtype == np.float32, name
 
 
 def test_parse_key() -> None:

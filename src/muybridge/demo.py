@@ -60,5 +60,5 @@ def run_demo(out: str | Path, model: str | Path | None = None, seed: int = 7,
 
             written.append(export_web(generator, out / WEB_FOLDER, progress))
             if generator.path is not None:
-                cache_runtime_graph(generator)  # `muybridge animate loop` then starts without torch
+                cache_runtime_graph(generator)  # `muybridge animate loop`, walk and morph then start without torch
     return written

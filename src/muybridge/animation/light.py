@@ -1,17 +1,19 @@
-"""``muybridge animate loop CLASS:SEED`` without torch, from the model's cached ONNX graph
-(:mod:`muybridge.engines.runtime`): the same characters (:mod:`muybridge.keys`), the same circle
-(:mod:`muybridge.animation.circle`), resized, tiled and written as the torch path does. Where the graph is not
-cached, or onnxruntime is missing, :func:`light_loop` says so (None) and torch draws the loop.
+"""``muybridge animate loop``, ``walk`` and ``morph`` of ``CLASS:SEED`` keys without torch, from the model's cached
+ONNX graph (:mod:`muybridge.engines.runtime`): the same characters (:mod:`muybridge.keys`), the same circle
+(:mod:`muybridge.animation.circle`) and walk (:mod:`muybridge.animation.blend`), resized, tiled and written as the
+torch path does. Where the graph is not cached, or onnxruntime is missing, :func:`light_loop` and
+:func:`light_walk` say so (None) and torch draws.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from muybridge.animation.blend import check_walk_keys, walk_latents
 from muybridge.animation.circle import loop_latents, loop_plane
 from muybridge.animation.export import Rendered, check_output, export_animation
 from muybridge.animation.options import AnimationOptions, check_frame_bytes, frame_times
@@ -21,9 +23,10 @@ from muybridge.pictures import pixel_art_choice, pixel_resample, resize_images, 
 from muybridge.progress import Progress
 
 Draw = Callable[[Progress | None], Rendered]
+Key = tuple[ClassSpec, int]
 
 
-def light_loop(model: str | Path | None, key: tuple[ClassSpec, int], output: str | os.PathLike[str],
+def light_loop(model: str | Path | None, key: Key, output: str | os.PathLike[str],
                options: AnimationOptions) -> Draw | None:
     """How to draw the loop of ``key`` (class, first seed) to ``output`` without torch, or None where torch must.
     Every input is checked first (options, output, classes), in one line each, as the torch path checks them."""
@@ -36,19 +39,54 @@ def light_loop(model: str | Path | None, key: tuple[ClassSpec, int], output: str
     return lambda progress: draw_loop(decoder, key, output, checked, progress)
 
 
-def draw_loop(decoder: RuntimeDecoder, key: tuple[ClassSpec, int], output: str | os.PathLike[str],
-              options: AnimationOptions, progress: Progress | None = None) -> Rendered:
-    """One loop per grid cell (cell ``i`` is seed ``first + i``), decoded, resized, tiled and written."""
+def light_walk(model: str | Path | None, keys: Sequence[Key], output: str | os.PathLike[str],
+               options: AnimationOptions) -> Draw | None:
+    """How to draw the walk through ``keys`` (a morph is a walk of two) to ``output`` without torch, or None where
+    torch must. Every input is checked first, as for :func:`light_loop`."""
+    checked = options.check()  # the easing and interpolation among them
+    check_walk_keys(len(keys))
+    check_output(output, checked.fps)
+    decoder = open_runtime(model)
+    if decoder is None:
+        return None
+    class_weight_rows(decoder.classes, [spec for spec, _ in keys])
+    return lambda progress: draw_walk(decoder, keys, output, checked, progress)
+
+
+def draw_loop(decoder: RuntimeDecoder, key: Key, output: str | os.PathLike[str], options: AnimationOptions,
+              progress: Progress | None = None) -> Rendered:
+    """One loop per grid cell (cell ``i`` is seed ``first + i``)."""
     class_spec, first = key
     rows, cols = options.grid_shape()
     frames = options.frame_count()
-    side = options.size or decoder.resolution
-    check_frame_bytes(frames, rows, cols, side)
+    check_frame_bytes(frames, rows, cols, options.size or decoder.resolution)
     seeds = [first + cell for cell in range(rows * cols)]
     times = frame_times(frames, closed=True)
     latents = np.concatenate([loop_latents(centre, loop_plane(centre, seed), options.radius, times)
                               for centre, seed in zip(seed_latents(seeds, decoder.latent_dim), seeds, strict=True)])
     weights = np.repeat(class_weight_rows(decoder.classes, [class_spec]), len(latents), axis=0)
+    return draw_cells(decoder, latents, weights, frames, output, options, progress)
+
+
+def draw_walk(decoder: RuntimeDecoder, keys: Sequence[Key], output: str | os.PathLike[str],
+              options: AnimationOptions, progress: Progress | None = None) -> Rendered:
+    """One walk per grid cell (cell ``i`` adds ``i`` to every key's seed); ``--loop`` walks back to the first."""
+    rows, cols = options.grid_shape()
+    frames = options.frame_count()
+    check_frame_bytes(frames, rows, cols, options.size or decoder.resolution)
+    times = frame_times(frames, closed=options.loop)
+    key_weights = class_weight_rows(decoder.classes, [spec for spec, _ in keys])
+    cells = [walk_latents(seed_latents([seed + cell for _, seed in keys], decoder.latent_dim), key_weights, times,
+                          options.interpolation, options.easing, options.loop) for cell in range(rows * cols)]
+    return draw_cells(decoder, np.concatenate([latents for latents, _ in cells]),
+                      np.concatenate([weights for _, weights in cells]), frames, output, options, progress)
+
+
+def draw_cells(decoder: RuntimeDecoder, latents: np.ndarray, weights: np.ndarray, frames: int,
+               output: str | os.PathLike[str], options: AnimationOptions, progress: Progress | None) -> Rendered:
+    """The grid's cells, ``frames`` latents each in order, decoded, resized, tiled and written."""
+    rows, cols = options.grid_shape()
+    side = options.size or decoder.resolution
     images = decoder.decode(latents, weights, options.truncation, progress)
     pixel_art = pixel_art_choice(decoder.pixel_art, options.pixel_art)
     cells = resize_images(images, side, pixel_resample(pixel_art)).reshape(rows * cols, frames, side, side, 3)

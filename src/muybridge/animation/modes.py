@@ -16,14 +16,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from muybridge.animation.blend import check_interpolation, check_walk_keys, easing_function
 from muybridge.animation.directions import resolve_direction
 from muybridge.animation.export import Rendered, check_output, export_animation
 from muybridge.animation.motions import MOTIONS, stored_strengths
 from muybridge.animation.options import AnimationOptions
 from muybridge.animation.paths import (
     LatentPath,
-    check_interpolation,
-    easing_function,
     loop,
     morph,
     motion,
@@ -114,8 +113,7 @@ def walk_builder(keys: Sequence[str], closed: bool = False, easing: str = "ease-
     that key's class."""
     stops = [_after_picker(text, source) for text in keys] if source else [_key_picker(text) for text in keys]
     stops = [source, *stops] if source else stops
-    if len(stops) < 2:
-        raise MuybridgeError(f"a walk needs at least two keys, got {len(stops)}")
+    check_walk_keys(len(stops))
     easing_function(easing)
     check_interpolation(interpolation)
 

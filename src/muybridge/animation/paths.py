@@ -12,13 +12,21 @@ latent came from a seed (``character(generator, "cat", 7)``) or from a file of l
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 import torch
 
+from muybridge.animation.blend import (
+    blend,
+    check_interpolation,
+    check_walk_keys,
+    easing_function,
+    lerp,
+    walk_latents,
+)
 from muybridge.animation.circle import loop_latents, loop_plane
 from muybridge.animation.motions import MOTIONS, Motion
 from muybridge.animation.options import check_value
@@ -27,28 +35,6 @@ from muybridge.characters import character as character  # re-exported: paths ar
 from muybridge.characters import character_from_latent as character_from_latent
 from muybridge.characters import parse_key as parse_key
 from muybridge.errors import MuybridgeError
-
-Easing = Callable[[torch.Tensor], torch.Tensor]
-
-EASINGS: dict[str, Easing] = {
-    "linear": lambda u: u,
-    "ease-in-out": lambda u: 0.5 - 0.5 * torch.cos(math.pi * u),
-    "cubic": lambda u: torch.where(u < 0.5, 4 * u**3, 1 - (2 - 2 * u) ** 3 / 2),
-}
-INTERPOLATIONS = ("slerp", "lerp")
-
-
-def easing_function(name: str) -> Easing:
-    try:
-        return EASINGS[name]
-    except KeyError:
-        raise MuybridgeError(f"unknown easing '{name}'; known: {', '.join(EASINGS)}") from None
-
-
-def check_interpolation(name: str) -> str:
-    if name not in INTERPOLATIONS:
-        raise MuybridgeError(f"unknown interpolation '{name}'; known: {', '.join(INTERPOLATIONS)}")
-    return name
 
 
 class LatentPath(Protocol):
@@ -62,28 +48,8 @@ class LatentPath(Protocol):
         ...
 
 
-def lerp(a: torch.Tensor, b: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """Rows ``a + u (b - a)`` for ``a, b`` of shape (F, D) and ``u`` of shape (F,)."""
-    return a + u[:, None] * (b - a)
-
-
-def slerp(a: torch.Tensor, b: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation row by row: follows the great circle, so the latent keeps a typical norm.
-
-    Falls back to lerp where the two rows are (nearly) parallel.
-    """
-    cos_angle = torch.nn.functional.cosine_similarity(a, b, dim=1).clamp(-1.0, 1.0)
-    angle = torch.arccos(cos_angle)
-    sin_angle = torch.sin(angle)
-    near = sin_angle < 1e-4
-    safe = torch.where(near, torch.ones_like(sin_angle), sin_angle)
-    wa = torch.where(near, 1 - u, torch.sin((1 - u) * angle) / safe)
-    wb = torch.where(near, u, torch.sin(u * angle) / safe)
-    return wa[:, None] * a + wb[:, None] * b
-
-
-def _as_times(times: np.ndarray) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(times, dtype=np.float64)).float().clamp(0.0, 1.0)
+def _as_times(times: np.ndarray) -> np.ndarray:
+    return np.clip(np.asarray(times, np.float64), 0.0, 1.0).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -122,22 +88,15 @@ class WalkPath:
     closed: bool = False
 
     def sample(self, times: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        nodes = list(self.keys) + ([self.keys[0]] if self.closed else [])
-        segments = len(nodes) - 1
-        position = _as_times(times) * segments
-        index = position.floor().long().clamp(0, segments - 1)
-        fraction = easing_function(self.easing)(position - index)
-        latents = torch.stack([k.latent for k in nodes])
-        weights = torch.stack([k.class_weights for k in nodes])
-        blend = slerp if self.interpolation == "slerp" else lerp
-        return (blend(latents[index], latents[index + 1], fraction),
-                lerp(weights[index], weights[index + 1], fraction))
+        latents, weights = walk_latents(np.stack([k.latent.detach().numpy() for k in self.keys]),
+                                        np.stack([k.class_weights.numpy() for k in self.keys]),
+                                        times, self.interpolation, self.easing, self.closed)
+        return torch.from_numpy(latents), torch.from_numpy(weights)
 
 
 def walk(keys: Sequence[Character], interpolation: str = "slerp", easing: str = "ease-in-out",
          closed: bool = False) -> WalkPath:
-    if len(keys) < 2:
-        raise MuybridgeError(f"a walk needs at least two characters, got {len(keys)}")
+    check_walk_keys(len(keys))
     easing_function(easing)
     return WalkPath(tuple(keys), check_interpolation(interpolation), easing, closed)
 
@@ -162,7 +121,7 @@ class MotionPath:
     closed: bool = True
 
     def sample(self, times: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        phase = torch.sin(2 * math.pi * self.cycles * _as_times(times))
+        phase = torch.sin(2 * math.pi * self.cycles * torch.from_numpy(_as_times(times)))
         latents = self.center.latent + self.amplitude * phase[:, None] * self.direction
         return latents, self.center.class_weights.expand(len(phase), -1).clone()
 
@@ -225,17 +184,16 @@ class TimelinePath:
         return self.keys[-1].time
 
     def sample(self, times: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        seconds = _as_times(times) * self.duration
-        key_times = torch.tensor([k.time for k in self.keys])
-        index = (torch.searchsorted(key_times, seconds, right=True) - 1).clamp(0, len(self.keys) - 2)
-        span = (key_times[index + 1] - key_times[index]).clamp_min(1e-9)
-        raw = ((seconds - key_times[index]) / span).clamp(0.0, 1.0)
-        fraction = torch.empty_like(raw)
+        seconds = _as_times(times) * np.float32(self.duration)
+        key_times = np.array([k.time for k in self.keys], np.float32)
+        index = np.clip(np.searchsorted(key_times, seconds, side="right") - 1, 0, len(self.keys) - 2)
+        span = np.maximum(key_times[index + 1] - key_times[index], np.float32(1e-9))
+        raw = np.clip((seconds - key_times[index]) / span, 0.0, 1.0).astype(np.float32)
+        fraction = np.empty_like(raw)
         for i, key in enumerate(self.keys[:-1]):
             mask = index == i
             fraction[mask] = easing_function(key.easing)(raw[mask])
-        latents = torch.stack([k.latent for k in self.keys])
-        weights = torch.stack([k.class_weights for k in self.keys])
-        blend = slerp if self.interpolation == "slerp" else lerp
-        return (blend(latents[index], latents[index + 1], fraction),
-                lerp(weights[index], weights[index + 1], fraction))
+        latents = np.stack([k.latent.detach().numpy() for k in self.keys])
+        weights = np.stack([k.class_weights.numpy() for k in self.keys])
+        return (torch.from_numpy(blend(self.interpolation, latents[index], latents[index + 1], fraction)),
+                torch.from_numpy(lerp(weights[index], weights[index + 1], fraction)))

@@ -25,7 +25,8 @@ from typing import Any
 import torch
 import yaml
 
-from muybridge.animation.paths import EASINGS, INTERPOLATIONS, TimedKey, TimelinePath
+from muybridge.animation.options import EASING_NAMES, INTERPOLATION_NAMES
+from muybridge.animation.paths import TimedKey, TimelinePath
 from muybridge.errors import MuybridgeError
 from muybridge.generator import Generator
 from muybridge.keys import ClassSpec
@@ -88,8 +89,8 @@ def parse_timeline(data: Any, source: Path) -> Timeline:
         if unknown:
             raise fail(unknown[0], "unknown key (expected keyframes, interpolation)")
         interpolation = data.get("interpolation", "slerp")
-        if interpolation not in INTERPOLATIONS:
-            raise fail("interpolation", f"must be one of {', '.join(INTERPOLATIONS)}, got {interpolation!r}")
+        if interpolation not in INTERPOLATION_NAMES:
+            raise fail("interpolation", f"must be one of {', '.join(INTERPOLATION_NAMES)}, got {interpolation!r}")
         data = data.get("keyframes")
     if not isinstance(data, list) or len(data) < 2:
         raise fail("keyframes", "expected a list of at least two keyframes")
@@ -118,8 +119,8 @@ def parse_timeline(data: Any, source: Path) -> Timeline:
         if not isinstance(directions, Mapping) or not all(_number(v) for v in directions.values()):
             raise fail(f"{where}.directions", "expected a mapping of direction name → offset, e.g. {nod: 2}")
         easing = entry.get("easing", "ease-in-out")
-        if easing not in EASINGS:
-            raise fail(f"{where}.easing", f"must be one of {', '.join(EASINGS)}, got {easing!r}")
+        if easing not in EASING_NAMES:
+            raise fail(f"{where}.easing", f"must be one of {', '.join(EASING_NAMES)}, got {easing!r}")
         offsets = {str(k): float(v) for k, v in directions.items()}
         keyframes.append(Keyframe(float(time), class_spec, seed, offsets, easing))
     return Timeline(source, tuple(keyframes), interpolation)

@@ -186,8 +186,9 @@ def onnx_model(generator: Generator, pose: bool = False) -> Any:
 
 
 def cache_runtime_graph(generator: Generator) -> Path:
-    """Write the model's plain graph where ``muybridge animate loop`` draws from it without torch
-    (:func:`muybridge.engines.runtime.runtime_graph_path`); returns where. Only a model folder has a cache entry."""
+    """Write the model's plain graph where ``muybridge animate loop``, ``walk`` and ``morph`` draw from it without
+    torch (:func:`muybridge.engines.runtime.runtime_graph_path`); returns where. Only a model folder has a cache
+    entry."""
     from muybridge.engines.runtime import runtime_graph_path
 
     if generator.path is None:

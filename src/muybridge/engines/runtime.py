@@ -2,7 +2,8 @@
 
 ``import torch`` alone takes about 2 s, longer than rendering a 4-second loop. So a model's plain graph can be
 kept in the cache (``muybridge export-onnx MODEL --cache``; ``muybridge demo`` does it for the model it shows),
-and ``muybridge animate loop`` then draws from it without loading torch (:mod:`muybridge.animation.light`).
+and ``muybridge animate loop``, ``walk`` and ``morph`` then draw from it without loading torch
+(:mod:`muybridge.animation.light`).
 An entry is named by the sha256 of the model's config and weights, so a changed model is never drawn by the graph
 of its older self. Nothing here imports torch.
 """
@@ -29,8 +30,12 @@ RUNTIME_BATCH = 64
 
 
 def runtime_graph_path(folder: Path) -> Path:
-    """Where the graph of the model in ``folder`` is cached: named by its config's and weights' sha256."""
-    digest = hashlib.sha256(f"{file_sha256(folder / CONFIG_NAME)} {file_sha256(folder / WEIGHTS_NAME)}".encode())
+    """Where the graph of the model in ``folder`` is cached: named by its config's and weights' sha256 and by the
+    muybridge version that exported it (the decoder's code is part of the graph)."""
+    from muybridge import __version__
+
+    named = f"{file_sha256(folder / CONFIG_NAME)} {file_sha256(folder / WEIGHTS_NAME)} {__version__}"
+    digest = hashlib.sha256(named.encode())
     return cache_dir(RUNTIME_CACHE) / f"{digest.hexdigest()[:32]}.onnx"
 
 
@@ -86,7 +91,8 @@ def open_runtime(model: str | Path | None) -> RuntimeDecoder | None:
 
 
 def runtime_status(model: str | Path | None = None) -> str:
-    """How ``muybridge animate loop`` draws ``model`` here, and how to make it start sooner where it can."""
+    """How ``muybridge animate loop``, ``walk`` and ``morph`` draw ``model`` here, and how to make them start sooner
+    where they can."""
     if importlib.util.find_spec("onnxruntime") is None:
         return "with torch (drawing without it needs onnxruntime: pip install 'muybridge[onnx]')"
     if runtime_graph_path(resolve_model_path(model)).is_file():

@@ -1,0 +1,91 @@
+"""Walking from character to character, in numpy: easing curves, slerp and lerp, and the walk through a list of
+keys. The torch paths (:class:`~muybridge.animation.paths.WalkPath`, ``TimelinePath``) and the CLI's torch-free walk
+and morph (:mod:`muybridge.animation.light`) draw the same latents from these functions.
+
+The easing and interpolation names are declared with the options (:mod:`muybridge.animation.options`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from muybridge.animation.options import EASING_NAMES, INTERPOLATION_NAMES
+from muybridge.errors import MuybridgeError
+
+Easing = Callable[[np.ndarray], np.ndarray]
+
+
+def _linear(u: np.ndarray) -> np.ndarray:
+    return u
+
+
+def _ease_in_out(u: np.ndarray) -> np.ndarray:
+    return np.float32(0.5) - np.float32(0.5) * np.cos(np.float32(math.pi) * u)
+
+
+def _cubic(u: np.ndarray) -> np.ndarray:
+    return np.where(u < 0.5, 4 * u**3, 1 - (2 - 2 * u) ** 3 / 2).astype(u.dtype)
+
+
+EASINGS: dict[str, Easing] = dict(zip(EASING_NAMES, (_linear, _ease_in_out, _cubic), strict=True))
+
+
+def easing_function(name: str) -> Easing:
+    try:
+        return EASINGS[name]
+    except KeyError:
+        raise MuybridgeError(f"unknown easing '{name}'; known: {', '.join(EASINGS)}") from None
+
+
+def check_interpolation(name: str) -> str:
+    if name not in INTERPOLATION_NAMES:
+        raise MuybridgeError(f"unknown interpolation '{name}'; known: {', '.join(INTERPOLATION_NAMES)}")
+    return name
+
+
+def check_walk_keys(count: int) -> None:
+    if count < 2:
+        raise MuybridgeError(f"a walk needs at least two keys, got {count}")
+
+
+def lerp(a: np.ndarray, b: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Rows ``a + u (b - a)`` for ``a, b`` of shape (F, D) and ``u`` of shape (F,)."""
+    return a + u[:, None] * (b - a)
+
+
+def slerp(a: np.ndarray, b: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Spherical interpolation row by row: follows the great circle, so the latent keeps a typical norm.
+
+    Falls back to lerp where the two rows are (nearly) parallel.
+    """
+    norms = np.maximum(np.linalg.norm(a, axis=1), 1e-8) * np.maximum(np.linalg.norm(b, axis=1), 1e-8)
+    angle = np.arccos(np.clip((a * b).sum(axis=1) / norms, -1.0, 1.0))
+    sin_angle = np.sin(angle)
+    near = sin_angle < 1e-4
+    safe = np.where(near, 1, sin_angle)
+    wa = np.where(near, 1 - u, np.sin((1 - u) * angle) / safe)
+    wb = np.where(near, u, np.sin(u * angle) / safe)
+    return (wa[:, None] * a + wb[:, None] * b).astype(a.dtype)
+
+
+def blend(interpolation: str, a: np.ndarray, b: np.ndarray, u: np.ndarray) -> np.ndarray:
+    return slerp(a, b, u) if check_interpolation(interpolation) == "slerp" else lerp(a, b, u)
+
+
+def walk_latents(latents: np.ndarray, weights: np.ndarray, times: np.ndarray, interpolation: str = "slerp",
+                 easing: str = "ease-in-out", closed: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """float32 latents ``(F, latent_dim)`` and class weights ``(F, C)`` at ``times`` in [0, 1] on the walk through
+    the keys' ``latents`` ``(K, latent_dim)`` and ``weights`` ``(K, C)``, key to key (``closed``: back to the first).
+    Latents and weights move by the same eased fraction, so a walk across classes is a morph."""
+    latents, weights = np.asarray(latents, np.float32), np.asarray(weights, np.float32)
+    if closed:
+        latents, weights = np.concatenate([latents, latents[:1]]), np.concatenate([weights, weights[:1]])
+    segments = len(latents) - 1
+    position = np.clip(np.asarray(times, np.float64), 0.0, 1.0).astype(np.float32) * np.float32(segments)
+    index = np.clip(np.floor(position).astype(np.int64), 0, segments - 1)
+    fraction = easing_function(easing)(position - index.astype(np.float32))
+    return (blend(interpolation, latents[index], latents[index + 1], fraction),
+            lerp(weights[index], weights[index + 1], fraction))
