@@ -38,7 +38,8 @@ from muybridge.memory import keep_freed_memory
 from muybridge.metrics.features import extract_features
 from muybridge.metrics.motion import mean_metrics
 from muybridge.metrics.scores import fid
-from muybridge.models.pose import POSE_DIM, warp_features
+from muybridge.models.pose import warp_features
+from muybridge.pose_fields import POSE_DIM
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"

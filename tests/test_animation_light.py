@@ -1,6 +1,6 @@
-"""The torch-free loop, walk and morph: the seed rule without torch, the loop's circle, and `muybridge animate loop`,
-`walk` and `morph` drawn by onnxruntime from the cached graph, as torch draws them (and by torch where the graph is
-not cached)."""
+"""The torch-free loop, walk, morph and motion: the seed rule without torch, the loop's circle, and `muybridge animate
+loop`, `walk`, `morph` and `motion` drawn by onnxruntime from the cached graphs, as torch draws them (and by torch
+where the graph is not cached)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from PIL import Image
 
 from muybridge import files
 from muybridge.animation.circle import loop_latents, loop_plane
-from muybridge.animation.modes import animate_to_file, loop_builder, morph_builder, walk_builder
+from muybridge.animation.modes import animate_to_file, loop_builder, morph_builder, pose_builder, walk_builder
 from muybridge.animation.options import AnimationOptions
 from muybridge.errors import MuybridgeError
 from muybridge.generator import Generator
@@ -54,14 +54,15 @@ def test_the_loop_circle_keeps_the_norm_and_comes_back() -> None:
 
 @pytest.fixture
 def cached(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of the tiny model whose graph is in a fresh cache folder."""
+    """A copy of the tiny model whose graphs (plain and pose) are in a fresh cache folder."""
     pytest.importorskip("onnxruntime", reason="the onnx extra is not installed (pip install 'muybridge[onnx]')")
-    from muybridge.engines.onnx import cache_runtime_graph
+    from muybridge.engines.onnx import cache_runtime_graphs
 
     monkeypatch.setenv(files.CACHE_ENV, str(tmp_path / "cache"))
     folder = tmp_path / "tiny"
     shutil.copytree(tiny_model_dir, folder)
-    assert cache_runtime_graph(Generator.load(folder)).is_file()
+    written = cache_runtime_graphs(Generator.load(folder))
+    assert len(written) == 2 and all(path.is_file() for path in written)
     return folder
 
 
@@ -106,19 +107,38 @@ def test_the_light_walk_draws_what_torch_draws(cached: Path, tmp_path: Path, key
         assert np.abs(light[-1] - light[0]).mean() < np.abs(light[4] - light[0]).mean()
 
 
-def test_the_cli_morph_keeps_the_seed_and_runs_without_torch(cached: Path, tmp_path: Path) -> None:
+def test_the_cli_morph_and_motion_run_without_torch(cached: Path, tmp_path: Path) -> None:
     """`morph cat:3 dog` is the dog of seed 3, as torch draws it, and torch is never imported."""
     script = ("import sys\nfrom muybridge.cli import main\nsys.argv = sys.argv[1:]\ntry:\n    main()\n"
               "except SystemExit as done:\n    assert not done.code, done.code\nprint('torch' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", script, "muybridge", "animate", "morph", "cat:3", "dog", "-m",
-                           str(cached), "--frames", "6", "-o", str(tmp_path / "light")],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert " ".join(done.stdout.split()).endswith("False")
+    for verb in (["morph", "cat:3", "dog"], ["motion", "cat:3", "--motion", "nod"]):
+        done = subprocess.run([sys.executable, "-c", script, "muybridge", "animate", *verb, "-m", str(cached),
+                               "--frames", "6", "-o", str(tmp_path / verb[0])], capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert " ".join(done.stdout.split()).endswith("False"), verb
     animate_to_file(Generator.load(cached, precision="fp32"), morph_builder("cat:3", "dog"), tmp_path / "torch",
                     AnimationOptions(frames=6))
-    light, torch_drawn = frames_of(tmp_path / "light"), frames_of(tmp_path / "torch")
+    light, torch_drawn = frames_of(tmp_path / "morph"), frames_of(tmp_path / "torch")
     assert light.shape == (6, 32, 32, 3) and np.abs(light - torch_drawn).max() <= 1
+    assert frames_of(tmp_path / "motion").shape == (6, 32, 32, 3)
+
+
+def test_the_light_motion_draws_what_torch_draws(cached: Path, tmp_path: Path) -> None:
+    """The model's own strength for the move (motions.json) times --strength, on a grid of two seeds."""
+    from muybridge.animation.light import light_motion
+
+    (cached / "motions.json").write_text('{"motions": {"look-left": {"strength": 1.5}}}')
+    options = AnimationOptions(frames=10, grid="1x2", size=40, motion="look-left", strength=0.8)
+    draw = light_motion(cached, character_key("dog:6"), tmp_path / "light", options)
+    assert draw is not None
+    draw(None)
+    torch_move = pose_builder("dog:6", "look-left", strength=0.8)
+    animate_to_file(Generator.load(cached, precision="fp32"), torch_move, tmp_path / "torch", options)
+    light, torch_drawn = frames_of(tmp_path / "light"), frames_of(tmp_path / "torch")
+    assert light.shape == torch_drawn.shape == (10, 40, 80, 3)
+    assert np.abs(light - torch_drawn).max() <= 1 and np.abs(light[0] - light[3]).mean() > 0.5
+    assert light_motion(cached, ("dog", 6), tmp_path / "x.gif", options.replace(direction="0")) is None  # torch's
 
 
 def test_the_cli_loop_runs_without_torch_once_the_graph_is_cached(cached: Path, tmp_path: Path) -> None:
@@ -150,9 +170,20 @@ def test_the_status_says_which_way_the_verbs_draw(cached: Path, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from muybridge.engines.runtime import runtime_status
 
-    assert runtime_status(cached) == "without torch (its graph is cached)"
+    assert runtime_status(cached) == runtime_status(cached, pose=True) == "without torch (its graph is cached)"
     monkeypatch.setenv(files.CACHE_ENV, str(tmp_path / "empty"))
     assert runtime_status(cached).startswith(f"with torch (to start about 2 s sooner: muybridge export-onnx {cached}")
+
+
+def test_the_demo_caches_the_web_page_graph_as_the_pose_entry(cached: Path, tmp_path: Path) -> None:
+    """The pose graph already exported for the web page is copied, not exported again (the demo's way)."""
+    from muybridge.engines.onnx import cache_runtime_graphs
+    from muybridge.engines.web import MODEL_FILE, export_web
+
+    generator = Generator.load(cached)
+    page = export_web(generator, tmp_path / "web")
+    plain, posed = cache_runtime_graphs(generator, pose_graph=page / MODEL_FILE)
+    assert posed.read_bytes() == (page / MODEL_FILE).read_bytes() and plain != posed
 
 
 def test_a_damaged_cache_entry_leaves_the_loop_to_torch(cached: Path, tmp_path: Path) -> None:

@@ -55,10 +55,10 @@ def run_demo(out: str | Path, model: str | Path | None = None, seed: int = 7,
                               AnimationOptions(truncation=TRUNCATION), progress=progress)
         written.append(pack.folder)
         if importlib.util.find_spec("onnx") is not None:
-            from muybridge.engines.onnx import cache_runtime_graph
-            from muybridge.engines.web import export_web
+            from muybridge.engines.onnx import cache_runtime_graphs
+            from muybridge.engines.web import MODEL_FILE, export_web
 
             written.append(export_web(generator, out / WEB_FOLDER, progress))
-            if generator.path is not None:
-                cache_runtime_graph(generator)  # `muybridge animate loop`, walk and morph then start without torch
+            if generator.path is not None:  # `muybridge animate` loop, walk, morph and motion then skip torch
+                cache_runtime_graphs(generator, pose_graph=out / WEB_FOLDER / MODEL_FILE)
     return written

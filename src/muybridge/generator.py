@@ -22,7 +22,7 @@ from muybridge.errors import MuybridgeError
 from muybridge.keys import ClassSpec, class_index, class_weight_rows, seed_latents
 from muybridge.models.config import ModelConfig, as_model_config, build_networks
 from muybridge.models.format import WEIGHTS_NAME, load_state, read_config, read_weights, state_digest
-from muybridge.models.pose import POSE_DIM
+from muybridge.pose_fields import POSE_DIM
 from muybridge.precision import (
     PROBE_COUNT,
     REDUCED,

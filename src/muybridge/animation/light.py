@@ -1,8 +1,9 @@
-"""``muybridge animate loop``, ``walk`` and ``morph`` of ``CLASS:SEED`` keys without torch, from the model's cached
-ONNX graph (:mod:`muybridge.engines.runtime`): the same characters (:mod:`muybridge.keys`), the same circle
-(:mod:`muybridge.animation.circle`) and walk (:mod:`muybridge.animation.blend`), resized, tiled and written as the
-torch path does. Where the graph is not cached, or onnxruntime is missing, :func:`light_loop` and
-:func:`light_walk` say so (None) and torch draws.
+"""``muybridge animate loop``, ``walk``, ``morph`` and ``motion`` of ``CLASS:SEED`` keys without torch, from the
+model's cached ONNX graphs (:mod:`muybridge.engines.runtime`): the same characters (:mod:`muybridge.keys`), the same
+circle (:mod:`muybridge.animation.circle`), walk (:mod:`muybridge.animation.blend`) and motion curves
+(:mod:`muybridge.animation.motions`), resized, tiled and written as the torch path does. Where the graph is not
+cached, or onnxruntime is missing, or the motion swings along a latent direction (found by torch), the ``light_*``
+functions say so (None) and torch draws.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 from muybridge.animation.blend import check_walk_keys, walk_latents
 from muybridge.animation.circle import loop_latents, loop_plane
 from muybridge.animation.export import Rendered, check_output, export_animation
+from muybridge.animation.motions import MOTIONS, stored_strengths
 from muybridge.animation.options import AnimationOptions, check_frame_bytes, frame_times
 from muybridge.engines.runtime import RuntimeDecoder, open_runtime
 from muybridge.keys import ClassSpec, class_weight_rows, seed_latents
@@ -53,6 +55,22 @@ def light_walk(model: str | Path | None, keys: Sequence[Key], output: str | os.P
     return lambda progress: draw_walk(decoder, keys, output, checked, progress)
 
 
+def light_motion(model: str | Path | None, key: Key, output: str | os.PathLike[str],
+                 options: AnimationOptions) -> Draw | None:
+    """How to draw ``key`` doing ``options.motion`` (a move of the motion library) without torch, from the model's
+    cached pose graph, or None where torch must (``--direction`` among them). Inputs are checked first."""
+    checked = options.check()
+    check_output(output, checked.fps)
+    if checked.direction is not None:
+        return None
+    decoder = open_runtime(model, pose=True)
+    if decoder is None:
+        return None
+    class_weight_rows(decoder.classes, [key[0]])
+    strength = checked.strength * stored_strengths(decoder.folder).get(checked.motion, 1.0)
+    return lambda progress: draw_motion(decoder, key, output, checked, strength, progress)
+
+
 def draw_loop(decoder: RuntimeDecoder, key: Key, output: str | os.PathLike[str], options: AnimationOptions,
               progress: Progress | None = None) -> Rendered:
     """One loop per grid cell (cell ``i`` is seed ``first + i``)."""
@@ -82,12 +100,27 @@ def draw_walk(decoder: RuntimeDecoder, keys: Sequence[Key], output: str | os.Pat
                       np.concatenate([weights for _, weights in cells]), frames, output, options, progress)
 
 
+def draw_motion(decoder: RuntimeDecoder, key: Key, output: str | os.PathLike[str], options: AnimationOptions,
+                strength: float, progress: Progress | None = None) -> Rendered:
+    """One character per grid cell (cell ``i`` is seed ``first + i``), each doing the move at ``strength`` (the
+    option's times the model's own, from its ``motions.json``): the latent stays, the head pose follows the curve."""
+    class_spec, first = key
+    rows, cols = options.grid_shape()
+    frames = options.frame_count()
+    check_frame_bytes(frames, rows, cols, options.size or decoder.resolution)
+    poses = MOTIONS[options.motion].poses(frame_times(frames, closed=True), strength).astype(np.float32)
+    latents = np.repeat(seed_latents([first + cell for cell in range(rows * cols)], decoder.latent_dim), frames, 0)
+    weights = np.repeat(class_weight_rows(decoder.classes, [class_spec]), len(latents), axis=0)
+    return draw_cells(decoder, latents, weights, frames, output, options, progress, np.tile(poses, (rows * cols, 1)))
+
+
 def draw_cells(decoder: RuntimeDecoder, latents: np.ndarray, weights: np.ndarray, frames: int,
-               output: str | os.PathLike[str], options: AnimationOptions, progress: Progress | None) -> Rendered:
-    """The grid's cells, ``frames`` latents each in order, decoded, resized, tiled and written."""
+               output: str | os.PathLike[str], options: AnimationOptions, progress: Progress | None,
+               poses: np.ndarray | None = None) -> Rendered:
+    """The grid's cells, ``frames`` latents (and poses) each in order, decoded, resized, tiled and written."""
     rows, cols = options.grid_shape()
     side = options.size or decoder.resolution
-    images = decoder.decode(latents, weights, options.truncation, progress)
+    images = decoder.decode(latents, weights, options.truncation, progress, poses)
     pixel_art = pixel_art_choice(decoder.pixel_art, options.pixel_art)
     cells = resize_images(images, side, pixel_resample(pixel_art)).reshape(rows * cols, frames, side, side, 3)
     return export_animation(tile(cells, rows, cols), output, options.fps, lossless=pixel_art, progress=progress)

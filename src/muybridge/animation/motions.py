@@ -1,6 +1,6 @@
 """The motion library: named moves of one character (look left, nod, tilt, breathe...) as pose curves.
 
-A motion is a sum of terms, each one pose field (:data:`muybridge.models.pose.POSE_FIELDS`) following a curve
+A motion is a sum of terms, each one pose field (:data:`muybridge.pose_fields.POSE_FIELDS`) following a curve
 over the clip's time ``t`` in [0, 1]: ``swing`` is ``sin(2 pi c t)`` (out one way, back, out the other way),
 ``there-and-back`` is ``sin(pi c t)^2`` (out and back, easing at both ends). Every curve returns to its start at
 t = 1, so every motion loops seamlessly. The latent is never touched: the character stays the same animal.
@@ -51,7 +51,7 @@ class Motion:
         """``(F, 6)`` poses at ``times`` (columns in ``POSE_FIELDS`` order)."""
         import numpy as np
 
-        from muybridge.models.pose import POSE_FIELDS
+        from muybridge.pose_fields import POSE_FIELDS
 
         poses = np.zeros((len(times), len(POSE_FIELDS)))
         for term in self.terms:

@@ -18,7 +18,7 @@ from muybridge.errors import MuybridgeError
 
 if TYPE_CHECKING:
     from muybridge.animation.export import Rendered
-    from muybridge.animation.light import Key
+    from muybridge.animation.light import Draw
     from muybridge.animation.modes import Animation
     from muybridge.animation.options import AnimationOptions
     from muybridge.progress import Progress
@@ -93,12 +93,20 @@ def animate_loop(output: OutputOption, character: CharacterArgument = None, from
         from muybridge.animation.light import light_loop
         from muybridge.keys import character_key
 
-        settings = animation_options(options)
-        draw = light_loop(model, character_key(character, seed), output, settings)
-        if draw is not None:
-            write(draw, output, settings)
+        key = character_key(character, seed)
+        if drew_without_torch(lambda settings: light_loop(model, key, output, settings), output, options):
             return
     render(one_character("loop", character, seed, from_latent, index), output, model, options)
+
+
+def drew_without_torch(light: Callable[[AnimationOptions], Draw | None], output: Path,
+                       values: dict[str, Any]) -> bool:
+    """Drawn from the model's cached graph where ``light`` finds one (animation/light.py); False: torch must."""
+    settings = animation_options(values)
+    draw = light(settings)
+    if draw is not None:
+        write(draw, output, settings)
+    return draw is not None
 
 
 @animate_app.command("motion")
@@ -109,7 +117,15 @@ def animate_motion(output: OutputOption, character: CharacterArgument = None, fr
     """Swing a character back and forth along one semantic direction (a seamless loop).
 
     Example: muybridge animate motion cat:7 --direction nod --amplitude 3 -o nod.gif
+    Starts about 2 s sooner, without torch, once the model's graph is cached: muybridge export-onnx default --cache
     """
+    if from_latent is None and character is not None:
+        from muybridge.animation.light import light_motion
+        from muybridge.keys import character_key
+
+        key = character_key(character, seed)
+        if drew_without_torch(lambda settings: light_motion(model, key, output, settings), output, options):
+            return
     render(one_character("motion", character, seed, from_latent, index), output, model, options)
 
 
@@ -127,22 +143,13 @@ def animate_walk(
     Starts about 2 s sooner, without torch, once the model's graph is cached: muybridge export-onnx default --cache
     """
     if from_latent is None:
+        from muybridge.animation.light import light_walk
         from muybridge.keys import character_key
 
-        if drew_without_torch(model, [character_key(text) for text in characters], output, options):
+        keys = [character_key(text) for text in characters]
+        if drew_without_torch(lambda settings: light_walk(model, keys, output, settings), output, options):
             return
     render(keys_animation("walk", tuple(characters), from_latent, index), output, model, options)
-
-
-def drew_without_torch(model: str, keys: list[Key], output: Path, values: dict[str, Any]) -> bool:
-    """Walk and morph of seeded keys: drawn from the cached graph where there is one (animation/light.py)."""
-    from muybridge.animation.light import light_walk
-
-    settings = animation_options(values)
-    draw = light_walk(model, keys, output, settings)
-    if draw is not None:
-        write(draw, output, settings)
-    return draw is not None
 
 
 @animate_app.command("morph")
@@ -168,10 +175,12 @@ def animate_morph(
     elif end is None:
         raise MuybridgeError("morph needs FROM and TO, e.g. `animate morph cat:3 dog -o morph.gif`")
     else:
+        from muybridge.animation.light import light_walk
         from muybridge.keys import character_key
 
         first = character_key(start)
-        if drew_without_torch(model, [first, character_key(end, default_seed=first[1])], output, options):
+        pair = [first, character_key(end, default_seed=first[1])]
+        if drew_without_torch(lambda settings: light_walk(model, pair, output, settings), output, options):
             return
         keys = (start, end)
     render(keys_animation("morph", keys, from_latent, index), output, model, options)

@@ -81,26 +81,27 @@ def export_onnx(
     pose: Annotated[bool, typer.Option("--pose", help="Add the head-pose input that the motions move (opset 20, "
                                        "for onnxruntime; Unity's Inference Engine takes only the plain graph, "
                                        "opset 15).")] = False,
-    cache: Annotated[bool, typer.Option("--cache", help="Write the plain graph into muybridge's cache instead of "
-                                        "--output: `muybridge animate loop` then draws this model's loops without "
-                                        "loading torch (starts about 2 s sooner).")] = False,
+    cache: Annotated[bool, typer.Option("--cache", help="Write the graphs into muybridge's cache instead of "
+                                        "--output (the plain one and, for a model with motions, the pose one): "
+                                        "`muybridge animate loop`, walk, morph and motion then draw this model "
+                                        "without loading torch (start about 2 s sooner).")] = False,
 ) -> None:
     """Write the model's decoder as an ONNX graph for game engines and browsers: latents + class weights +
     truncation (+ pose) in, RGB in [0, 1] out; classes, resolution and the seed latents in its metadata.
 
     Example: muybridge export-onnx default -o cat-dog.onnx       (needs: pip install 'muybridge[onnx]')
-    Faster loops from the CLI: muybridge export-onnx default --cache
+    Faster animations from the CLI: muybridge export-onnx default --cache
     """
-    from muybridge.engines.onnx import cache_runtime_graph
+    from muybridge.engines.onnx import cache_runtime_graphs
     from muybridge.engines.onnx import export_onnx as write_onnx
     from muybridge.generator import Generator
 
     if cache and pose:
-        raise MuybridgeError("--cache keeps the plain graph (loops need no pose): drop --pose")
+        raise MuybridgeError("--cache keeps the pose graph too where the model has motions: drop --pose")
     generator = Generator.load(model, precision="fp32")
     with progress_bar("export-onnx") as bar:
         bar(0, 1)
-        files = [cache_runtime_graph(generator)] if cache else write_onnx(generator, output, pose=pose)
+        files = cache_runtime_graphs(generator) if cache else write_onnx(generator, output, pose=pose)
         bar(1, 1)
     for path in files:
         out.print(f"wrote {path}", markup=False, highlight=False)

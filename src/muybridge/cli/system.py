@@ -31,6 +31,9 @@ def version(
         choice = generator.precision_choice
         out.print(f"rendering ({generator.name}): {choice.precision}: {choice.reason}")
         out.print(f"animate loop, walk, morph ({generator.name}): {runtime_status()}", markup=False, highlight=False)
+        if generator.takes_pose:
+            out.print(f"animate motion ({generator.name}): {runtime_status(pose=True)}", markup=False,
+                      highlight=False)
 
 
 @app.command()
@@ -41,7 +44,7 @@ def demo(
 ) -> None:
     """Show what a model can do: a grid of characters, a loop (GIF, MP4), a morph, a motion, a sprite sheet, a
     character pack and a web page that draws characters in the browser. With the onnx extra it also caches the
-    model's graph, so that `muybridge animate loop`, `walk` and `morph` draw without loading torch.
+    model's graphs, so that `muybridge animate loop`, `walk`, `morph` and `motion` draw without loading torch.
 
     Example: muybridge demo --out demo
     """

@@ -8,7 +8,8 @@ opset 15 (what Unity's Inference Engine takes, 7-15); the pose graph needs opset
 sampling: onnxruntime 1.17 and newer, onnxruntime-web, not Unity). The metadata (classes, resolution, latent
 size, the seed → latent rule of :mod:`muybridge.keys`, which any language can follow, and the latents of seeds
 0..SEED_LATENTS-1 to check it against) goes into the ONNX ``metadata_props`` and a JSON file beside the model.
-:func:`cache_runtime_graph` keeps the plain graph where the CLI draws loops from it without torch.
+:func:`cache_runtime_graphs` keeps the graphs where the CLI draws loops, walks, morphs and motions from them without
+torch.
 
 torch's exporter (``torch.onnx.export(dynamo=True)``) writes opset 18; :func:`as_opset_15` lowers the graph by
 hand where the two opsets differ only in attributes left at their defaults, and refuses anything else.
@@ -20,6 +21,7 @@ import contextlib
 import io
 import json
 import logging
+import shutil
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -32,7 +34,7 @@ from torch import nn
 from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_path, atomic_write_json
 from muybridge.generator import Generator
-from muybridge.models.pose import POSE_DIM, POSE_FIELDS
+from muybridge.pose_fields import POSE_DIM, POSE_FIELDS
 
 OPSET = 15
 #: The pose graph's opset: its warp is a GridSample with cubic sampling.
@@ -185,17 +187,25 @@ def onnx_model(generator: Generator, pose: bool = False) -> Any:
     return model
 
 
-def cache_runtime_graph(generator: Generator) -> Path:
-    """Write the model's plain graph where ``muybridge animate loop``, ``walk`` and ``morph`` draw from it without
-    torch (:func:`muybridge.engines.runtime.runtime_graph_path`); returns where. Only a model folder has a cache
-    entry."""
+def cache_runtime_graphs(generator: Generator, pose_graph: Path | None = None) -> list[Path]:
+    """Write the model's plain graph (loop, walk, morph) and, for a model with a pose input, its pose graph (motion)
+    where the CLI draws from them without torch (:func:`muybridge.engines.runtime.runtime_graph_path`); returns
+    where. ``pose_graph``: this model's pose graph already exported (the web page's), copied rather than exported
+    again. Only a model folder has cache entries."""
     from muybridge.engines.runtime import runtime_graph_path
 
     if generator.path is None:
         raise MuybridgeError("only a model read from its folder can be cached (save it with its config first)")
-    target = runtime_graph_path(generator.path)
-    save_onnx(onnx_model(generator), target)
-    return target
+    written = [runtime_graph_path(generator.path)]
+    save_onnx(onnx_model(generator), written[0])
+    if generator.takes_pose:
+        written.append(runtime_graph_path(generator.path, pose=True))
+        if pose_graph is None:
+            save_onnx(onnx_model(generator, pose=True), written[1])
+        else:
+            with atomic_path(written[1], suffix=".onnx") as tmp_path:
+                shutil.copyfile(pose_graph, tmp_path)
+    return written
 
 
 def save_onnx(model: Any, path: Path) -> None:

@@ -24,25 +24,30 @@ from muybridge.zoo import CONFIG_NAME, WEIGHTS_NAME, resolve_model_path
 
 #: The cache folder of the graphs (:func:`muybridge.files.cache_dir`).
 RUNTIME_CACHE = "runtime"
+#: The pose graph's entry is the plain one's name with this before ``.onnx``: onnxruntime draws the plain graph about
+#: twice as fast (its bicubic warp is slow), so loops, walks and morphs keep it and only motions take the pose graph.
+POSE_SUFFIX = "-pose"
 #: Images per graph call, which bounds the memory of a long animation. The frames do not depend on it (the same uint8
 #: frames at 1, 32 and 64, measured); the speed does a little: 1,227 frames/s at 64, 991 at 1 (render.md, AMD EPYC).
 RUNTIME_BATCH = 64
 
 
-def runtime_graph_path(folder: Path) -> Path:
-    """Where the graph of the model in ``folder`` is cached: named by its config's and weights' sha256 and by the
-    muybridge version that exported it (the decoder's code is part of the graph)."""
+def runtime_graph_path(folder: Path, pose: bool = False) -> Path:
+    """Where the plain graph (``pose``: the graph with the pose input, for motions) of the model in ``folder`` is
+    cached: named by its config's and weights' sha256 and by the muybridge version that exported it (the decoder's
+    code is part of the graph)."""
     from muybridge import __version__
 
     named = f"{file_sha256(folder / CONFIG_NAME)} {file_sha256(folder / WEIGHTS_NAME)} {__version__}"
     digest = hashlib.sha256(named.encode())
-    return cache_dir(RUNTIME_CACHE) / f"{digest.hexdigest()[:32]}.onnx"
+    return cache_dir(RUNTIME_CACHE) / f"{digest.hexdigest()[:32]}{POSE_SUFFIX if pose else ''}.onnx"
 
 
 class RuntimeDecoder:
-    """The cached graph in an onnxruntime session; what it draws is described by the graph's own metadata."""
+    """The cached graph of the model in ``folder`` in an onnxruntime session; what it draws is described by the
+    graph's own metadata."""
 
-    def __init__(self, graph: Path) -> None:
+    def __init__(self, graph: Path, folder: Path) -> None:
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
@@ -53,11 +58,13 @@ class RuntimeDecoder:
         self.resolution = int(meta["resolution"])
         self.latent_dim = int(meta["latent_dim"])
         self.pixel_art = bool(json.loads(meta.get("pixel_art", "false")))
+        self.folder = folder
 
     def decode(self, latents: np.ndarray, class_weights: np.ndarray, truncation: float = 1.0,
-               progress: Progress | None = None) -> np.ndarray:
-        """Latents ``(N, latent_dim)`` + class weights ``(N, C)`` → uint8 images ``(N, R, R, 3)``, as
-        ``muybridge.generator.to_uint8(Generator.decode(...))`` draws them (within a grey level)."""
+               progress: Progress | None = None, poses: np.ndarray | None = None) -> np.ndarray:
+        """Latents ``(N, latent_dim)`` + class weights ``(N, C)`` (+ head poses ``(N, 6)`` for the pose graph) →
+        uint8 images ``(N, R, R, 3)``, as ``muybridge.generator.to_uint8(Generator.decode(...))`` draws them
+        (within a grey level)."""
         chunks = []
         scale = np.array([truncation], np.float32)
         for start in range(0, len(latents), RUNTIME_BATCH):
@@ -65,6 +72,8 @@ class RuntimeDecoder:
             feeds: dict[str, Any] = {"latents": latents[start:stop].astype(np.float32),
                                      "class_weights": class_weights[start:stop].astype(np.float32),
                                      "truncation": scale}
+            if poses is not None:
+                feeds["pose"] = poses[start:stop].astype(np.float32)
             rgb = self.session.run(["rgb"], feeds)[0]
             chunks.append((np.clip(rgb, 0, 1) * 255).round().astype(np.uint8).transpose(0, 2, 3, 1))
             report(progress, stop, len(latents), stage="render")
@@ -72,29 +81,29 @@ class RuntimeDecoder:
         return np.ascontiguousarray(np.concatenate(chunks)) if chunks else empty
 
 
-def open_runtime(model: str | Path | None) -> RuntimeDecoder | None:
-    """The model's cached graph in a session, or None where there is none, or none that onnxruntime can read, or no
-    onnxruntime: then torch draws, and refuses what is not a model folder in its own words. An unknown name is
-    refused in one line here."""
+def open_runtime(model: str | Path | None, pose: bool = False) -> RuntimeDecoder | None:
+    """The model's cached graph (``pose``: the one with the pose input) in a session, or None where there is none,
+    or none that onnxruntime can read, or no onnxruntime: then torch draws, and refuses what is not a model folder
+    in its own words. An unknown name is refused in one line here."""
     folder = resolve_model_path(model)
     if not ((folder / CONFIG_NAME).is_file() and (folder / WEIGHTS_NAME).is_file()):
         return None
-    graph = runtime_graph_path(folder)
+    graph = runtime_graph_path(folder, pose)
     if not graph.is_file():
         return None
     try:
-        return RuntimeDecoder(graph)
+        return RuntimeDecoder(graph, folder)
     except ImportError:
         return None
     except Exception:  # onnxruntime's errors derive from Exception alone; a damaged entry is as good as none
         return None
 
 
-def runtime_status(model: str | Path | None = None) -> str:
-    """How ``muybridge animate loop``, ``walk`` and ``morph`` draw ``model`` here, and how to make them start sooner
-    where they can."""
+def runtime_status(model: str | Path | None = None, pose: bool = False) -> str:
+    """How ``muybridge animate loop``, ``walk`` and ``morph`` (``pose``: ``motion``) draw ``model`` here, and how to
+    make them start sooner where they can."""
     if importlib.util.find_spec("onnxruntime") is None:
         return "with torch (drawing without it needs onnxruntime: pip install 'muybridge[onnx]')"
-    if runtime_graph_path(resolve_model_path(model)).is_file():
+    if runtime_graph_path(resolve_model_path(model), pose).is_file():
         return "without torch (its graph is cached)"
     return f"with torch (to start about 2 s sooner: muybridge export-onnx {model or 'default'} --cache)"

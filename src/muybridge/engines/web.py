@@ -27,7 +27,7 @@ from muybridge.engines.onnx import onnx_metadata, onnx_model, require_pose_input
 from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_dir, atomic_write_json
 from muybridge.generator import Generator
-from muybridge.models.pose import POSE_FIELDS
+from muybridge.pose_fields import POSE_FIELDS
 from muybridge.progress import Progress
 
 #: The page's own files, copied as they are.

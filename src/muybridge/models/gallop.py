@@ -166,7 +166,7 @@ class SubpixelToRGB(ModulatedConv):
             styles = self.affine(style_input) * self.input_gain
             x = x.contiguous(memory_format=FEATURE_LAYOUT) * styles[:, :, None, None]
         outputs = self.weight.shape[0]
-        computed = outputs if torch.onnx.is_in_onnx_export() else SUBPIXEL_COMPUTED_OUTPUTS
+        computed = outputs if torch.compiler.is_exporting() else SUBPIXEL_COMPUTED_OUTPUTS
         weight = F.pad(self.weight * self.scale, [0, 0, 0, 0, 0, 0, 0, computed - outputs])
         out = F.conv2d(x, weight, padding=1)[:, :outputs]
         n, _, height, width = out.shape

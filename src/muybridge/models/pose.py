@@ -1,11 +1,12 @@
 """Pose: where a character's head is, separate from who it is.
 
-A pose is six numbers per sample (:data:`POSE_FIELDS`): a tilt (radians, clockwise on screen), a shift
-(``shift_x`` right, ``shift_y`` down, in normalised units where 1 is half the image), a log scale, and a
-head-turn (``yaw``) and nod (``pitch``) that move the middle of the face more than its outline (a displacement
-``cos(pi x / 2) cos(pi y / 2)`` that is zero at the border). The decoder applies it by warping its feature maps
-after the block at ``pose_resolution`` (``warp_features``), then renders the rest as usual: the latent, and
-so the animal, stays the same while it moves. Zero is the rest pose and changes nothing.
+A pose is six numbers per sample, in the order of :data:`muybridge.pose_fields.POSE_FIELDS` (declared there,
+torch-free): a tilt (radians, clockwise on screen), a shift (``shift_x`` right, ``shift_y`` down, in normalised units
+where 1 is half the image), a log scale, and a head-turn (``yaw``) and nod (``pitch``) that move the middle of the
+face more than its outline (a displacement ``cos(pi x / 2) cos(pi y / 2)`` that is zero at the border). The decoder
+applies it by warping its feature maps after the block at ``pose_resolution`` (``warp_features``), then renders the
+rest as usual: the latent, and so the animal, stays the same while it moves. Zero is the rest pose and changes
+nothing.
 
 Measured on the bundled 64-px model (docs/motion.md): warping 8- or 16-px features smears the face, as the
 later layers were never trained to refine warped features; at 32 px the face keeps its identity and the
@@ -19,8 +20,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-POSE_FIELDS = ("tilt", "shift_x", "shift_y", "scale", "yaw", "pitch")
-POSE_DIM = len(POSE_FIELDS)
+from muybridge.pose_fields import POSE_DIM
 
 #: Training-time pose warps (``pose_p`` in the training config) draw each field uniformly in ``±`` this range
 #: (``POSE_FIELDS`` order), scaled by ``pose_strength``: a little beyond the motion library's amplitudes.
