@@ -63,11 +63,11 @@ HEADER = [
     "CPU runs them natively; bf16 moves some pixels by more than the bound, fp16 (11 mantissa bits to bf16's 8) "
     "stays within it, and `auto` takes the fastest native one that stays within the bound and is faster than "
     "fp32 (`muybridge version --verbose` says what it chose and why). A command's start is bounded below by a "
-    "fresh Python's `import torch` (the last row), most of what the CLI spends before its first frame; the rest "
+    "fresh Python's `import torch` (its own row), most of what the CLI spends before its first frame; the rest "
     "is the model's load, the first decode and the encoding. On a CPU with a native reduced precision the first "
     "run of a model also tries it (six batches of decoding per precision); later runs read the verdict from the cache "
-    "folder. Once the model's graph is cached (`muybridge export-onnx MODEL --cache`, which `muybridge demo` runs), "
-    "`animate loop` draws without torch: the torch-free row.", "",
+    "folder. Once the model's graphs are cached (`muybridge export-onnx MODEL --cache`, which `muybridge demo` "
+    "runs), `animate loop`, `walk`, `morph` and `motion` draw without torch: the torch-free rows.", "",
 ]
 
 
@@ -195,12 +195,16 @@ def main() -> None:
         animate_to_file(generator, loop_builder("cat", 7), Path(tmp) / "loop.gif", fps=24, duration=4)
         gif_in_process = time.perf_counter() - start
         cache = Path(tmp) / "cache"
-        gif_cli_first = cli_loop_seconds(args.model, Path(tmp), cache)
-        gif_cli = statistics.median(cli_loop_seconds(args.model, Path(tmp), cache) for _ in range(CLI_LATER_RUNS))
+        gif_cli_first = cli_seconds(args.model, Path(tmp), cache, LOOP_VERB)
+        gif_cli = statistics.median(cli_seconds(args.model, Path(tmp), cache, LOOP_VERB) for _ in range(CLI_LATER_RUNS))
+        motion_cli = (statistics.median(cli_seconds(args.model, Path(tmp), cache, MOTION_VERB)
+                                        for _ in range(CLI_LATER_RUNS)) if generator.takes_pose else None)
         subprocess.run([sys.executable, "-m", "muybridge", "export-onnx", args.model, "--cache"], check=True,
                        capture_output=True, env={**os.environ, CACHE_ENV: str(cache)})
-        gif_cli_light = statistics.median(cli_loop_seconds(args.model, Path(tmp), cache)
+        gif_cli_light = statistics.median(cli_seconds(args.model, Path(tmp), cache, LOOP_VERB)
                                           for _ in range(CLI_LATER_RUNS))
+        motion_cli_light = (statistics.median(cli_seconds(args.model, Path(tmp), cache, MOTION_VERB)
+                                              for _ in range(CLI_LATER_RUNS)) if generator.takes_pose else None)
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import torch"], check=True)
     import_torch = time.perf_counter() - start
@@ -210,6 +214,7 @@ def main() -> None:
         "decoder_mflops_per_frame": flops / 1e6, "rounds": ROUNDS,
         "decode": rows, "gif_loop_4s_24fps_in_process_s": gif_in_process, "gif_loop_4s_24fps_cli_s": gif_cli,
         "gif_loop_4s_24fps_cli_first_s": gif_cli_first, "gif_loop_4s_24fps_cli_torch_free_s": gif_cli_light,
+        "gif_motion_4s_24fps_cli_s": motion_cli, "gif_motion_4s_24fps_cli_torch_free_s": motion_cli_light,
         "python_import_torch_s": import_torch,
         "reduced_precision": {precision: {"mean": trial.error.mean, "largest": trial.error.largest,
                                           "native": native(precision),
@@ -223,9 +228,13 @@ def main() -> None:
     print(text)
 
 
-def cli_loop_seconds(model: str, folder: Path, cache: Path) -> float:
-    """Seconds from launch to exit of ``muybridge animate loop`` (4 s at 24 fps) with ``cache`` as its cache."""
-    cli = [sys.executable, "-m", "muybridge", "animate", "loop", "cat", "--seed", "7", "-m", model,
+LOOP_VERB = ("loop", "cat", "--seed", "7")
+MOTION_VERB = ("motion", "cat:7", "--motion", "nod")
+
+
+def cli_seconds(model: str, folder: Path, cache: Path, verb: tuple[str, ...]) -> float:
+    """Seconds from launch to exit of ``muybridge animate VERB`` (4 s at 24 fps) with ``cache`` as its cache."""
+    cli = [sys.executable, "-m", "muybridge", "animate", *verb, "-m", model,
            "--duration", "4", "--fps", "24", "-o", str(folder / "cli.gif")]
     start = time.perf_counter()
     finished = subprocess.run(cli, capture_output=True, text=True, env={**os.environ, CACHE_ENV: str(cache)})
@@ -270,7 +279,10 @@ def section(result: dict[str, Any]) -> list[str]:
           if "python_import_torch_s" in result else []),
         *([f"| CLI end to end without torch (the graph cached: `muybridge export-onnx MODEL --cache`; median of "
            f"{CLI_LATER_RUNS}) | {result['gif_loop_4s_24fps_cli_torch_free_s']:.2f} |"]
-          if "gif_loop_4s_24fps_cli_torch_free_s" in result else []), "",
+          if "gif_loop_4s_24fps_cli_torch_free_s" in result else []),
+        *([f"| `animate motion cat:7 --motion nod`, CLI end to end: with torch / without (median of {CLI_LATER_RUNS}) "
+           f"| {result['gif_motion_4s_24fps_cli_s']:.2f} / {result['gif_motion_4s_24fps_cli_torch_free_s']:.2f} |"]
+          if result.get("gif_motion_4s_24fps_cli_torch_free_s") is not None else []), "",
     ]
 
 
