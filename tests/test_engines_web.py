@@ -23,6 +23,7 @@ from muybridge.animation.options import AnimationOptions
 from muybridge.animation.pack import render_motions
 from muybridge.errors import MuybridgeError
 from muybridge.generator import Generator
+from muybridge.keys import MAX_SEED, normal_draws
 
 pytest.importorskip("onnx", reason="the onnx extra is not installed (pip install 'muybridge[onnx]')")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -71,20 +72,20 @@ def site_url(site: Path) -> Iterator[str]:
 
 
 def test_the_page_draws_in_chromium_what_pytorch_draws(site_url: str, browser: Browser, tiny_model_dir: Path) -> None:
-    browser.open(f"{site_url}/?class=dog&seed=7&motion=nod")
+    browser.open(f"{site_url}/?class=dog&seed=1000&motion=nod")  # beyond the 64 seeds the metadata lists
     frames = AnimationOptions().frame_count()
     status = wait_until(lambda: browser.script("return document.querySelector('#status').textContent"), 60,
                         "the page to render its first clip")
     assert status.startswith(f"{frames} frames rendered"), status
     drawn = browser.script(
-        "return muybridge.ready.then(m => m.render({className: 'dog', seed: 7, motion: 'nod'}))"
+        "return muybridge.ready.then(m => m.render({className: 'dog', seed: 1000, motion: 'nod'}))"
         f".then(clip => [clip.length, clip[0].width, ...{list(COMPARED)}.map(i => Array.from(clip[i].data))])")
     count, side, *pixels = drawn
     generator = Generator.load(tiny_model_dir, precision="fp32")
     assert (count, side) == (frames, generator.resolution)
     page = np.array(pixels, dtype=np.int16).reshape(len(COMPARED), side, side, 4)
     assert (page[..., 3] == 255).all()
-    expected = render_motions(generator, Animation("motion", ("dog:7",)), AnimationOptions(), ["nod"])[0]
+    expected = render_motions(generator, Animation("motion", ("dog:1000",)), AnimationOptions(), ["nod"])[0]
     expected = expected[list(COMPARED)].astype(np.int16)
     assert np.abs(expected[1:] - expected[0]).mean() > 1, "the nod should move the picture"
     error = np.abs(page[..., :3] - expected)
@@ -92,8 +93,23 @@ def test_the_page_draws_in_chromium_what_pytorch_draws(site_url: str, browser: B
     browser.screenshot(ARTIFACTS / "web-page.png")
 
 
+def test_the_pages_seed_rule_draws_the_latents_muybridge_draws(site: Path, site_url: str, browser: Browser) -> None:
+    """The 64 latents the metadata carries, and counts and seeds beyond them (a count that is not a multiple of
+    16 takes the tail rule), as keys.py draws them."""
+    meta = json.loads((site / "model.json").read_text())
+    dim = len(meta["seed_latents"][0])
+    extra = [[MAX_SEED, 40], [12345, 7], [5, dim]]
+    browser.open(f"{site_url}/")
+    shipped, beyond = browser.script(
+        f"return import('./page.js').then(page => [[...Array(64).keys()].map(s => Array.from(page.seedLatent(s, "
+        f"{dim}))), {json.dumps(extra)}.map(([s, n]) => Array.from(page.seedLatent(s, n)))])")
+    np.testing.assert_allclose(np.array(shipped), np.array(meta["seed_latents"]), rtol=0, atol=2e-6)
+    for (seed, count), values in zip(extra, beyond, strict=True):
+        np.testing.assert_allclose(values, normal_draws(seed, count), rtol=0, atol=2e-6)
+
+
 def test_the_page_says_what_is_wrong_with_a_request(site_url: str, browser: Browser) -> None:
-    browser.open(f"{site_url}/?class=dog&seed=999")
+    browser.open(f"{site_url}/?class=dog&seed=-1")
     status = wait_until(lambda: browser.script("return document.querySelector('#status').textContent"), 60,
                         "the page to answer")
-    assert status == "seed 999: this page carries seeds 0-63"
+    assert status == f"seed -1: must be a whole number from 0 to {MAX_SEED}"

@@ -9,7 +9,8 @@ numpy's in the last bit). It is reproducible in any language: an MT19937 seeded 
 each 32-bit output ``x`` gives the uniform ``(x & 0xFFFFFF) / 2**24``, and every block of 16 uniforms ``u``
 becomes 16 normals by Box-Muller: for ``j < 8``, ``r = sqrt(-2 ln(1 - u[j]))``, ``t = 2 pi u[j + 8]``,
 ``z[j] = r cos t``, ``z[j + 8] = r sin t``. When the count is not a multiple of 16, the last 16 values are
-redrawn from the next 16 uniforms (a count under 16 takes the first values of one block).
+redrawn from uniforms ``count .. count + 15`` (the ones between the last whole block and ``count`` are skipped; a
+count under 16 takes the first values of one block).
 """
 
 from __future__ import annotations

@@ -45,7 +45,8 @@ SEED_RULE = ("z = torch.randn(latent_dim, generator=torch.Generator().manual_see
              "MT19937 seeded with seed (init_genrand); each 32-bit output x gives u = (x & 0xFFFFFF) / 2**24; each "
              "block of 16 uniforms gives 16 normals by Box-Muller, r = sqrt(-2 ln(1 - u[j])), t = 2 pi u[j + 8], "
              "z[j] = r cos t, z[j + 8] = r sin t (j < 8); a count that is not a multiple of 16 redraws its last 16 "
-             "values from the next 16 uniforms. seeds 0..63 are listed in seed_latents to check against "
+             "values from uniforms count..count+15 (those between the last whole block and count are skipped). "
+             "seeds 0..63 are listed in seed_latents to check against "
              "(muybridge generate CLASS:SEED draws the same picture)")
 #: Resize attributes that opset 18 added, with the default value that opset 15's Resize always behaves as.
 RESIZE_ADDITIONS = {"antialias": 0, "keep_aspect_ratio_policy": b"stretch"}

@@ -6,8 +6,9 @@
 - ``index.html`` and ``page.js``: pick a class, a seed and a motion; the page computes the motion's poses (the
   motion library's curves, carried in ``model.json``), renders every frame with onnxruntime-web and plays them;
 - ``model.onnx``: the decoder with its pose input (:func:`muybridge.engines.onnx.onnx_model`);
-- ``model.json``: the ONNX metadata (classes, resolution, the latents of seeds 0-63) and ``web``: the motions
-  with this model's strengths, and the CLI's defaults for frames, fps and truncation;
+- ``model.json``: the ONNX metadata (classes, resolution, the seed rule and the latents of seeds 0-63 to check it
+  against) and ``web``: the motions with this model's strengths, the CLI's defaults for frames, fps and truncation,
+  and the largest seed (the page draws any seed's latent by the rule of :mod:`muybridge.keys`);
 - ``vendor/onnxruntime-web/``: onnxruntime-web's WebAssembly build from the npm registry, unchanged, with its
   licence (``SOURCE.md`` says which version and files).
 
@@ -27,6 +28,7 @@ from muybridge.engines.onnx import onnx_metadata, onnx_model, require_pose_input
 from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_dir, atomic_write_json
 from muybridge.generator import Generator
+from muybridge.keys import MAX_SEED
 from muybridge.pose_fields import POSE_FIELDS
 from muybridge.progress import Progress
 
@@ -49,7 +51,7 @@ def web_settings(generator: Generator) -> dict[str, Any]:
                for name, motion in MOTIONS.items()}
     return {"pose_fields": list(POSE_FIELDS), "motions": motions, "motion": defaults.motion,
             "frames": defaults.frame_count(), "fps": defaults.fps, "truncation": defaults.truncation,
-            "batch": WEB_BATCH}
+            "batch": WEB_BATCH, "max_seed": MAX_SEED}
 
 
 def export_web(generator: Generator, folder: str | os.PathLike[str], progress: Progress | None = None) -> Path:

@@ -23,6 +23,58 @@ export function motionPoses(motion, poseFields, frames) {
   return poses;
 }
 
+// The latent a seed names, as muybridge draws it (keys.py; the rule is also in model.json's seed_rule): torch's
+// randn written out. An MT19937 seeded by init_genrand; each 32-bit output x gives the uniform (x & 0xFFFFFF) / 2^24;
+// every block of 16 uniforms u gives 16 normals by Box-Muller (j < 8: r = sqrt(-2 ln(1 - u[j])),
+// t = 2 pi u[j + 8], z[j] = r cos t, z[j + 8] = r sin t); when the count is not a multiple of 16, the last 16
+// values are redrawn from the 16 uniforms after the first `count` (a count under 16 takes the first values of one
+// block).
+export function seedLatent(seed, count) {
+  const BLOCK = 16;
+  const state = new Uint32Array(624);
+  state[0] = seed >>> 0;
+  for (let i = 1; i < 624; i++) {
+    const previous = state[i - 1] ^ (state[i - 1] >>> 30);
+    state[i] = (Math.imul(1812433253, previous) + i) >>> 0;
+  }
+  let next = 624;
+  function output() {
+    if (next >= 624) {
+      for (let k = 0; k < 624; k++) {
+        const y = (state[k] & 0x80000000) | (state[(k + 1) % 624] & 0x7fffffff);
+        state[k] = state[(k + 397) % 624] ^ (y >>> 1) ^ (y & 1 ? 0x9908b0df : 0);
+      }
+      next = 0;
+    }
+    let y = state[next++];
+    y ^= y >>> 11;
+    y ^= (y << 7) & 0x9d2c5680;
+    y ^= (y << 15) & 0xefc60000;
+    y ^= y >>> 18;
+    return y >>> 0;
+  }
+  const f = Math.fround;
+  function block() {
+    const u = Array.from({ length: BLOCK }, () => f((output() & 0xffffff) * 2 ** -24));
+    const z = new Float32Array(BLOCK);
+    for (let j = 0; j < BLOCK / 2; j++) {
+      const radius = f(Math.sqrt(f(-2 * f(Math.log(f(1 - u[j]))))));
+      const angle = f(f(2 * Math.PI) * u[j + BLOCK / 2]);
+      z[j] = f(radius * f(Math.cos(angle)));
+      z[j + BLOCK / 2] = f(radius * f(Math.sin(angle)));
+    }
+    return z;
+  }
+  const size = Math.max(count, BLOCK);
+  const values = new Float32Array(size);
+  for (let start = 0; start + BLOCK <= size; start += BLOCK) values.set(block(), start);
+  if (size % BLOCK) {
+    for (let skipped = 0; skipped < size % BLOCK; skipped++) output(); // the tail block takes uniforms size..size+15
+    values.set(block(), size - BLOCK);
+  }
+  return values.subarray(0, count);
+}
+
 function toImageData(rgb, index, side) {
   const plane = side * side;
   const offset = index * 3 * plane;
@@ -48,9 +100,10 @@ async function start() {
   async function render({ className, seed, motion }) {
     const classIndex = meta.classes.indexOf(className);
     if (classIndex < 0) throw new Error(`unknown class ${className}; known: ${meta.classes.join(", ")}`);
-    if (!(seed >= 0 && seed < meta.seed_latents.length)) {
-      throw new Error(`seed ${seed}: this page carries seeds 0-${meta.seed_latents.length - 1}`);
+    if (!(Number.isInteger(seed) && seed >= 0 && seed <= meta.web.max_seed)) {
+      throw new Error(`seed ${seed}: must be a whole number from 0 to ${meta.web.max_seed}`);
     }
+    const latent = seedLatent(seed, latentDim);
     const move = meta.web.motions[motion];
     if (!move) throw new Error(`unknown motion ${motion}`);
     const frames = meta.web.frames;
@@ -61,7 +114,7 @@ async function start() {
       const latents = new Float32Array(n * latentDim);
       const weights = new Float32Array(n * classCount);
       for (let i = 0; i < n; i++) {
-        latents.set(meta.seed_latents[seed], i * latentDim);
+        latents.set(latent, i * latentDim);
         weights[i * classCount + classIndex] = 1;
       }
       const out = await session.run({
@@ -89,13 +142,13 @@ async function start() {
     $("motion").add(new Option(name, name));
     $("motion").lastChild.title = move.description;
   }
-  $("seed").max = meta.seed_latents.length - 1;
+  $("seed").max = meta.web.max_seed;
   const query = new URLSearchParams(location.search);
   $("class").value = query.get("class") ?? meta.classes[0];
   $("seed").value = query.get("seed") ?? "0";
   $("motion").value = query.get("motion") ?? meta.web.motion;
   $("model").innerHTML = "";
-  $("model").append(`${meta.model}: ${meta.classes.join(", ")} at ${side} px, seeds 0-${meta.seed_latents.length - 1}`);
+  $("model").append(`${meta.model}: ${meta.classes.join(", ")} at ${side} px, any seed 0-${meta.web.max_seed}`);
 
   async function update() {
     const request = { className: $("class").value, seed: Number($("seed").value), motion: $("motion").value };
