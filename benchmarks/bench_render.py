@@ -67,7 +67,8 @@ HEADER = [
     "is the model's load, the first decode and the encoding. On a CPU with a native reduced precision the first "
     "run of a model also tries it (six batches of decoding per precision); later runs read the verdict from the cache "
     "folder. Once the model's graphs are cached (`muybridge export-onnx MODEL --cache`, which `muybridge demo` "
-    "runs), `animate loop`, `walk`, `morph` and `motion` draw without torch: the torch-free rows.", "",
+    "runs), `animate loop`, `walk`, `morph` and `motion` draw without torch: the torch-free rows (loop and motion; "
+    "walk and morph take the loop's graph).", "",
 ]
 
 

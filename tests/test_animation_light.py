@@ -107,11 +107,11 @@ def test_the_light_walk_draws_what_torch_draws(cached: Path, tmp_path: Path, key
         assert np.abs(light[-1] - light[0]).mean() < np.abs(light[4] - light[0]).mean()
 
 
-def test_the_cli_morph_and_motion_run_without_torch(cached: Path, tmp_path: Path) -> None:
-    """`morph cat:3 dog` is the dog of seed 3, as torch draws it, and torch is never imported."""
+def test_the_cli_morph_motion_and_walk_run_without_torch(cached: Path, tmp_path: Path) -> None:
+    """`morph cat:3 dog` is the dog of seed 3, as torch draws it; torch is never imported by any of the three."""
     script = ("import sys\nfrom muybridge.cli import main\nsys.argv = sys.argv[1:]\ntry:\n    main()\n"
               "except SystemExit as done:\n    assert not done.code, done.code\nprint('torch' in sys.modules)")
-    for verb in (["morph", "cat:3", "dog"], ["motion", "cat:3", "--motion", "nod"]):
+    for verb in (["morph", "cat:3", "dog"], ["motion", "cat:3", "--motion", "nod"], ["walk", "cat:1", "dog:2"]):
         done = subprocess.run([sys.executable, "-c", script, "muybridge", "animate", *verb, "-m", str(cached),
                                "--frames", "6", "-o", str(tmp_path / verb[0])], capture_output=True, text=True,
                               timeout=120)
@@ -121,7 +121,7 @@ def test_the_cli_morph_and_motion_run_without_torch(cached: Path, tmp_path: Path
                     AnimationOptions(frames=6))
     light, torch_drawn = frames_of(tmp_path / "morph"), frames_of(tmp_path / "torch")
     assert light.shape == (6, 32, 32, 3) and np.abs(light - torch_drawn).max() <= 1
-    assert frames_of(tmp_path / "motion").shape == (6, 32, 32, 3)
+    assert frames_of(tmp_path / "motion").shape == frames_of(tmp_path / "walk").shape == (6, 32, 32, 3)
 
 
 def test_the_light_motion_draws_what_torch_draws(cached: Path, tmp_path: Path) -> None:
@@ -175,15 +175,16 @@ def test_the_status_says_which_way_the_verbs_draw(cached: Path, tmp_path: Path,
     assert runtime_status(cached).startswith(f"with torch (to start about 2 s sooner: muybridge export-onnx {cached}")
 
 
-def test_the_demo_caches_the_web_page_graph_as_the_pose_entry(cached: Path, tmp_path: Path) -> None:
-    """The pose graph already exported for the web page is copied, not exported again (the demo's way)."""
+def test_a_pose_graph_already_exported_is_copied_into_the_cache(cached: Path, tmp_path: Path) -> None:
+    """The web page's pose graph becomes the pose entry as it is, not exported again (the demo does this)."""
     from muybridge.engines.onnx import cache_runtime_graphs
     from muybridge.engines.web import MODEL_FILE, export_web
 
     generator = Generator.load(cached)
     page = export_web(generator, tmp_path / "web")
     plain, posed = cache_runtime_graphs(generator, pose_graph=page / MODEL_FILE)
-    assert posed.read_bytes() == (page / MODEL_FILE).read_bytes() and plain != posed
+    assert posed.read_bytes() == (page / MODEL_FILE).read_bytes() and posed.name.endswith("-pose.onnx")
+    assert plain.read_bytes() != posed.read_bytes()
 
 
 def test_a_damaged_cache_entry_leaves_the_loop_to_torch(cached: Path, tmp_path: Path) -> None:

@@ -90,6 +90,8 @@ def test_motion_takes_the_limits_of_its_options(tiny: Generator, amplitude: floa
         motion(cat, torch.ones(tiny.latent_dim), amplitude=amplitude, cycles=cycles)
     with pytest.raises(MuybridgeError, match=f"^{flag} must be"):
         AnimationOptions(amplitude=amplitude, cycles=cycles).check()
+    with pytest.raises(MuybridgeError, match=f"^{flag} must be"):  # numpy's scalars are checked too
+        motion(cat, torch.ones(tiny.latent_dim), amplitude=np.float32(amplitude), cycles=np.int64(cycles))
     assert motion(cat, torch.ones(tiny.latent_dim), amplitude=-100.0, cycles=16).cycles == 16
 
 
@@ -108,6 +110,9 @@ def test_easings_start_at_zero_end_at_one_and_keep_the_dtype() -> None:
     u = np.array([0.0, 1.0], np.float32)
     for name, ease in EASINGS.items():
         assert np.allclose(ease(u), u, atol=1e-6) and ease(u).dtype == np.float32, name
+    quarter = np.array([0.25], np.float32)
+    assert [float(EASINGS[name](quarter)[0]) for name in ("linear", "ease-in-out", "cubic")] == pytest.approx(
+        [0.25, 0.5 - 0.5 * np.cos(np.pi / 4), 4 * 0.25**3], abs=1e-6)
 
 
 def test_parse_key() -> None:

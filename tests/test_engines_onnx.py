@@ -36,6 +36,9 @@ def test_the_graph_is_opset_15_with_its_metadata(exported: tuple[Path, Generator
     sidecar = json.loads(path.with_suffix(".json").read_text())
     assert sidecar["latent_dim"] == 16 and sidecar["output"]["range"] == [0, 1]
     np.testing.assert_allclose(np.array(sidecar["seed_latents"][7]), generator.latents([7])[0].numpy(), atol=1e-6)
+    last_conv = [node for node in model.graph.node if node.op_type == "Conv"][-1]
+    shapes = {tensor.name: list(tensor.dims) for tensor in model.graph.initializer}
+    assert shapes[last_conv.input[1]][0] == 12, "the graph computes the RGB phases alone (onnxruntime: faster)"
 
 
 def test_onnxruntime_draws_what_pytorch_draws(exported: tuple[Path, Generator]) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
-from muybridge.models import build_networks, get_architecture
-from muybridge.models.gallop import UP_GAIN, ModulatedConv, ResidualDown, SubpixelToRGB
+from muybridge.models import build_networks, gallop, get_architecture
+from muybridge.models.gallop import SUBPIXEL_COMPUTED_OUTPUTS, UP_GAIN, ModulatedConv, ResidualDown, SubpixelToRGB
 
 
 def gallop_decoder(resolution: int = 64) -> torch.nn.Module:
@@ -45,6 +46,24 @@ def test_subpixel_layer_starts_as_nearest_neighbour_upsampling() -> None:
     blocks = out.reshape(2, 3, 5, 2, 5, 2)
     assert torch.allclose(blocks, blocks[:, :, :, :1, :, :1].expand_as(blocks))
     assert out.std() > 0.1
+
+
+def test_the_last_layer_computed_as_16_channels_draws_what_12_draw(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the CPU the sub-pixel layer's 12 outputs are computed as 16 (zero filters, dropped) for oneDNN's speed:
+    forward and backward are the same as with 12."""
+    torch.manual_seed(0)
+    layer = SubpixelToRGB(16, 4)
+    x, style, base = torch.randn(3, 16, 6, 6), torch.randn(3, 4), torch.randn(3, 3, 12, 12)
+    results = []
+    for computed in (12, SUBPIXEL_COMPUTED_OUTPUTS):
+        monkeypatch.setattr(gallop, "SUBPIXEL_COMPUTED_OUTPUTS", computed)
+        layer.zero_grad()
+        out = layer(x.contiguous(memory_format=torch.channels_last), style, base)
+        out.square().sum().backward()
+        results.append((out.detach(), layer.weight.grad.clone()))
+    assert SUBPIXEL_COMPUTED_OUTPUTS == 16
+    assert torch.allclose(results[0][0], results[1][0], atol=1e-6)
+    assert torch.allclose(results[0][1], results[1][1], atol=1e-5)
 
 
 def test_fused_layers_compute_the_plain_formulas() -> None:

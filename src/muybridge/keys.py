@@ -25,6 +25,8 @@ import numpy as np
 from muybridge.errors import MuybridgeError
 
 ClassSpec = str | Mapping[str, float]
+#: A character named by a key: its class (or mix) and seed.
+Key = tuple[ClassSpec, int]
 
 MAX_SEED = 2**31 - 1
 """Seeds are 0..2**31-1 everywhere (CLI, API, keys)."""
@@ -80,7 +82,7 @@ def format_key(class_spec: ClassSpec, seed: int | None) -> str:
     return names if seed is None else f"{names}:{seed}"
 
 
-def character_key(text: str, seed_option: int | None = None, default_seed: int = 0) -> tuple[ClassSpec, int]:
+def character_key(text: str, seed_option: int | None = None, default_seed: int = 0) -> Key:
     """``cat:7`` → ("cat", 7); the seed may come from ``--seed`` instead, but not from both."""
     class_spec, seed = parse_key(text)
     if seed is not None and seed_option is not None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from muybridge.animation.options import EASING_NAMES, INTERPOLATION_NAMES
+from muybridge.animation.options import EASING_NAMES, check_value
 from muybridge.errors import MuybridgeError
 
 Easing = Callable[[np.ndarray], np.ndarray]
@@ -30,20 +30,24 @@ def _cubic(u: np.ndarray) -> np.ndarray:
     return np.where(u < 0.5, 4 * u**3, 1 - (2 - 2 * u) ** 3 / 2).astype(u.dtype)
 
 
-EASINGS: dict[str, Easing] = dict(zip(EASING_NAMES, (_linear, _ease_in_out, _cubic), strict=True))
+EASINGS: dict[str, Easing] = {"linear": _linear, "ease-in-out": _ease_in_out, "cubic": _cubic}
+assert tuple(EASINGS) == EASING_NAMES, "an easing named by the options has no curve here, or the reverse"
 
 
 def easing_function(name: str) -> Easing:
-    try:
-        return EASINGS[name]
-    except KeyError:
-        raise MuybridgeError(f"unknown easing '{name}'; known: {', '.join(EASINGS)}") from None
+    """The named curve; an unknown name is refused as ``--easing`` refuses it."""
+    check_value("easing", name)
+    return EASINGS[name]
 
 
 def check_interpolation(name: str) -> str:
-    if name not in INTERPOLATION_NAMES:
-        raise MuybridgeError(f"unknown interpolation '{name}'; known: {', '.join(INTERPOLATION_NAMES)}")
+    check_value("interpolation", name)
     return name
+
+
+def clamped_times(times: np.ndarray) -> np.ndarray:
+    """float32 times in [0, 1]."""
+    return np.clip(np.asarray(times, np.float64), 0.0, 1.0).astype(np.float32)
 
 
 def check_walk_keys(count: int) -> None:
@@ -84,7 +88,7 @@ def walk_latents(latents: np.ndarray, weights: np.ndarray, times: np.ndarray, in
     if closed:
         latents, weights = np.concatenate([latents, latents[:1]]), np.concatenate([weights, weights[:1]])
     segments = len(latents) - 1
-    position = np.clip(np.asarray(times, np.float64), 0.0, 1.0).astype(np.float32) * np.float32(segments)
+    position = clamped_times(times) * np.float32(segments)
     index = np.clip(np.floor(position).astype(np.int64), 0, segments - 1)
     fraction = easing_function(easing)(position - index.astype(np.float32))
     return (blend(interpolation, latents[index], latents[index + 1], fraction),

@@ -20,12 +20,11 @@ from muybridge.animation.export import Rendered, check_output, export_animation
 from muybridge.animation.motions import MOTIONS, stored_strengths
 from muybridge.animation.options import AnimationOptions, check_frame_bytes, frame_times
 from muybridge.engines.runtime import RuntimeDecoder, open_runtime
-from muybridge.keys import ClassSpec, class_weight_rows, seed_latents
+from muybridge.keys import Key, class_weight_rows, seed_latents
 from muybridge.pictures import pixel_art_choice, pixel_resample, resize_images, tile
 from muybridge.progress import Progress
 
 Draw = Callable[[Progress | None], Rendered]
-Key = tuple[ClassSpec, int]
 
 
 def light_loop(model: str | Path | None, key: Key, output: str | os.PathLike[str],

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, get_type_hints
 
@@ -205,13 +206,14 @@ def check_value(name: str, value: Any) -> None:
     if spec.choices and value not in spec.choices:
         known = ", ".join(spec.choices)
         raise OptionError(name, f"'{value}' is unknown; known: {known}", f"unknown {name} '{value}'; known: {known}")
-    if isinstance(value, int | float):
-        in_range = (math.isfinite(value) and (spec.above is None or value > spec.above)
-                    and (spec.minimum is None or value >= spec.minimum)
-                    and (spec.maximum is None or value <= spec.maximum))
+    if isinstance(value, numbers.Real):  # numpy's scalars too
+        number = float(value)
+        in_range = (math.isfinite(number) and (spec.above is None or number > spec.above)
+                    and (spec.minimum is None or number >= spec.minimum)
+                    and (spec.maximum is None or number <= spec.maximum))
         if not in_range:
-            raise OptionError(name, f"must be {spec.limits_text()}, got {value:g}")
-        if spec.nonzero and value == 0:
+            raise OptionError(name, f"must be {spec.limits_text()}, got {number:g}")
+        if spec.nonzero and number == 0:
             raise OptionError(name, "must be non-zero")
 
 

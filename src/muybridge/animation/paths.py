@@ -23,6 +23,7 @@ from muybridge.animation.blend import (
     blend,
     check_interpolation,
     check_walk_keys,
+    clamped_times,
     easing_function,
     lerp,
     walk_latents,
@@ -48,10 +49,6 @@ class LatentPath(Protocol):
         ...
 
 
-def _as_times(times: np.ndarray) -> np.ndarray:
-    return np.clip(np.asarray(times, np.float64), 0.0, 1.0).astype(np.float32)
-
-
 @dataclass(frozen=True)
 class LoopPath:
     """A seamless loop around one character: a circle in a random 2-plane orthogonal to its latent
@@ -69,7 +66,7 @@ class LoopPath:
 
 def loop(center: Character, radius: float = 2.0, plane_seed: int | None = None) -> LoopPath:
     """A loop of radius ``radius`` (latent units) in a plane drawn from ``plane_seed`` (default: the seed)."""
-    check_value("radius", radius)  # the limits of --radius (animation/options.py)
+    check_value("radius", float(radius))  # the limits of --radius (animation/options.py)
     seed = plane_seed if plane_seed is not None else (center.seed or 0)
     return LoopPath(center, loop_plane(center.latent.detach().numpy(), seed), float(radius))
 
@@ -121,13 +118,13 @@ class MotionPath:
     closed: bool = True
 
     def sample(self, times: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        phase = torch.sin(2 * math.pi * self.cycles * torch.from_numpy(_as_times(times)))
+        phase = torch.sin(2 * math.pi * self.cycles * torch.from_numpy(clamped_times(times)))
         latents = self.center.latent + self.amplitude * phase[:, None] * self.direction
         return latents, self.center.class_weights.expand(len(phase), -1).clone()
 
 
 def motion(center: Character, direction: torch.Tensor, amplitude: float = 3.0, cycles: int = 1) -> MotionPath:
-    check_value("amplitude", amplitude)  # the limits of --amplitude and --cycles (animation/options.py)
+    check_value("amplitude", float(amplitude))  # the limits of --amplitude and --cycles (animation/options.py)
     check_value("cycles", cycles)
     if direction.shape != center.latent.shape:
         raise MuybridgeError(f"direction has shape {tuple(direction.shape)}, "
@@ -184,7 +181,7 @@ class TimelinePath:
         return self.keys[-1].time
 
     def sample(self, times: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        seconds = _as_times(times) * np.float32(self.duration)
+        seconds = clamped_times(times) * np.float32(self.duration)
         key_times = np.array([k.time for k in self.keys], np.float32)
         index = np.clip(np.searchsorted(key_times, seconds, side="right") - 1, 0, len(self.keys) - 2)
         span = np.maximum(key_times[index + 1] - key_times[index], np.float32(1e-9))

@@ -116,8 +116,10 @@ def animate_motion(output: OutputOption, character: CharacterArgument = None, fr
                    **options: Any) -> None:
     """Swing a character back and forth along one semantic direction (a seamless loop).
 
-    Example: muybridge animate motion cat:7 --direction nod --amplitude 3 -o nod.gif
-    Starts about 2 s sooner, without torch, once the model's graph is cached: muybridge export-onnx default --cache
+    Example: muybridge animate motion cat:7 --motion look-left -o look.gif   (a move of the motion library)
+    Along a latent direction: muybridge animate motion cat:7 --direction nod --amplitude 3 -o nod.gif
+    Library moves start about 2 s sooner, without torch, once the model's graphs are cached:
+    muybridge export-onnx default --cache
     """
     if from_latent is None and character is not None:
         from muybridge.animation.light import light_motion

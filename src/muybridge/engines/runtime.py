@@ -1,11 +1,13 @@
-"""The decoder without torch: a model's ONNX graph (:mod:`muybridge.engines.onnx`), run by onnxruntime.
+"""The decoder without torch: a model's ONNX graphs (:mod:`muybridge.engines.onnx`), run by onnxruntime.
 
-``import torch`` alone takes about 2 s, longer than rendering a 4-second loop. So a model's plain graph can be
-kept in the cache (``muybridge export-onnx MODEL --cache``; ``muybridge demo`` does it for the model it shows),
-and ``muybridge animate loop``, ``walk`` and ``morph`` then draw from it without loading torch
-(:mod:`muybridge.animation.light`).
-An entry is named by the sha256 of the model's config and weights, so a changed model is never drawn by the graph
-of its older self. Nothing here imports torch.
+``import torch`` alone takes about 2 s, longer than rendering a 4-second loop. So a model's graphs can be kept in the
+cache (``muybridge export-onnx MODEL --cache``; ``muybridge demo`` does it for the model it shows): the plain graph,
+from which ``muybridge animate loop``, ``walk`` and ``morph`` draw, and for a model with motions the graph with the
+pose input (its entry's name ends in :data:`POSE_SUFFIX`), from which ``animate motion`` draws; none of them loads
+torch (:mod:`muybridge.animation.light`). An entry is named by the sha256 of the model's config and weights, so a
+changed model is never drawn by the graph of its older self, and by muybridge's version, so a released upgrade
+exports its graphs anew (a decoder edited in a development install is not noticed: export again). Nothing here
+imports torch.
 """
 
 from __future__ import annotations
@@ -34,8 +36,7 @@ RUNTIME_BATCH = 64
 
 def runtime_graph_path(folder: Path, pose: bool = False) -> Path:
     """Where the plain graph (``pose``: the graph with the pose input, for motions) of the model in ``folder`` is
-    cached: named by its config's and weights' sha256 and by the muybridge version that exported it (the decoder's
-    code is part of the graph)."""
+    cached: named by its config's and weights' sha256 and by muybridge's version."""
     from muybridge import __version__
 
     named = f"{file_sha256(folder / CONFIG_NAME)} {file_sha256(folder / WEIGHTS_NAME)} {__version__}"

@@ -87,10 +87,10 @@ def blur(x: torch.Tensor) -> torch.Tensor:
 #: FID 388 vs 283 with the gain after 10 CPU-minutes on cats).
 UP_GAIN = 2.0 / 0.375
 
-#: oneDNN's direct convolutions compute output channels in whole blocks of 8 or 16: in PyTorch the last layer's 12
+#: oneDNN's direct convolutions compute output channels in whole blocks of 8 or 16: on the CPU the last layer's 12
 #: outputs (3 colours x 4 phases) are computed as 16, four of them from zero filters, and dropped (the same pixels;
-#: measured at batch 64 on an AMD EPYC with AVX2: that convolution 22% faster, the whole decoder 2.3%). An exported
-#: graph keeps 12: onnxruntime drew 96 frames 7-9% slower with 16.
+#: measured at batch 64 on an AMD EPYC with AVX2: that convolution 22% faster, the whole decoder 2.3%). Other devices
+#: and an exported graph keep 12: onnxruntime drew 96 frames 7-9% slower with 16.
 SUBPIXEL_COMPUTED_OUTPUTS = 16
 
 
@@ -166,7 +166,8 @@ class SubpixelToRGB(ModulatedConv):
             styles = self.affine(style_input) * self.input_gain
             x = x.contiguous(memory_format=FEATURE_LAYOUT) * styles[:, :, None, None]
         outputs = self.weight.shape[0]
-        computed = outputs if torch.compiler.is_exporting() else SUBPIXEL_COMPUTED_OUTPUTS
+        on_cpu = x.device.type == "cpu" and not torch.compiler.is_exporting()
+        computed = max(outputs, SUBPIXEL_COMPUTED_OUTPUTS) if on_cpu else outputs
         weight = F.pad(self.weight * self.scale, [0, 0, 0, 0, 0, 0, 0, computed - outputs])
         out = F.conv2d(x, weight, padding=1)[:, :outputs]
         n, _, height, width = out.shape
