@@ -219,4 +219,10 @@ def test_bad_input_is_refused_in_one_line_before_drawing(cached: Path, tmp_path:
         light_walk(cached, [("cat", 0), ("cta", 1)], tmp_path / "x.gif", AnimationOptions(frames=4))
     with pytest.raises(MuybridgeError, match="unknown easing 'bounce'"):
         light_walk(cached, [("cat", 0), ("dog", 1)], tmp_path / "x.gif", AnimationOptions(frames=4, easing="bounce"))
+    huge = AnimationOptions(frames=1441, grid="16x16", size=4096)
+    for draw in (light_loop(cached, ("cat", 0), tmp_path / "x.gif", huge),
+                 light_walk(cached, [("cat", 0), ("dog", 1)], tmp_path / "x.gif", huge)):
+        assert draw is not None
+        with pytest.raises(MuybridgeError, match="the limit is 1 GiB"):
+            draw(None)
     assert not list(tmp_path.glob("x.*"))

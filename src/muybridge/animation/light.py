@@ -76,7 +76,6 @@ def draw_loop(decoder: RuntimeDecoder, key: Key, output: str | os.PathLike[str],
     class_spec, first = key
     rows, cols = options.grid_shape()
     frames = options.frame_count()
-    check_frame_bytes(frames, rows, cols, options.size or decoder.resolution)
     seeds = [first + cell for cell in range(rows * cols)]
     times = frame_times(frames, closed=True)
     latents = np.concatenate([loop_latents(centre, loop_plane(centre, seed), options.radius, times)
@@ -90,7 +89,6 @@ def draw_walk(decoder: RuntimeDecoder, keys: Sequence[Key], output: str | os.Pat
     """One walk per grid cell (cell ``i`` adds ``i`` to every key's seed); ``--loop`` walks back to the first."""
     rows, cols = options.grid_shape()
     frames = options.frame_count()
-    check_frame_bytes(frames, rows, cols, options.size or decoder.resolution)
     times = frame_times(frames, closed=options.loop)
     key_weights = class_weight_rows(decoder.classes, [spec for spec, _ in keys])
     cells = [walk_latents(seed_latents([seed + cell for _, seed in keys], decoder.latent_dim), key_weights, times,
@@ -106,7 +104,6 @@ def draw_motion(decoder: RuntimeDecoder, key: Key, output: str | os.PathLike[str
     class_spec, first = key
     rows, cols = options.grid_shape()
     frames = options.frame_count()
-    check_frame_bytes(frames, rows, cols, options.size or decoder.resolution)
     poses = MOTIONS[options.motion].poses(frame_times(frames, closed=True), strength).astype(np.float32)
     latents = np.repeat(seed_latents([first + cell for cell in range(rows * cols)], decoder.latent_dim), frames, 0)
     weights = np.repeat(class_weight_rows(decoder.classes, [class_spec]), len(latents), axis=0)
@@ -116,9 +113,11 @@ def draw_motion(decoder: RuntimeDecoder, key: Key, output: str | os.PathLike[str
 def draw_cells(decoder: RuntimeDecoder, latents: np.ndarray, weights: np.ndarray, frames: int,
                output: str | os.PathLike[str], options: AnimationOptions, progress: Progress | None,
                poses: np.ndarray | None = None) -> Rendered:
-    """The grid's cells, ``frames`` latents (and poses) each in order, decoded, resized, tiled and written."""
+    """The grid's cells, ``frames`` latents (and poses) each in order, decoded, resized, tiled and written; refused
+    in one line, before any decoding, where the frames would not fit the size limit."""
     rows, cols = options.grid_shape()
     side = options.size or decoder.resolution
+    check_frame_bytes(frames, rows, cols, side)
     images = decoder.decode(latents, weights, options.truncation, progress, poses)
     pixel_art = pixel_art_choice(decoder.pixel_art, options.pixel_art)
     cells = resize_images(images, side, pixel_resample(pixel_art)).reshape(rows * cols, frames, side, side, 3)
