@@ -195,10 +195,16 @@ def test_export_averages_with_the_model_a_run_was_tuned_from(tiny_dataset: Path,
 def test_init_from_refuses_other_shapes_and_existing_runs(tiny_dataset: Path, tmp_path: Path) -> None:
     source = run_training(tiny_dataset, tmp_path / "source", kimg=0.016)
     assert source.checkpoint is not None
+    with pytest.raises(MuybridgeError, match=r"affine.weight is \(32, 24\) in the source and \(32, 40\) here: only "
+                                             r"the convolutions above 4 px can widen \(keep the source's latent_dim"):
+        run_training(tiny_dataset, tmp_path / "other", kimg=0.016, init_from=source.checkpoint, latent_dim=32)
     with pytest.raises(MuybridgeError, match="do not fit this run.s architecture and resolution"):
-        run_training(tiny_dataset, tmp_path / "wider", kimg=0.016, init_from=source.checkpoint,
-                     params={**TINY["params"], "channel_base": 256})  # type: ignore[dict-item]
-    assert not (tmp_path / "wider").exists()  # refused before the run folder was written
+        run_training(tiny_dataset, tmp_path / "other", kimg=0.016, init_from=source.checkpoint, **TINY_DCGAN)
+    with pytest.raises(MuybridgeError, match=r"decoder.const is \(1, 32, 4, 4\) in the source and \(1, 16, 4, 4\) "
+                                             r"here: only the convolutions above 4 px can widen"):
+        run_training(tiny_dataset, tmp_path / "narrower", kimg=0.016, init_from=source.checkpoint,
+                     params={**TINY["params"], "channel_base": 64})  # type: ignore[dict-item]
+    assert not (tmp_path / "other").exists() and not (tmp_path / "narrower").exists()  # refused before any write
     with pytest.raises(MuybridgeError, match="would be ignored"):
         run_training(tiny_dataset, tmp_path / "source", kimg=0.032, resume=True, init_from=source.checkpoint)
     with pytest.raises(MuybridgeError, match="no such checkpoint, run folder or model folder"):
@@ -237,6 +243,38 @@ def test_init_from_a_lower_resolution_grows_the_networks(tiny_dataset: Path, tmp
 
 #: The tiny networks with their 8- and 16-px levels twice as wide (the 4-px width and channel_max kept).
 WIDER = {**TINY["params"], "channel_base": 256}  # type: ignore[dict-item]
+
+
+def test_init_from_widens_the_networks_at_the_same_resolution(tiny_dataset: Path, tmp_path: Path) -> None:
+    """Net2Net's widening without growing: a run with wider levels starts from a narrower model of the same
+    resolution and computes what it did (generator and discriminator), until training moves its new channels."""
+    from muybridge.models import build_networks
+
+    source = run_training(tiny_dataset, tmp_path / "source", kimg=0.016)
+    wider = run_training(tiny_dataset, tmp_path / "wider", kimg=0.0, init_from=source.checkpoint, params=WIDER)
+    runs = {name: json.loads((tmp_path / name / "run.json").read_text()) for name in ("source", "wider")}
+    networks = {name: build_networks(runs[name]["model"]) for name in runs}
+    for name, result in (("source", source), ("wider", wider)):
+        tensors, _ = ckpt.read_checkpoint(result.checkpoint)
+        networks[name].decoder.load_state_dict(ckpt.module_state(tensors, "G_ema"))
+        networks[name].discriminator.load_state_dict(ckpt.module_state(tensors, "D"))
+    assert [conv[0].weight.shape[0] for conv in networks["wider"].decoder.convs[1:]] == [32, 16]  # 16, 8 before
+    latents, classes = torch.randn(4, 16), torch.nn.functional.one_hot(torch.tensor([0, 1, 0, 1]), 2).float()
+    images, labels = torch.rand(4, 3, 32, 32) * 2 - 1, torch.tensor([0, 1, 0, 1])
+    with torch.no_grad():
+        torch.testing.assert_close(networks["wider"].decoder(latents, classes),
+                                   networks["source"].decoder(latents, classes))
+        torch.testing.assert_close(networks["wider"].discriminator(images, labels),
+                                   networks["source"].discriminator(images, labels))
+    trained = loop.train(tiny_dataset, tmp_path / "wider", resolve_config(runs["wider"]["config"]), kimg=0.016,
+                         resume=True)
+    tensors, _ = ckpt.read_checkpoint(trained.checkpoint)
+    assert tensors["G.convs.2.0.weight"][:8, 16:].any()  # the new input channels have started to learn
+    # A settings file names only what it widens; the source's other parameters are kept.
+    from muybridge.training.session import new_run_config
+
+    widened = new_run_config({"params": {"channel_base": 256}}, None, source.checkpoint)
+    assert widened.params == {**runs["source"]["model"]["params"], "channel_base": 256}
 
 
 @pytest.mark.parametrize("grown_params", [TINY["params"], WIDER], ids=["same-widths", "wider"])

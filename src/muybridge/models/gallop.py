@@ -400,8 +400,11 @@ class Gallop(Architecture):
         decoder layer and the discriminator's first are kept as the fade layers (``fade_rgb``, ``fade_from_rgb``),
         so at ``fade_alpha`` 0 the grown networks are the source's, working on upsampled and downsampled
         pictures (ProGAN's fade-in). Levels the new parameters make wider than the source's are widened without
-        changing what the networks compute (:func:`widened_state`)."""
+        changing what the networks compute (:func:`widened_state`); at the source's own resolution that is all
+        that changes."""
         layers = dict(_on_meta(self, part).named_modules())
+        if source_resolution == self.resolution:
+            return widened_state({**fresh, **state}, fresh, layers, part)
         if part == "decoder":
             shared = int(math.log2(source_resolution)) - 2  # blocks at 4 .. source_resolution / 2
             grown = {key: value for key, value in state.items() if not key.startswith("final_rgb.")}
@@ -460,8 +463,8 @@ def widened_state(state: dict[str, torch.Tensor], fresh: dict[str, torch.Tensor]
                      and isinstance(layer, EqualLinear | EqualConv2d | ModulatedConv))
         if not grows_only or not (convolution or rows_only):
             raise MuybridgeError(f"{part}.{key} is {tuple(old.shape)} in the source and {tuple(new.shape)} here: "
-                                 "only the convolutions above 4 px can widen (keep channel_max, embed_dim and the "
-                                 "4-px width of the source)")
+                                 "only the convolutions above 4 px can widen (keep the source's latent_dim, "
+                                 "embed_dim, channel_max and 4-px width)")
         tensor = new.clone()
         cout = old.shape[0]
         if convolution:

@@ -99,8 +99,9 @@ class Architecture:
                     source_resolution: int) -> dict[str, torch.Tensor] | None:
         """Progressive growing: the weights of ``part`` (a :class:`Networks` field) trained at the lower
         ``source_resolution``, laid out as this architecture's ``fresh`` (newly initialised) state of the same
-        part: the layers both resolutions share keep what they learned, the new ones start from ``fresh``.
-        ``None``: this architecture cannot grow a model (the default)."""
+        part: the layers both resolutions share keep what they learned, the new ones start from ``fresh``. Also
+        called at the source's own resolution where this architecture's parameters make some levels wider.
+        ``None``: this architecture cannot grow or widen a model (the default)."""
         return None
 
 

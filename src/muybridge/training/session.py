@@ -33,9 +33,13 @@ from muybridge.training.warm_start import network_settings, read_source, resolve
 def new_run_config(settings: dict[str, Any] | None, overrides: dict[str, Any] | None,
                    source: Path | None) -> TrainConfig:
     """A new run's settings: the network shape of ``source`` (a resolved ``init_from``, so a fine-tuning run
-    builds networks that fit without being told) < ``settings`` < ``overrides`` (``None`` values ignored)."""
+    builds networks that fit without being told) < ``settings`` < ``overrides`` (``None`` values ignored); the
+    architecture's ``params`` merge key by key, so a settings file that widens one level keeps the source's others."""
     inherited = network_settings(source) if source is not None else {}
-    return resolve_config({**inherited, **(settings or {})}, overrides)
+    merged = {**inherited, **(settings or {})}
+    if "params" in inherited and "params" in merged and merged["architecture"] == inherited["architecture"]:
+        merged["params"] = {**inherited["params"], **merged["params"]}
+    return resolve_config(merged, overrides)
 
 
 @dataclass(frozen=True)

@@ -111,12 +111,13 @@ def fit_states(source: WarmStart, model_config: ModelConfig | Mapping[str, Any])
     it describes (names and shapes), so that a source that does not fit is refused before a run is created."""
     config = as_model_config(model_config)
     fresh, axes = _fresh_states_and_class_axes(config)
-    growing = _growing_architecture(source, config)
     classes = list(config.classes)
+    states = {name: match_classes(state, axes[name], source.classes, classes)
+              if state is not None and source.classes is not None and source.classes != classes else state
+              for name, state in source.states.items()}
+    growing = _growing_architecture(source, config, states, fresh)
     fitted: dict[str, State | None] = {}
-    for name, state in source.states.items():
-        if state is not None and source.classes is not None and source.classes != classes:
-            state = match_classes(state, axes[name], source.classes, classes)
+    for name, state in states.items():
         if state is not None and growing is not None:
             state = _grow(growing, source, TRAINER_PARTS[name], state, fresh[name])
         if state is not None:
@@ -125,23 +126,37 @@ def fit_states(source: WarmStart, model_config: ModelConfig | Mapping[str, Any])
     return fitted
 
 
-def _growing_architecture(source: WarmStart, config: ModelConfig) -> Architecture | None:
-    """The architecture that lays the source's networks out at ``config``'s higher resolution (``None``: the
-    source has the same resolution); a source at a higher resolution is refused in one line."""
-    if source.resolution is None or source.resolution == config.resolution:
+def _growing_architecture(source: WarmStart, config: ModelConfig, states: dict[str, State | None],
+                          fresh: dict[str, State]) -> Architecture | None:
+    """The architecture that lays the source's networks out at ``config``'s higher resolution, or at its wider
+    levels (``None``: neither, the networks fit as they are or are refused by :func:`_check_fits`); a source at a
+    higher resolution is refused in one line."""
+    if source.resolution is None:
         return None
     if source.resolution > config.resolution:
         raise MuybridgeError(_other_resolution(source, config.resolution))
+    if source.resolution == config.resolution and not _only_widths_differ(states, fresh):
+        return None
     return get_architecture(config.architecture)(config.resolution, len(config.classes), config.latent_dim,
                                                  dict(config.params))
+
+
+def _only_widths_differ(states: dict[str, State | None], fresh: dict[str, State]) -> bool:
+    """Whether the source's networks have this run's tensors, some of them in other shapes."""
+    present = {name: state for name, state in states.items() if state is not None}
+    return all(state.keys() == fresh[name].keys() for name, state in present.items()) and any(
+        tensor.shape != fresh[name][key].shape for name, state in present.items() for key, tensor in state.items())
 
 
 def _grow(architecture: Architecture, source: WarmStart, part: str, state: State, fresh: State) -> State:
     assert source.resolution is not None
     grown = architecture.grown_state(part, state, fresh, source.resolution)
     if grown is None:
-        raise MuybridgeError(f"{_other_resolution(source, architecture.resolution)} (architecture "
-                             f"'{architecture.name}' cannot grow a model to a higher resolution)")
+        wider = source.resolution == architecture.resolution
+        problem = (f"{source.path}: its networks' widths differ from this run's" if wider
+                   else _other_resolution(source, architecture.resolution))
+        change = "widen a model's levels" if wider else "grow a model to a higher resolution"
+        raise MuybridgeError(f"{problem} (architecture '{architecture.name}' cannot {change})")
     return grown
 
 
