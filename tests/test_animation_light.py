@@ -141,6 +141,44 @@ def test_the_light_motion_draws_what_torch_draws(cached: Path, tmp_path: Path) -
     assert light_motion(cached, ("dog", 6), tmp_path / "x.gif", options.replace(direction="0")) is None  # torch's
 
 
+def test_the_light_character_pack_draws_what_torch_draws(cached: Path, tmp_path: Path) -> None:
+    """Every motion's row of the sheet within a grey level of torch's pack, the model's own strength included; the
+    same tags and facts; and through the CLI, in a process that never imports torch."""
+    import json
+
+    from muybridge.animation.light import light_character
+    from muybridge.animation.modes import Animation
+    from muybridge.animation.pack import character_pack
+
+    (cached / "motions.json").write_text('{"motions": {"nod": {"strength": 1.4}}}')
+    options, motions = AnimationOptions(frames=6, size=40, strength=0.9, truncation=0.8), ["nod", "look-left"]
+    draw = light_character(cached, character_key("dog:4"), tmp_path / "light", options, motions)
+    assert draw is not None
+    light_pack = draw(None)
+    character_pack(Generator.load(cached, precision="fp32"), Animation("motion", ("dog:4",)), tmp_path / "torch",
+                   options, motions)
+    sheets = [np.asarray(Image.open(tmp_path / name / "sheet.png").convert("RGB")).astype(int)
+              for name in ("light", "torch")]
+    assert sheets[0].shape == sheets[1].shape == (2 * 40, 6 * 40, 3) and light_pack.motions == tuple(motions)
+    assert np.abs(sheets[0] - sheets[1]).max() <= 1 and np.abs(sheets[0][:40] - sheets[0][40:]).mean() > 0.5
+    facts = [json.loads((tmp_path / name / "character.json").read_text()) for name in ("light", "torch")]
+    assert facts[0] == facts[1] and facts[0]["character"] == "dog:4" and facts[0]["model"] == "tiny"
+    script = ("import sys\nfrom muybridge.cli import main\nsys.argv = sys.argv[1:]\ntry:\n    main()\n"
+              "except SystemExit as done:\n    assert not done.code, done.code\nprint('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script, "muybridge", "animate", "character", "cat:2", "-m",
+                           str(cached), "--frames", "4", "--motions", "nod,tilt", "-o", str(tmp_path / "cli")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert " ".join(done.stdout.split()).endswith("False")
+    assert Image.open(tmp_path / "cli" / "sheet.png").size == (4 * 32, 2 * 32)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(MuybridgeError, match="other: folder holds other files"):
+        light_character(cached, ("cat", 0), tmp_path / "other", options, motions)
+    with pytest.raises(MuybridgeError, match="grid"):
+        light_character(cached, ("cat", 0), tmp_path / "x", options.replace(grid="2x1"), motions)
+
+
 def test_the_cli_loop_runs_without_torch_once_the_graph_is_cached(cached: Path, tmp_path: Path) -> None:
     script = ("import sys\nfrom muybridge.cli import main\nsys.argv = sys.argv[1:]\ntry:\n    main()\n"
               "except SystemExit as done:\n    assert not done.code, done.code\nprint('torch' in sys.modules)")

@@ -1,9 +1,9 @@
-"""``muybridge animate loop``, ``walk``, ``morph`` and ``motion`` of ``CLASS:SEED`` keys without torch, from the
-model's cached ONNX graphs (:mod:`muybridge.engines.runtime`): the same characters (:mod:`muybridge.keys`), the same
-circle (:mod:`muybridge.animation.circle`), walk (:mod:`muybridge.animation.blend`) and motion curves
-(:mod:`muybridge.animation.motions`), resized, tiled and written as the torch path does. Where the graph is not
-cached, or onnxruntime is missing, or the motion swings along a latent direction (found by torch), the ``light_*``
-functions say so (None) and torch draws.
+"""``muybridge animate loop``, ``walk``, ``morph``, ``motion`` and ``character`` of ``CLASS:SEED`` keys without
+torch, from the model's cached ONNX graphs (:mod:`muybridge.engines.runtime`): the same characters
+(:mod:`muybridge.keys`), the same circle (:mod:`muybridge.animation.circle`), walk (:mod:`muybridge.animation.blend`)
+and motion curves (:mod:`muybridge.animation.motions`), resized, tiled and written as the torch path does (a
+character pack by :mod:`muybridge.animation.pack`). Where the graph is not cached, or onnxruntime is missing, or the
+motion swings along a latent direction (found by torch), the ``light_*`` functions say so (None) and torch draws.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from muybridge.animation.circle import loop_latents, loop_plane
 from muybridge.animation.export import Rendered, check_output, export_animation
 from muybridge.animation.motions import MOTIONS, stored_strengths
 from muybridge.animation.options import AnimationOptions, check_frame_bytes, frame_times
+from muybridge.animation.pack import Pack, check_one_character, check_pack_folder, pack_facts, write_pack
 from muybridge.engines.runtime import RuntimeDecoder, open_runtime
-from muybridge.keys import Key, class_weight_rows, seed_latents
+from muybridge.keys import Key, class_weight_rows, format_key, seed_latents
 from muybridge.pictures import pixel_art_choice, pixel_resample, resize_images, tile
 from muybridge.progress import Progress
 
@@ -66,8 +67,27 @@ def light_motion(model: str | Path | None, key: Key, output: str | os.PathLike[s
     if decoder is None:
         return None
     class_weight_rows(decoder.classes, [key[0]])
-    strength = checked.strength * stored_strengths(decoder.folder).get(checked.motion, 1.0)
-    return lambda progress: draw_motion(decoder, key, output, checked, strength, progress)
+    return lambda progress: draw_motion(decoder, key, output, checked, progress)
+
+
+def light_character(model: str | Path | None, key: Key, folder: str | os.PathLike[str], options: AnimationOptions,
+                    motions: Sequence[str]) -> Callable[[Progress | None], Pack] | None:
+    """How to draw the character pack of ``key`` doing each of ``motions`` into ``folder`` without torch, from the
+    model's cached pose graph, or None where torch must. Inputs (the folder too) are checked first."""
+    checked = options.check()
+    check_one_character(checked)
+    check_pack_folder(folder)
+    decoder = open_runtime(model, pose=True)
+    if decoder is None:
+        return None
+    class_weight_rows(decoder.classes, [key[0]])
+    facts = pack_facts(decoder.name, format_key(*key), checked)
+
+    def draw(progress: Progress | None) -> Pack:
+        clips = motion_clips(decoder, key, motions, checked, progress)
+        return write_pack(clips, motions, folder, checked.fps, facts, progress)
+
+    return draw
 
 
 def draw_loop(decoder: RuntimeDecoder, key: Key, output: str | os.PathLike[str], options: AnimationOptions,
@@ -98,16 +118,35 @@ def draw_walk(decoder: RuntimeDecoder, keys: Sequence[Key], output: str | os.Pat
 
 
 def draw_motion(decoder: RuntimeDecoder, key: Key, output: str | os.PathLike[str], options: AnimationOptions,
-                strength: float, progress: Progress | None = None) -> Rendered:
-    """One character per grid cell (cell ``i`` is seed ``first + i``), each doing the move at ``strength`` (the
-    option's times the model's own, from its ``motions.json``): the latent stays, the head pose follows the curve."""
+                progress: Progress | None = None) -> Rendered:
+    """One character per grid cell (cell ``i`` is seed ``first + i``), each doing the move: the latent stays, the
+    head pose follows the curve."""
     class_spec, first = key
     rows, cols = options.grid_shape()
     frames = options.frame_count()
-    poses = MOTIONS[options.motion].poses(frame_times(frames, closed=True), strength).astype(np.float32)
+    poses = motion_poses(decoder, options.motion, options)
     latents = np.repeat(seed_latents([first + cell for cell in range(rows * cols)], decoder.latent_dim), frames, 0)
     weights = np.repeat(class_weight_rows(decoder.classes, [class_spec]), len(latents), axis=0)
     return draw_cells(decoder, latents, weights, frames, output, options, progress, np.tile(poses, (rows * cols, 1)))
+
+
+def motion_clips(decoder: RuntimeDecoder, key: Key, motions: Sequence[str], options: AnimationOptions,
+                 progress: Progress | None = None) -> np.ndarray:
+    """``key``'s character doing each of ``motions``: uint8 ``(motions, F, S, S, 3)``, as
+    :func:`muybridge.animation.pack.render_motions` draws them."""
+    class_spec, seed = key
+    poses = np.concatenate([motion_poses(decoder, name, options) for name in motions])
+    latents = np.repeat(seed_latents([seed], decoder.latent_dim), len(poses), 0)
+    weights = np.repeat(class_weight_rows(decoder.classes, [class_spec]), len(poses), axis=0)
+    return decode_cells(decoder, latents, weights, options.frame_count(), (len(motions), 1), options, progress,
+                        poses)
+
+
+def motion_poses(decoder: RuntimeDecoder, motion: str, options: AnimationOptions) -> np.ndarray:
+    """The head poses of one closed cycle of ``motion`` at the option's strength times the model's own (its
+    ``motions.json``), as torch's motion path computes them."""
+    strength = options.strength * stored_strengths(decoder.folder).get(motion, 1.0)
+    return MOTIONS[motion].poses(frame_times(options.frame_count(), closed=True), strength).astype(np.float32)
 
 
 def draw_cells(decoder: RuntimeDecoder, latents: np.ndarray, weights: np.ndarray, frames: int,
@@ -116,9 +155,19 @@ def draw_cells(decoder: RuntimeDecoder, latents: np.ndarray, weights: np.ndarray
     """The grid's cells, ``frames`` latents (and poses) each in order, decoded, resized, tiled and written; refused
     in one line, before any decoding, where the frames would not fit the size limit."""
     rows, cols = options.grid_shape()
-    side = options.size or decoder.resolution
-    check_frame_bytes(frames, rows, cols, side)
-    images = decoder.decode(latents, weights, options.truncation, progress, poses)
+    cells = decode_cells(decoder, latents, weights, frames, (rows, cols), options, progress, poses)
     pixel_art = pixel_art_choice(decoder.pixel_art, options.pixel_art)
-    cells = resize_images(images, side, pixel_resample(pixel_art)).reshape(rows * cols, frames, side, side, 3)
     return export_animation(tile(cells, rows, cols), output, options.fps, lossless=pixel_art, progress=progress)
+
+
+def decode_cells(decoder: RuntimeDecoder, latents: np.ndarray, weights: np.ndarray, frames: int,
+                 shape: tuple[int, int], options: AnimationOptions, progress: Progress | None,
+                 poses: np.ndarray | None = None) -> np.ndarray:
+    """The ``shape`` (rows, columns) cells of ``frames`` latents (and poses) each, decoded and resized: uint8
+    ``(cells, frames, S, S, 3)``; refused in one line, before any decoding, where they would not fit the size
+    limit."""
+    side = options.size or decoder.resolution
+    check_frame_bytes(frames, *shape, side)
+    images = decoder.decode(latents, weights, options.truncation, progress, poses)
+    resample = pixel_resample(pixel_art_choice(decoder.pixel_art, options.pixel_art))
+    return resize_images(images, side, resample).reshape(shape[0] * shape[1], frames, side, side, 3)

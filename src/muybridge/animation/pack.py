@@ -8,6 +8,10 @@
   animation per motion at the pack's fps, each frame an ``AtlasTexture`` cut from ``sheet.png`` beside it;
 - ``previews/MOTION.gif`` and ``contact.png`` (rows: motions, columns: moments of each);
 - ``character.json``: what was drawn (model, character, motions, frames, fps), to render it again.
+
+Torch draws the clips here (:func:`character_pack`); a ``CLASS:SEED`` character is drawn without torch from the
+model's cached pose graph where there is one (:func:`muybridge.animation.light.light_character`). Writing the pack
+needs neither.
 """
 
 from __future__ import annotations
@@ -17,20 +21,22 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from muybridge import __version__
 from muybridge.animation.export import Tag, save_gif, save_sprite_sheet
-from muybridge.animation.modes import Animation
 from muybridge.animation.motions import MOTION_NAMES
 from muybridge.animation.options import AnimationOptions, OptionError
-from muybridge.animation.render import AnimationSpec, render_animation
 from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_dir
-from muybridge.generator import Generator
 from muybridge.progress import Progress, report
+
+if TYPE_CHECKING:
+    from muybridge.animation.modes import Animation
+    from muybridge.generator import Generator
 
 SHEET = "sheet.png"
 GODOT_FRAMES = "sheet.tres"  # Godot 4 (text resource format 3)
@@ -51,8 +57,10 @@ class Pack:
 def render_motions(generator: Generator, animation: Animation, options: AnimationOptions,
                    motions: Sequence[str] = MOTION_NAMES, progress: Progress | None = None) -> np.ndarray:
     """Every motion of one character: uint8 ``(motions, F, S, S, 3)``, decoded together in one pass."""
-    if options.grid_shape() != (1, 1):
-        raise OptionError("grid", "does not apply: a character pack draws one character")
+    from muybridge.animation.modes import Animation
+    from muybridge.animation.render import AnimationSpec, render_animation
+
+    check_one_character(options)
     count = options.frame_count()
     paths = [Animation("motion", animation.characters, animation.source)
              .builder(options.replace(motion=name, direction=None))(generator, 0) for name in motions]
@@ -61,6 +69,24 @@ def render_motions(generator: Generator, animation: Animation, options: Animatio
     tiled = render_animation(generator, spec, progress)  # (F, motions*S, S, 3)
     side = tiled.shape[2]
     return tiled.reshape(count, len(paths), side, side, 3).transpose(1, 0, 2, 3, 4)
+
+
+def check_one_character(options: AnimationOptions) -> None:
+    if options.grid_shape() != (1, 1):
+        raise OptionError("grid", "does not apply: a character pack draws one character")
+
+
+def check_pack_folder(folder: str | os.PathLike[str]) -> None:
+    """Refuse, in one line, a folder that holds anything but an earlier pack (which a new one replaces)."""
+    target = Path(folder)
+    if target.exists() and not (target / "character.json").is_file() and any(target.iterdir()):
+        raise MuybridgeError(f"{target}: folder holds other files; a character pack goes to a new or empty folder, "
+                             "or replaces an earlier pack")
+
+
+def pack_facts(model: str, character: str, options: AnimationOptions) -> dict[str, Any]:
+    """What ``character.json`` says was drawn, besides the motions and frames."""
+    return {"model": model, "character": character, "strength": options.strength, "truncation": options.truncation}
 
 
 def motion_tags(motions: Sequence[str], frames: int) -> list[Tag]:
@@ -133,9 +159,7 @@ def write_pack(clips: np.ndarray, motions: Sequence[str], folder: str | os.PathL
                facts: dict[str, object], progress: Progress | None = None) -> Pack:
     """Write the pack of ``clips`` ``(motions, F, S, S, 3)`` into ``folder`` (replaced only when complete)."""
     target = Path(folder)
-    if target.exists() and not (target / "character.json").is_file() and any(target.iterdir()):
-        raise MuybridgeError(f"{target}: folder holds other files; a character pack goes to a new or empty folder, "
-                             "or replaces an earlier pack")
+    check_pack_folder(target)
     count, frames, side = clips.shape[0], clips.shape[1], clips.shape[2]
     tags = motion_tags(motions, frames)
     names = [SHEET, "sheet.json", GODOT_FRAMES, GODOT3_FRAMES, "contact.png", "character.json",
@@ -158,14 +182,13 @@ def write_pack(clips: np.ndarray, motions: Sequence[str], folder: str | os.PathL
 def character_pack(generator: Generator, animation: Animation, folder: str | os.PathLike[str],
                    options: AnimationOptions, motions: Sequence[str] = MOTION_NAMES,
                    progress: Progress | None = None) -> Pack:
-    """Render every motion of ``animation``'s character and write the pack."""
+    """Render every motion of ``animation``'s character and write the pack; the folder is checked first."""
     checked = options.check()
+    check_pack_folder(folder)
     generator = animation.generator_for(generator)
     clips = render_motions(generator, animation, checked, motions, progress)
     if animation.characters:
         who = animation.characters[0]
     else:
         who = f"latent file {animation.source.path}" if animation.source else ""
-    facts = {"model": generator.name, "character": who, "strength": checked.strength,
-             "truncation": checked.truncation}
-    return write_pack(clips, motions, folder, checked.fps, facts, progress)
+    return write_pack(clips, motions, folder, checked.fps, pack_facts(generator.name, who, checked), progress)
