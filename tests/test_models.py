@@ -41,7 +41,7 @@ def test_subpixel_layer_starts_as_nearest_neighbour_upsampling() -> None:
     torch.manual_seed(0)
     layer = SubpixelToRGB(8, 4)
     with torch.no_grad():
-        out = layer(torch.randn(2, 8, 5, 5), torch.randn(2, 4), base=torch.zeros(2, 3, 10, 10))
+        out = layer(torch.randn(2, 8, 5, 5), torch.randn(2, 4), skip=torch.zeros(2, 3, 5, 5))
     assert out.shape == (2, 3, 10, 10)
     blocks = out.reshape(2, 3, 5, 2, 5, 2)
     assert torch.allclose(blocks, blocks[:, :, :, :1, :, :1].expand_as(blocks))
@@ -53,12 +53,12 @@ def test_the_last_layer_computed_as_16_channels_draws_what_12_draw(monkeypatch: 
     forward and backward are the same as with 12."""
     torch.manual_seed(0)
     layer = SubpixelToRGB(16, 4)
-    x, style, base = torch.randn(3, 16, 6, 6), torch.randn(3, 4), torch.randn(3, 3, 12, 12)
+    x, style, skip = torch.randn(3, 16, 6, 6), torch.randn(3, 4), torch.randn(3, 3, 6, 6)
     results = []
     for computed in (12, SUBPIXEL_COMPUTED_OUTPUTS):
         monkeypatch.setattr(gallop, "SUBPIXEL_COMPUTED_OUTPUTS", computed)
         layer.zero_grad()
-        out = layer(x.contiguous(memory_format=torch.channels_last), style, base)
+        out = layer(x.contiguous(memory_format=torch.channels_last), style, skip)
         out.square().sum().backward()
         results.append((out.detach(), layer.weight.grad.clone()))
     assert SUBPIXEL_COMPUTED_OUTPUTS == 16
@@ -67,8 +67,8 @@ def test_the_last_layer_computed_as_16_channels_draws_what_12_draw(monkeypatch: 
 
 
 def test_fused_layers_compute_the_plain_formulas() -> None:
-    """The rendering fast paths (1x1 layers as batched products, the shuffle read by the addition, output scales
-    and bias in one pass) compute what the textbook formulas say."""
+    """The rendering fast paths (1x1 layers as batched products, the skip's upsampling as a convolution to the
+    sub-pixel phases, output scales and bias in one pass) compute what the textbook formulas say, gradients too."""
     torch.manual_seed(0)
     features, style_input = torch.randn(3, 8, 5, 5), torch.randn(3, 4)
     with torch.no_grad():
@@ -80,11 +80,16 @@ def test_fused_layers_compute_the_plain_formulas() -> None:
         last = SubpixelToRGB(8, 4)
         torch.nn.init.normal_(last.weight)
         torch.nn.init.normal_(last.bias)
-        base = torch.randn(3, 3, 10, 10)
-        styles = last.affine(style_input) * last.input_gain
-        expected = base + F.pixel_shuffle(F.conv2d(features * styles[:, :, None, None], last.weight * last.scale,
-                                                   padding=1), 2) + last.bias[None, :, None, None]
-        assert torch.allclose(last(features, style_input, base=base), expected, atol=1e-5)
+    skip = torch.randn(3, 3, 5, 5, requires_grad=True)
+    styles = last.affine(style_input) * last.input_gain
+    expected = F.interpolate(skip, scale_factor=2, mode="bilinear", align_corners=False) + F.pixel_shuffle(
+        F.conv2d(features * styles[:, :, None, None], last.weight * last.scale, padding=1), 2) + last.bias[
+        None, :, None, None]
+    drawn = last(features, style_input, skip=skip)
+    assert torch.allclose(drawn, expected, atol=1e-5)
+    weights = torch.randn_like(drawn)
+    (skip_grad,) = torch.autograd.grad((expected * weights).sum(), skip)
+    assert torch.allclose(torch.autograd.grad((drawn * weights).sum(), skip)[0], skip_grad, atol=1e-5)
 
 
 def plain_modulated_conv(layer: ModulatedConv, features: torch.Tensor, style_input: torch.Tensor) -> torch.Tensor:

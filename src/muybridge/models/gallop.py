@@ -152,16 +152,16 @@ def pointwise_modulated(x: torch.Tensor, weights: torch.Tensor, bias: torch.Tens
 
 class SubpixelToRGB(ModulatedConv):
     """The last layer: a modulated 3x3 convolution to 4x the RGB channels rearranged to twice the resolution
-    (pixel shuffle) and added to ``base``, the lower resolutions' RGB upsampled. The four phases start equal
-    (ICNR initialisation), so it starts as nearest-neighbour upsampling. The shuffle is a view read by the addition,
-    so shuffle, addition and bias take one pass (a separate pixel shuffle of channels-last features is a slow
-    gather)."""
+    (pixel shuffle) and added to the lower resolutions' RGB ``skip`` upsampled. The four phases start equal
+    (ICNR initialisation), so it starts as nearest-neighbour upsampling. The skip's bilinear upsampling is added in
+    the same phase layout (:func:`upsampled_phases`), and the shuffle is a view read by the bias's addition, so
+    shuffle and bias take one pass (a separate pixel shuffle of channels-last features is a slow gather)."""
 
     def __init__(self, cin: int, style_dim: int) -> None:
         super().__init__(cin, 3, style_dim, kernel=3, demodulate=False)
         self.weight = nn.Parameter(self.weight.detach().repeat_interleave(4, dim=0))
 
-    def forward(self, x: torch.Tensor, style_input: torch.Tensor, base: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(self, x: torch.Tensor, style_input: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         with full_precision(x):
             styles = self.affine(style_input) * self.input_gain
             x = x.contiguous(memory_format=FEATURE_LAYOUT) * styles[:, :, None, None]
@@ -170,10 +170,28 @@ class SubpixelToRGB(ModulatedConv):
         computed = max(outputs, SUBPIXEL_COMPUTED_OUTPUTS) if on_cpu else outputs
         weight = F.pad(self.weight * self.scale, [0, 0, 0, 0, 0, 0, 0, computed - outputs])
         out = F.conv2d(x, weight, padding=1)[:, :outputs]
+        with full_precision(x):
+            out = out + upsampled_phases(skip.float(), self.bias)
         n, _, height, width = out.shape
         shuffled = out.view(n, 3, 2, 2, height, width).permute(0, 1, 4, 2, 5, 3)  # (N, 3, H, 2, W, 2)
-        summed = base.reshape(n, 3, height, 2, width, 2) + shuffled
-        return summed.add_(self.bias[None, :, None, None, None, None]).view(n, 3, 2 * height, 2 * width)
+        return shuffled.reshape(n, 3, 2 * height, 2 * width)
+
+
+#: Bilinear 2x upsampling (``align_corners=False``) reads each output pixel from two neighbours per axis of the
+#: edge-replicated input, with weights by output phase (even, odd) over the offsets -1, 0, +1.
+BILINEAR_PHASE_TAPS = ((0.25, 0.75, 0.0), (0.0, 0.75, 0.25))
+
+
+def upsampled_phases(rgb: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """The bilinear 2x upsampling of ``rgb`` ``(N, 3, H, W)``, plus ``bias`` per colour, in the sub-pixel layout
+    ``(N, 12, H, W)`` (colour, row phase, column phase), as one fixed 3x3 convolution: the same numbers as
+    :func:`upsample_rgb`, about three times faster on the CPU (measured at batch 64: 1.4 against 3.3 ms at 32 px),
+    and added to the last layer's output before its one shuffling pass."""
+    taps = rgb.new_tensor(BILINEAR_PHASE_TAPS)
+    phases = taps[:, None, :, None] * taps[None, :, None, :]  # (row phase, column phase, 3, 3)
+    kernel = torch.eye(3, dtype=rgb.dtype, device=rgb.device)[:, None, None, :, None, None] * phases[None, :, :, None]
+    padded = F.pad(rgb.contiguous(memory_format=FEATURE_LAYOUT), [1, 1, 1, 1], mode="replicate")
+    return F.conv2d(padded, kernel.reshape(12, 3, 3, 3), bias.repeat_interleave(4))
 
 
 def check_fade_from(params: dict[str, Any], resolution: int) -> int:
@@ -248,9 +266,9 @@ class GallopDecoder(Decoder):
             if pose is not None and x.shape[-1] == self.pose_resolution:
                 x, rgb = warp_features(x, pose), warp_features(rgb, pose)
             if self.fade_rgb is not None and self.fade_alpha < 1 and x.shape[-1] == self.fade_from // 2:
-                source_picture = self.fade_rgb(x, style_input, base=upsample_rgb(rgb))
+                source_picture = self.fade_rgb(x, style_input, skip=rgb)
         assert rgb is not None
-        picture = self.final_rgb(x, style_input, base=upsample_rgb(rgb))
+        picture = self.final_rgb(x, style_input, skip=rgb)
         if source_picture is None:
             return picture
         while source_picture.shape[-1] < picture.shape[-1]:
