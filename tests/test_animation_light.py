@@ -1,6 +1,6 @@
-"""The torch-free loop, walk, morph and motion: the seed rule without torch, the loop's circle, and `muybridge animate
-loop`, `walk`, `morph` and `motion` drawn by onnxruntime from the cached graphs, as torch draws them (and by torch
-where the graph is not cached)."""
+"""The torch-free animate verbs: the seed rule without torch, the loop's circle, and `muybridge animate loop`, `walk`,
+`morph`, `motion`, `character` and `timeline` drawn by onnxruntime from the cached graphs, as torch draws them (and by
+torch where the graph is not cached)."""
 
 from __future__ import annotations
 
@@ -66,6 +66,19 @@ def cached(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     return folder
 
 
+#: Runs the CLI with the arguments after ``-c SCRIPT``, then prints whether torch was imported.
+NO_TORCH_SCRIPT = ("import sys\nfrom muybridge.cli import main\nsys.argv = sys.argv[1:]\ntry:\n    main()\n"
+                   "except SystemExit as done:\n    assert not done.code, done.code\nprint('torch' in sys.modules)")
+
+
+def run_cli_process(*args: str) -> str:
+    """``muybridge ARGS`` in a fresh process: its output, which ends with whether it imported torch."""
+    done = subprocess.run([sys.executable, "-c", NO_TORCH_SCRIPT, "muybridge", *args], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return " ".join(done.stdout.split())  # the console wraps long lines
+
+
 def frames_of(folder: Path) -> np.ndarray:
     return np.stack([np.asarray(Image.open(path)) for path in sorted(folder.glob("frame_*.png"))]).astype(int)
 
@@ -109,14 +122,9 @@ def test_the_light_walk_draws_what_torch_draws(cached: Path, tmp_path: Path, key
 
 def test_the_cli_morph_motion_and_walk_run_without_torch(cached: Path, tmp_path: Path) -> None:
     """`morph cat:3 dog` is the dog of seed 3, as torch draws it; torch is never imported by any of the three."""
-    script = ("import sys\nfrom muybridge.cli import main\nsys.argv = sys.argv[1:]\ntry:\n    main()\n"
-              "except SystemExit as done:\n    assert not done.code, done.code\nprint('torch' in sys.modules)")
     for verb in (["morph", "cat:3", "dog"], ["motion", "cat:3", "--motion", "nod"], ["walk", "cat:1", "dog:2"]):
-        done = subprocess.run([sys.executable, "-c", script, "muybridge", "animate", *verb, "-m", str(cached),
-                               "--frames", "6", "-o", str(tmp_path / verb[0])], capture_output=True, text=True,
-                              timeout=120)
-        assert done.returncode == 0, done.stderr
-        assert " ".join(done.stdout.split()).endswith("False"), verb
+        printed = run_cli_process("animate", *verb, "-m", str(cached), "--frames", "6", "-o", str(tmp_path / verb[0]))
+        assert printed.endswith("False"), verb
     animate_to_file(Generator.load(cached, precision="fp32"), morph_builder("cat:3", "dog"), tmp_path / "torch",
                     AnimationOptions(frames=6))
     light, torch_drawn = frames_of(tmp_path / "morph"), frames_of(tmp_path / "torch")
@@ -163,13 +171,8 @@ def test_the_light_character_pack_draws_what_torch_draws(cached: Path, tmp_path:
     assert np.abs(sheets[0] - sheets[1]).max() <= 1 and np.abs(sheets[0][:40] - sheets[0][40:]).mean() > 0.5
     facts = [json.loads((tmp_path / name / "character.json").read_text()) for name in ("light", "torch")]
     assert facts[0] == facts[1] and facts[0]["character"] == "dog:4" and facts[0]["model"] == "tiny"
-    script = ("import sys\nfrom muybridge.cli import main\nsys.argv = sys.argv[1:]\ntry:\n    main()\n"
-              "except SystemExit as done:\n    assert not done.code, done.code\nprint('torch' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", script, "muybridge", "animate", "character", "cat:2", "-m",
-                           str(cached), "--frames", "4", "--motions", "nod,tilt", "-o", str(tmp_path / "cli")],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert " ".join(done.stdout.split()).endswith("False")
+    assert run_cli_process("animate", "character", "cat:2", "-m", str(cached), "--frames", "4", "--motions",
+                           "nod,tilt", "-o", str(tmp_path / "cli")).endswith("False")
     assert Image.open(tmp_path / "cli" / "sheet.png").size == (4 * 32, 2 * 32)
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
@@ -179,14 +182,44 @@ def test_the_light_character_pack_draws_what_torch_draws(cached: Path, tmp_path:
         light_character(cached, ("cat", 0), tmp_path / "x", options.replace(grid="2x1"), motions)
 
 
+def test_the_light_timeline_draws_what_torch_draws(cached: Path, tmp_path: Path) -> None:
+    """Keys at uneven times with their own easings, a class mix, lerp, a grid of two (seeds + 1); keyframes with
+    directions or without a seed are left to torch; an unknown class names the file and the key."""
+    from muybridge.animation.light import light_timeline
+    from muybridge.animation.modes import Animation
+    from muybridge.animation.timeline import read_timeline
+
+    keys = tmp_path / "keys.yaml"
+    keys.write_text("interpolation: lerp\nkeyframes:\n"
+                    "  - {time: 0, class: cat, seed: 2, easing: linear}\n"
+                    "  - {time: 0.25, class: {cat: 0.5, dog: 0.5}, seed: 5, easing: cubic}\n"
+                    "  - {time: 1, class: dog, seed: 9}\n")
+    timeline = read_timeline(keys)
+    options = AnimationOptions(fps=8, grid="1x2", size=40, truncation=0.9)
+    draw = light_timeline(cached, timeline, tmp_path / "light", options)
+    assert draw is not None
+    assert draw(None).frames == 9  # 1 s at 8 fps, both ends
+    animate_to_file(Generator.load(cached, precision="fp32"), Animation("timeline", (), None, timeline),
+                    tmp_path / "torch", options)
+    light, torch_drawn = frames_of(tmp_path / "light"), frames_of(tmp_path / "torch")
+    assert light.shape == torch_drawn.shape == (9, 40, 80, 3)
+    assert np.abs(light - torch_drawn).max() <= 1 and np.abs(light[0] - light[-1]).mean() > 1
+
+    for extra in ("directions: {'0': 1.5}", "easing: linear"):  # an offset along a direction; no seed
+        keys.write_text(f"- {{time: 0, class: cat, seed: 1}}\n- {{time: 1, class: dog, {extra}}}\n")
+        assert light_timeline(cached, read_timeline(keys), tmp_path / "x.gif", options) is None
+    keys.write_text("- {time: 0, class: cat, seed: 1}\n- {time: 1, class: cta, seed: 2}\n")
+    with pytest.raises(MuybridgeError, match=r"keys.yaml: keyframes\[1\].class: unknown class 'cta'"):
+        light_timeline(cached, read_timeline(keys), tmp_path / "x.gif", options)
+    keys.write_text("- {time: 0, class: cat, seed: 1}\n- {time: 0.5, class: dog, seed: 2}\n")
+    printed = run_cli_process("animate", "timeline", str(keys), "-m", str(cached), "--fps", "8", "-o",
+                              str(tmp_path / "cli"))
+    assert printed.endswith("False") and frames_of(tmp_path / "cli").shape == (5, 32, 32, 3)
+
+
 def test_the_cli_loop_runs_without_torch_once_the_graph_is_cached(cached: Path, tmp_path: Path) -> None:
-    script = ("import sys\nfrom muybridge.cli import main\nsys.argv = sys.argv[1:]\ntry:\n    main()\n"
-              "except SystemExit as done:\n    assert not done.code, done.code\nprint('torch' in sys.modules)")
     output = tmp_path / "cat.gif"
-    done = subprocess.run([sys.executable, "-c", script, "muybridge", "animate", "loop", "cat:3", "-m", str(cached),
-                           "--frames", "8", "-o", str(output)], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    printed = " ".join(done.stdout.split())  # the console wraps long lines
+    printed = run_cli_process("animate", "loop", "cat:3", "-m", str(cached), "--frames", "8", "-o", str(output))
     assert printed.endswith("False") and f"wrote {output} (8 frames, 32x32, 24 fps)" in printed
     assert Image.open(output).n_frames == 8
 

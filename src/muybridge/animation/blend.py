@@ -1,6 +1,7 @@
 """Walking from character to character, in numpy: easing curves, slerp and lerp, and the walk through a list of
-keys. The torch paths (:class:`~muybridge.animation.paths.WalkPath`, ``TimelinePath``) and the CLI's torch-free walk
-and morph (:mod:`muybridge.animation.light`) draw the same latents from these functions.
+keys, and through a timeline's keyframes. The torch paths (:class:`~muybridge.animation.paths.WalkPath`,
+``TimelinePath``) and the CLI's torch-free walk, morph and timeline (:mod:`muybridge.animation.light`) draw the same
+latents from these functions.
 
 The easing and interpolation names are declared with the options (:mod:`muybridge.animation.options`).
 """
@@ -91,5 +92,24 @@ def walk_latents(latents: np.ndarray, weights: np.ndarray, times: np.ndarray, in
     position = clamped_times(times) * np.float32(segments)
     index = np.clip(np.floor(position).astype(np.int64), 0, segments - 1)
     fraction = easing_function(easing)(position - index.astype(np.float32))
+    return (blend(interpolation, latents[index], latents[index + 1], fraction),
+            lerp(weights[index], weights[index + 1], fraction))
+
+
+def timeline_latents(key_times: np.ndarray, latents: np.ndarray, weights: np.ndarray, easings: list[str],
+                     times: np.ndarray, interpolation: str = "slerp") -> tuple[np.ndarray, np.ndarray]:
+    """float32 latents and class weights at ``times`` in [0, 1], which span 0 s to the last of ``key_times``
+    (seconds, increasing), through the keys' ``latents`` ``(K, latent_dim)`` and ``weights`` ``(K, C)``. Each key's
+    easing (``easings``) shapes the segment that starts at it; before the first key the first one is held."""
+    key_times = np.asarray(key_times, np.float32)
+    latents, weights = np.asarray(latents, np.float32), np.asarray(weights, np.float32)
+    seconds = clamped_times(times) * key_times[-1]
+    index = np.clip(np.searchsorted(key_times, seconds, side="right") - 1, 0, len(key_times) - 2)
+    span = np.maximum(key_times[index + 1] - key_times[index], np.float32(1e-9))
+    raw = np.clip((seconds - key_times[index]) / span, 0.0, 1.0).astype(np.float32)
+    fraction = np.empty_like(raw)
+    for segment, easing in enumerate(easings[:-1]):
+        mask = index == segment
+        fraction[mask] = easing_function(easing)(raw[mask])
     return (blend(interpolation, latents[index], latents[index + 1], fraction),
             lerp(weights[index], weights[index + 1], fraction))

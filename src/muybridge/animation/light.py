@@ -1,9 +1,10 @@
-"""``muybridge animate loop``, ``walk``, ``morph``, ``motion`` and ``character`` of ``CLASS:SEED`` keys without
-torch, from the model's cached ONNX graphs (:mod:`muybridge.engines.runtime`): the same characters
+"""``muybridge animate loop``, ``walk``, ``morph``, ``motion``, ``character`` and ``timeline`` of ``CLASS:SEED`` keys
+without torch, from the model's cached ONNX graphs (:mod:`muybridge.engines.runtime`): the same characters
 (:mod:`muybridge.keys`), the same circle (:mod:`muybridge.animation.circle`), walk (:mod:`muybridge.animation.blend`)
 and motion curves (:mod:`muybridge.animation.motions`), resized, tiled and written as the torch path does (a
 character pack by :mod:`muybridge.animation.pack`). Where the graph is not cached, or onnxruntime is missing, or the
-motion swings along a latent direction (found by torch), the ``light_*`` functions say so (None) and torch draws.
+motion swings along a latent direction, or a keyframe has direction offsets (directions are found by torch), the
+``light_*`` functions say so (None) and torch draws.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from muybridge.animation.blend import check_walk_keys, walk_latents
+from muybridge.animation.blend import check_walk_keys, timeline_latents, walk_latents
 from muybridge.animation.circle import loop_latents, loop_plane
 from muybridge.animation.export import Rendered, check_output, export_animation
 from muybridge.animation.motions import MOTIONS, stored_strengths
 from muybridge.animation.options import AnimationOptions, check_frame_bytes, frame_times
 from muybridge.animation.pack import Pack, check_one_character, check_pack_folder, pack_facts, write_pack
+from muybridge.animation.timeline import Timeline, keyframe_class_weights
 from muybridge.engines.runtime import RuntimeDecoder, open_runtime
 from muybridge.keys import Key, class_weight_rows, format_key, seed_latents
 from muybridge.pictures import pixel_art_choice, pixel_resample, resize_images, tile
@@ -90,6 +92,23 @@ def light_character(model: str | Path | None, key: Key, folder: str | os.PathLik
     return draw
 
 
+def light_timeline(model: str | Path | None, timeline: Timeline, output: str | os.PathLike[str],
+                   options: AnimationOptions) -> Draw | None:
+    """How to draw ``timeline`` to ``output`` without torch, or None where torch must (a keyframe with direction
+    offsets, or without a seed). Inputs are checked first; an unknown class names the file and the key."""
+    checked = options.check()
+    checked.frame_count(timeline.duration)
+    check_output(output, checked.fps)
+    seeds = [key.seed for key in timeline.keyframes if key.seed is not None]
+    if len(seeds) < len(timeline.keyframes) or any(key.directions for key in timeline.keyframes):
+        return None
+    decoder = open_runtime(model)
+    if decoder is None:
+        return None
+    weights = keyframe_class_weights(timeline, decoder.classes)
+    return lambda progress: draw_timeline(decoder, timeline, seeds, weights, output, checked, progress)
+
+
 def draw_loop(decoder: RuntimeDecoder, key: Key, output: str | os.PathLike[str], options: AnimationOptions,
               progress: Progress | None = None) -> Rendered:
     """One loop per grid cell (cell ``i`` is seed ``first + i``)."""
@@ -113,6 +132,21 @@ def draw_walk(decoder: RuntimeDecoder, keys: Sequence[Key], output: str | os.Pat
     key_weights = class_weight_rows(decoder.classes, [spec for spec, _ in keys])
     cells = [walk_latents(seed_latents([seed + cell for _, seed in keys], decoder.latent_dim), key_weights, times,
                           options.interpolation, options.easing, options.loop) for cell in range(rows * cols)]
+    return draw_cells(decoder, np.concatenate([latents for latents, _ in cells]),
+                      np.concatenate([weights for _, weights in cells]), frames, output, options, progress)
+
+
+def draw_timeline(decoder: RuntimeDecoder, timeline: Timeline, seeds: list[int], key_weights: np.ndarray,
+                  output: str | os.PathLike[str], options: AnimationOptions,
+                  progress: Progress | None = None) -> Rendered:
+    """One timeline per grid cell (cell ``i`` adds ``i`` to every keyframe's seed), from 0 s to the last key."""
+    rows, cols = options.grid_shape()
+    frames = options.frame_count(timeline.duration)
+    times = frame_times(frames, closed=False)
+    key_times = np.array([key.time for key in timeline.keyframes], np.float32)
+    easings = [key.easing for key in timeline.keyframes]
+    cells = [timeline_latents(key_times, seed_latents([seed + cell for seed in seeds], decoder.latent_dim),
+                              key_weights, easings, times, timeline.interpolation) for cell in range(rows * cols)]
     return draw_cells(decoder, np.concatenate([latents for latents, _ in cells]),
                       np.concatenate([weights for _, weights in cells]), frames, output, options, progress)
 

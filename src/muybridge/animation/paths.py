@@ -20,12 +20,11 @@ import numpy as np
 import torch
 
 from muybridge.animation.blend import (
-    blend,
     check_interpolation,
     check_walk_keys,
     clamped_times,
     easing_function,
-    lerp,
+    timeline_latents,
     walk_latents,
 )
 from muybridge.animation.circle import loop_latents, loop_plane
@@ -181,16 +180,8 @@ class TimelinePath:
         return self.keys[-1].time
 
     def sample(self, times: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        seconds = clamped_times(times) * np.float32(self.duration)
-        key_times = np.array([k.time for k in self.keys], np.float32)
-        index = np.clip(np.searchsorted(key_times, seconds, side="right") - 1, 0, len(self.keys) - 2)
-        span = np.maximum(key_times[index + 1] - key_times[index], np.float32(1e-9))
-        raw = np.clip((seconds - key_times[index]) / span, 0.0, 1.0).astype(np.float32)
-        fraction = np.empty_like(raw)
-        for i, key in enumerate(self.keys[:-1]):
-            mask = index == i
-            fraction[mask] = easing_function(key.easing)(raw[mask])
-        latents = np.stack([k.latent.detach().numpy() for k in self.keys])
-        weights = np.stack([k.class_weights.numpy() for k in self.keys])
-        return (torch.from_numpy(blend(self.interpolation, latents[index], latents[index + 1], fraction)),
-                torch.from_numpy(lerp(weights[index], weights[index + 1], fraction)))
+        latents, weights = timeline_latents(
+            np.array([k.time for k in self.keys], np.float32), np.stack([k.latent.detach().numpy() for k in self.keys]),
+            np.stack([k.class_weights.numpy() for k in self.keys]), [k.easing for k in self.keys], times,
+            self.interpolation)
+        return torch.from_numpy(latents), torch.from_numpy(weights)

@@ -20,16 +20,20 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+import numpy as np
 import yaml
 
 from muybridge.animation.options import EASING_NAMES, INTERPOLATION_NAMES
-from muybridge.animation.paths import TimedKey, TimelinePath
 from muybridge.errors import MuybridgeError
-from muybridge.generator import Generator
-from muybridge.keys import ClassSpec
+from muybridge.keys import ClassSpec, class_weight_rows
+
+if TYPE_CHECKING:  # reading a timeline needs no torch: the CLI draws timelines of seeds without it
+    import torch
+
+    from muybridge.animation.paths import TimelinePath
+    from muybridge.generator import Generator
 
 KEYFRAME_FIELDS = ("time", "class", "seed", "directions", "easing")
 MAX_SECONDS = 600.0
@@ -135,19 +139,31 @@ def _class_spec(value: Any, source: Path, where: str) -> ClassSpec:
                          f"{{cat: 0.5, dog: 0.5}}, got {value!r}")
 
 
+def keyframe_class_weights(timeline: Timeline, classes: list[str]) -> np.ndarray:
+    """One row of class weights per keyframe (float32 ``(K, C)``); an unknown class names the file and the key."""
+    rows = []
+    for i, key in enumerate(timeline.keyframes):
+        try:
+            rows.append(class_weight_rows(classes, [key.class_spec])[0])
+        except MuybridgeError as exc:
+            raise MuybridgeError(f"{timeline.source}: keyframes[{i}].class: {exc}") from None
+    return np.stack(rows)
+
+
 def timeline_path(generator: Generator, timeline: Timeline,
                   direction_vector: Callable[[str], torch.Tensor], seed_offset: int = 0,
                   given_latent: torch.Tensor | None = None) -> TimelinePath:
     """Resolve classes and directions against ``generator``; errors name the file and the key.
 
     Keyframes without a seed take ``given_latent`` (e.g. an inverted photo's)."""
+    import torch
+
+    from muybridge.animation.paths import TimedKey, TimelinePath
+
+    class_weights = torch.from_numpy(keyframe_class_weights(timeline, generator.classes))
     keys = []
-    for i, key in enumerate(timeline.keyframes):
+    for i, (key, weights) in enumerate(zip(timeline.keyframes, class_weights, strict=True)):
         where = f"{timeline.source}: keyframes[{i}]"
-        try:
-            weights = generator.class_weights([key.class_spec])[0]
-        except MuybridgeError as exc:
-            raise MuybridgeError(f"{where}.class: {exc}") from None
         if key.seed is not None:
             latent = generator.latents([key.seed + seed_offset])[0]
         elif given_latent is not None:

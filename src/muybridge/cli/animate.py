@@ -1,4 +1,4 @@
-"""The ``animate`` verbs: loop, walk, morph, motion, timeline.
+"""The ``animate`` verbs: loop, walk, morph, motion, timeline, character.
 
 Each verb names *what* to animate (its positional keys, ``--from-latent``, ``--seed``); *how* comes from
 :class:`~muybridge.animation.options.AnimationOptions`, added to every verb by ``with_animation_options``.
@@ -202,12 +202,21 @@ def animate_timeline(
     Keyframes without a seed take the --from-latent character (your pet).
 
     Example: muybridge animate timeline keys.yaml --fps 24 -o film.mp4
+    Keyframes of seeds without directions start about 2 s sooner, without torch, once the model's graph is cached:
+    muybridge export-onnx default --cache
     """
-    from muybridge.animation.modes import Animation, LatentSource
     from muybridge.animation.timeline import read_timeline
 
+    timeline = read_timeline(keyframes)
+    if from_latent is None:
+        from muybridge.animation.light import light_timeline
+
+        if drew_without_torch(lambda settings: light_timeline(model, timeline, output, settings), output, options):
+            return
+    from muybridge.animation.modes import Animation, LatentSource
+
     source = LatentSource(from_latent, index) if from_latent is not None else None
-    render(Animation("timeline", (), source, read_timeline(keyframes)), output, model, options)
+    render(Animation("timeline", (), source, timeline), output, model, options)
 
 
 MotionsOption = Annotated[Optional[str], typer.Option(  # noqa: UP045
