@@ -30,7 +30,8 @@ def version(
         generator = Generator.load()
         choice = generator.precision_choice
         out.print(f"rendering ({generator.name}): {choice.precision}: {choice.reason}")
-        out.print(f"animate loop, walk, morph ({generator.name}): {runtime_status()}", markup=False, highlight=False)
+        out.print(f"animate loop, walk, morph, timeline ({generator.name}): {runtime_status()}", markup=False,
+                  highlight=False)
         if generator.takes_pose:
             out.print(f"animate motion, character ({generator.name}): {runtime_status(pose=True)}", markup=False,
                       highlight=False)

@@ -2,12 +2,12 @@
 
 ``import torch`` alone takes about 2 s, longer than rendering a 4-second loop. So a model's graphs can be kept in the
 cache (``muybridge export-onnx MODEL --cache``; ``muybridge demo`` does it for the model it shows): the plain graph,
-from which ``muybridge animate loop``, ``walk`` and ``morph`` draw, and for a model with motions the graph with the
-pose input (its entry's name ends in :data:`POSE_SUFFIX`), from which ``animate motion`` and ``character`` draw;
-none of them loads torch (:mod:`muybridge.animation.light`). An entry is named by the sha256 of the model's config
-and weights, so a changed model is never drawn by the graph of its older self, and by muybridge's version, so a
-released upgrade exports its graphs anew (a decoder edited in a development install is not noticed: export again).
-Nothing here imports torch.
+from which ``muybridge animate loop``, ``walk``, ``morph`` and ``timeline`` draw, and for a model with motions the
+graph with the pose input (its entry's name ends in :data:`POSE_SUFFIX`), from which ``animate motion`` and
+``character`` draw; none of them loads torch (:mod:`muybridge.animation.light`). An entry is named by the sha256 of
+the model's config and weights, so a changed model is never drawn by the graph of its older self, and by muybridge's
+version, so a released upgrade exports its graphs anew (a decoder edited in a development install is not noticed:
+export again). Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -102,8 +102,8 @@ def open_runtime(model: str | Path | None, pose: bool = False) -> RuntimeDecoder
 
 
 def runtime_status(model: str | Path | None = None, pose: bool = False) -> str:
-    """How ``muybridge animate loop``, ``walk`` and ``morph`` (``pose``: ``motion`` and ``character``) draw ``model``
-    here, and how to make them start sooner where they can."""
+    """How ``muybridge animate loop``, ``walk``, ``morph`` and ``timeline`` (``pose``: ``motion`` and
+    ``character``) draw ``model`` here, and how to make them start sooner where they can."""
     if importlib.util.find_spec("onnxruntime") is None:
         return "with torch (drawing without it needs onnxruntime: pip install 'muybridge[onnx]')"
     if runtime_graph_path(resolve_model_path(model), pose).is_file():
