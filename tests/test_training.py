@@ -258,6 +258,7 @@ def test_init_from_widens_the_networks_at_the_same_resolution(tiny_dataset: Path
         tensors, _ = ckpt.read_checkpoint(result.checkpoint)
         networks[name].decoder.load_state_dict(ckpt.module_state(tensors, "G_ema"))
         networks[name].discriminator.load_state_dict(ckpt.module_state(tensors, "D"))
+        networks[name].encoder.load_state_dict(ckpt.module_state(tensors, "E"))
     assert [conv[0].weight.shape[0] for conv in networks["wider"].decoder.convs[1:]] == [32, 16]  # 16, 8 before
     latents, classes = torch.randn(4, 16), torch.nn.functional.one_hot(torch.tensor([0, 1, 0, 1]), 2).float()
     images, labels = torch.rand(4, 3, 32, 32) * 2 - 1, torch.tensor([0, 1, 0, 1])
@@ -266,6 +267,10 @@ def test_init_from_widens_the_networks_at_the_same_resolution(tiny_dataset: Path
                                    networks["source"].decoder(latents, classes))
         torch.testing.assert_close(networks["wider"].discriminator(images, labels),
                                    networks["source"].discriminator(images, labels))
+        torch.testing.assert_close(networks["wider"].encoder(images), networks["source"].encoder(images))
+    with pytest.raises(MuybridgeError, match=r"decoder.convs.1.0.bias is \(32,\) in the source and \(16,\) here: "
+                                             r"a level may widen, not narrow \(keep channel_base and channel_min"):
+        run_training(tiny_dataset, tmp_path / "narrower", kimg=0.0, init_from=wider.checkpoint)
     trained = loop.train(tiny_dataset, tmp_path / "wider", resolve_config(runs["wider"]["config"]), kimg=0.016,
                          resume=True)
     tensors, _ = ckpt.read_checkpoint(trained.checkpoint)
@@ -275,6 +280,8 @@ def test_init_from_widens_the_networks_at_the_same_resolution(tiny_dataset: Path
 
     widened = new_run_config({"params": {"channel_base": 256}}, None, source.checkpoint)
     assert widened.params == {**runs["source"]["model"]["params"], "channel_base": 256}
+    other = new_run_config({"params": {"ngf": 8}}, {"architecture": "dcgan"}, source.checkpoint)
+    assert other.architecture == "dcgan" and other.params["ngf"] == 8  # none of gallop's parameters carried over
 
 
 @pytest.mark.parametrize("grown_params", [TINY["params"], WIDER], ids=["same-widths", "wider"])

@@ -69,7 +69,8 @@ def light_motion(model: str | Path | None, key: Key, output: str | os.PathLike[s
     if decoder is None:
         return None
     class_weight_rows(decoder.classes, [key[0]])
-    return lambda progress: draw_motion(decoder, key, output, checked, progress)
+    strengths = stored_strengths(decoder.folder)
+    return lambda progress: draw_motion(decoder, key, output, checked, strengths, progress)
 
 
 def light_character(model: str | Path | None, key: Key, folder: str | os.PathLike[str], options: AnimationOptions,
@@ -84,9 +85,10 @@ def light_character(model: str | Path | None, key: Key, folder: str | os.PathLik
         return None
     class_weight_rows(decoder.classes, [key[0]])
     facts = pack_facts(decoder.name, format_key(*key), checked)
+    strengths = stored_strengths(decoder.folder)
 
     def draw(progress: Progress | None) -> Pack:
-        clips = motion_clips(decoder, key, motions, checked, progress)
+        clips = motion_clips(decoder, key, motions, checked, strengths, progress)
         return write_pack(clips, motions, folder, checked.fps, facts, progress)
 
     return draw
@@ -152,34 +154,34 @@ def draw_timeline(decoder: RuntimeDecoder, timeline: Timeline, seeds: list[int],
 
 
 def draw_motion(decoder: RuntimeDecoder, key: Key, output: str | os.PathLike[str], options: AnimationOptions,
-                progress: Progress | None = None) -> Rendered:
+                strengths: dict[str, float], progress: Progress | None = None) -> Rendered:
     """One character per grid cell (cell ``i`` is seed ``first + i``), each doing the move: the latent stays, the
     head pose follows the curve."""
     class_spec, first = key
     rows, cols = options.grid_shape()
     frames = options.frame_count()
-    poses = motion_poses(decoder, options.motion, options)
+    poses = motion_poses(options.motion, options, strengths)
     latents = np.repeat(seed_latents([first + cell for cell in range(rows * cols)], decoder.latent_dim), frames, 0)
     weights = np.repeat(class_weight_rows(decoder.classes, [class_spec]), len(latents), axis=0)
     return draw_cells(decoder, latents, weights, frames, output, options, progress, np.tile(poses, (rows * cols, 1)))
 
 
 def motion_clips(decoder: RuntimeDecoder, key: Key, motions: Sequence[str], options: AnimationOptions,
-                 progress: Progress | None = None) -> np.ndarray:
+                 strengths: dict[str, float], progress: Progress | None = None) -> np.ndarray:
     """``key``'s character doing each of ``motions``: uint8 ``(motions, F, S, S, 3)``, as
     :func:`muybridge.animation.pack.render_motions` draws them."""
     class_spec, seed = key
-    poses = np.concatenate([motion_poses(decoder, name, options) for name in motions])
+    poses = np.concatenate([motion_poses(name, options, strengths) for name in motions])
     latents = np.repeat(seed_latents([seed], decoder.latent_dim), len(poses), 0)
     weights = np.repeat(class_weight_rows(decoder.classes, [class_spec]), len(poses), axis=0)
     return decode_cells(decoder, latents, weights, options.frame_count(), (len(motions), 1), options, progress,
                         poses)
 
 
-def motion_poses(decoder: RuntimeDecoder, motion: str, options: AnimationOptions) -> np.ndarray:
-    """The head poses of one closed cycle of ``motion`` at the option's strength times the model's own (its
-    ``motions.json``), as torch's motion path computes them."""
-    strength = options.strength * stored_strengths(decoder.folder).get(motion, 1.0)
+def motion_poses(motion: str, options: AnimationOptions, strengths: dict[str, float]) -> np.ndarray:
+    """The head poses of one closed cycle of ``motion`` at the option's strength times the model's own
+    (``strengths``, from its ``motions.json``), as torch's motion path computes them."""
+    strength = options.strength * strengths.get(motion, 1.0)
     return MOTIONS[motion].poses(frame_times(options.frame_count(), closed=True), strength).astype(np.float32)
 
 

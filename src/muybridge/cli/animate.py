@@ -259,10 +259,11 @@ def animate_character(output: OutputOption, character: CharacterArgument = None,
 
 def torch_character_pack(animation: Animation, output: Path, model: str, settings: AnimationOptions,
                          motions: list[str]) -> Callable[[Progress], Pack]:
-    """The pack drawn by torch (a latent file's character, or no cached graph); bad keys fail before the model is
-    loaded."""
-    from muybridge.animation.pack import character_pack
+    """The pack drawn by torch (a latent file's character, or no cached graph); bad keys and a folder that holds
+    other files fail before the model is loaded."""
+    from muybridge.animation.pack import character_pack, check_pack_folder
     from muybridge.generator import Generator
 
     animation.builder(settings)
+    check_pack_folder(output)
     return lambda bar: character_pack(Generator.load(model), animation, output, settings, motions, bar)

@@ -30,8 +30,9 @@ def train(
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out exactly.")] = False,
     init_from: Annotated[str | None, typer.Option(
         "--init-from", help="Start a new run from networks trained before: a model folder or bundled name "
-        "(default), a run folder (its latest checkpoint) or a checkpoint file. Same architecture and resolution; "
-        "classes are matched by name (new ones start from the mean).")] = None,
+        "(default), a run folder (its latest checkpoint) or a checkpoint file, of the same architecture. A lower "
+        "resolution is grown to the dataset's, narrower levels are widened to --config's params; classes are "
+        "matched by name (new ones start from the mean).")] = None,
 ) -> None:
     """Train a class-conditional GAN (and its encoder) on a prepared dataset.
 

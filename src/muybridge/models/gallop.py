@@ -153,9 +153,9 @@ def pointwise_modulated(x: torch.Tensor, weights: torch.Tensor, bias: torch.Tens
 class SubpixelToRGB(ModulatedConv):
     """The last layer: a modulated 3x3 convolution to 4x the RGB channels rearranged to twice the resolution
     (pixel shuffle) and added to the lower resolutions' RGB ``skip`` upsampled. The four phases start equal
-    (ICNR initialisation), so it starts as nearest-neighbour upsampling. The skip's bilinear upsampling is added in
-    the same phase layout (:func:`upsampled_phases`), and the shuffle is a view read by the bias's addition, so
-    shuffle and bias take one pass (a separate pixel shuffle of channels-last features is a slow gather)."""
+    (ICNR initialisation), so it starts as nearest-neighbour upsampling. The skip's bilinear upsampling, with the
+    bias, is added in the phase layout (:func:`upsampled_phases`), so one copy of the sum does the shuffle (a
+    separate pixel shuffle of channels-last features is a slow gather)."""
 
     def __init__(self, cin: int, style_dim: int) -> None:
         super().__init__(cin, 3, style_dim, kernel=3, demodulate=False)
@@ -171,7 +171,7 @@ class SubpixelToRGB(ModulatedConv):
         weight = F.pad(self.weight * self.scale, [0, 0, 0, 0, 0, 0, 0, computed - outputs])
         out = F.conv2d(x, weight, padding=1)[:, :outputs]
         with full_precision(x):
-            out = out + upsampled_phases(skip.float(), self.bias)
+            out = out + upsampled_phases(skip.to(self.bias.dtype), self.bias)
         n, _, height, width = out.shape
         shuffled = out.view(n, 3, 2, 2, height, width).permute(0, 1, 4, 2, 5, 3)  # (N, 3, H, 2, W, 2)
         return shuffled.reshape(n, 3, 2 * height, 2 * width)
@@ -184,9 +184,10 @@ BILINEAR_PHASE_TAPS = ((0.25, 0.75, 0.0), (0.0, 0.75, 0.25))
 
 def upsampled_phases(rgb: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """The bilinear 2x upsampling of ``rgb`` ``(N, 3, H, W)``, plus ``bias`` per colour, in the sub-pixel layout
-    ``(N, 12, H, W)`` (colour, row phase, column phase), as one fixed 3x3 convolution: the same numbers as
-    :func:`upsample_rgb`, about three times faster on the CPU (measured at batch 64: 1.4 against 3.3 ms at 32 px),
-    and added to the last layer's output before its one shuffling pass."""
+    ``(N, 12, H, W)`` (colour, row phase, column phase), as one fixed 3x3 convolution: on the CPU the same numbers
+    as :func:`upsample_rgb` (a GPU's TF32 convolutions round them as they round the others) and about three times
+    faster (measured at batch 64: 1.4 against 3.3 ms at 32 px); added to the last layer's output before its one
+    shuffling pass."""
     taps = rgb.new_tensor(BILINEAR_PHASE_TAPS)
     phases = taps[:, None, :, None] * taps[None, :, None, :]  # (row phase, column phase, 3, 3)
     kernel = torch.eye(3, dtype=rgb.dtype, device=rgb.device)[:, None, None, :, None, None] * phases[None, :, :, None]
@@ -418,11 +419,8 @@ class Gallop(Architecture):
         decoder layer and the discriminator's first are kept as the fade layers (``fade_rgb``, ``fade_from_rgb``),
         so at ``fade_alpha`` 0 the grown networks are the source's, working on upsampled and downsampled
         pictures (ProGAN's fade-in). Levels the new parameters make wider than the source's are widened without
-        changing what the networks compute (:func:`widened_state`); at the source's own resolution that is all
-        that changes."""
+        changing what the networks compute (:func:`widened_state`)."""
         layers = dict(_on_meta(self, part).named_modules())
-        if source_resolution == self.resolution:
-            return widened_state({**fresh, **state}, fresh, layers, part)
         if part == "decoder":
             shared = int(math.log2(source_resolution)) - 2  # blocks at 4 .. source_resolution / 2
             grown = {key: value for key, value in state.items() if not key.startswith("final_rgb.")}
@@ -447,6 +445,11 @@ class Gallop(Architecture):
 
         moved = {name: value for key, value in state.items() if (name := renamed(key)) is not None}
         return widened_state({**fresh, **moved}, fresh, layers, part)
+
+
+    def widened_state(self, part: str, state: dict[str, torch.Tensor],
+                      fresh: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
+        return widened_state(state, fresh, dict(_on_meta(self, part).named_modules()), part)
 
 
 def _on_meta(architecture: Architecture, part: str) -> nn.Module:
@@ -479,6 +482,10 @@ def widened_state(state: dict[str, torch.Tensor], fresh: dict[str, torch.Tensor]
         convolution = isinstance(layer, ModulatedConv | EqualConv2d) and leaf == "weight" and old.ndim == 4
         rows_only = (old.ndim in (1, 2) and old.shape[1:] == new.shape[1:] and leaf in ("weight", "bias")
                      and isinstance(layer, EqualLinear | EqualConv2d | ModulatedConv))
+        if (convolution or rows_only) and not grows_only:
+            raise MuybridgeError(f"{part}.{key} is {tuple(old.shape)} in the source and {tuple(new.shape)} here: "
+                                 "a level may widen, not narrow (keep channel_base and channel_min at least the "
+                                 "source's)")
         if not grows_only or not (convolution or rows_only):
             raise MuybridgeError(f"{part}.{key} is {tuple(old.shape)} in the source and {tuple(new.shape)} here: "
                                  "only the convolutions above 4 px can widen (keep the source's latent_dim, "

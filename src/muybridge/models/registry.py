@@ -99,9 +99,15 @@ class Architecture:
                     source_resolution: int) -> dict[str, torch.Tensor] | None:
         """Progressive growing: the weights of ``part`` (a :class:`Networks` field) trained at the lower
         ``source_resolution``, laid out as this architecture's ``fresh`` (newly initialised) state of the same
-        part: the layers both resolutions share keep what they learned, the new ones start from ``fresh``. Also
-        called at the source's own resolution where this architecture's parameters make some levels wider.
-        ``None``: this architecture cannot grow or widen a model (the default)."""
+        part: the layers both resolutions share keep what they learned, the new ones start from ``fresh``.
+        ``None``: this architecture cannot grow a model (the default)."""
+        return None
+
+    def widened_state(self, part: str, state: dict[str, torch.Tensor],
+                      fresh: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
+        """The weights of ``part`` trained at this resolution with other widths, laid out as this architecture's
+        ``fresh`` state (called where the tensors are the same but some shapes differ), so that the networks compute
+        what they did. ``None``: this architecture cannot widen a model (the default)."""
         return None
 
 

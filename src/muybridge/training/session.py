@@ -36,9 +36,13 @@ def new_run_config(settings: dict[str, Any] | None, overrides: dict[str, Any] | 
     builds networks that fit without being told) < ``settings`` < ``overrides`` (``None`` values ignored); the
     architecture's ``params`` merge key by key, so a settings file that widens one level keeps the source's others."""
     inherited = network_settings(source) if source is not None else {}
-    merged = {**inherited, **(settings or {})}
-    if "params" in inherited and "params" in merged and merged["architecture"] == inherited["architecture"]:
-        merged["params"] = {**inherited["params"], **merged["params"]}
+    settings = settings or {}
+    architecture = (overrides or {}).get("architecture") or settings.get("architecture")
+    if inherited and architecture not in (None, inherited["architecture"]):
+        inherited = {}  # another architecture: the source's shape does not apply (and will not fit: refused later)
+    merged = {**inherited, **settings}
+    if "params" in inherited and "params" in settings:
+        merged["params"] = {**inherited["params"], **settings["params"]}
     return resolve_config(merged, overrides)
 
 

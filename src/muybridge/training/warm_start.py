@@ -8,7 +8,9 @@ class more and comparing shapes, so every architecture (a user's too) gets the s
 
 A source trained at a lower resolution is grown to the dataset's (progressive growing, as ProGAN and StyleGAN
 did between resolutions) where its architecture says how (:meth:`Architecture.grown_state`): a 128-px model
-starts from the bundled 64-px one instead of from nothing.
+starts from the bundled 64-px one instead of from nothing. A source of the same resolution whose levels are
+narrower than the run's parameters ask is widened (:meth:`Architecture.widened_state`, Net2Net's widening), so a
+wider model starts from the bundled one and first computes what it did.
 """
 
 from __future__ import annotations
@@ -149,14 +151,18 @@ def _only_widths_differ(states: dict[str, State | None], fresh: dict[str, State]
 
 
 def _grow(architecture: Architecture, source: WarmStart, part: str, state: State, fresh: State) -> State:
+    """``state`` laid out for ``architecture``: grown to its higher resolution, or widened at the same one."""
     assert source.resolution is not None
+    if source.resolution == architecture.resolution:
+        widened = architecture.widened_state(part, state, fresh)
+        if widened is None:
+            raise MuybridgeError(f"{source.path}: its networks' widths differ from this run's (architecture "
+                                 f"'{architecture.name}' cannot widen a model's levels)")
+        return widened
     grown = architecture.grown_state(part, state, fresh, source.resolution)
     if grown is None:
-        wider = source.resolution == architecture.resolution
-        problem = (f"{source.path}: its networks' widths differ from this run's" if wider
-                   else _other_resolution(source, architecture.resolution))
-        change = "widen a model's levels" if wider else "grow a model to a higher resolution"
-        raise MuybridgeError(f"{problem} (architecture '{architecture.name}' cannot {change})")
+        raise MuybridgeError(f"{_other_resolution(source, architecture.resolution)} (architecture "
+                             f"'{architecture.name}' cannot grow a model to a higher resolution)")
     return grown
 
 
