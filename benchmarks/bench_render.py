@@ -39,6 +39,7 @@ from unittest import mock
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from per_cpu import write_per_cpu
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -87,12 +88,20 @@ def matmul_gflops(size: int = 2048, repeats: int = 3) -> float:
 
 def decoder_flops(generator: Generator) -> int:
     """The model's arithmetic for one frame. What the CPU computes for its own speed is not counted: gallop's last
-    layer adds zero filters there (``SUBPIXEL_COMPUTED_OUTPUTS``; 0 computes only its own outputs)."""
+    layer adds zero filters there (``SUBPIXEL_COMPUTED_OUTPUTS``; 0 computes only its own outputs), and upsamples
+    its RGB skip by a fixed convolution, counted as the bilinear interpolation it computes (which, like every
+    interpolation, the counter does not count)."""
     latents, weights = generator.latents([0]), generator.class_weights([generator.classes[0]])
-    with (mock.patch.object(gallop, "SUBPIXEL_COMPUTED_OUTPUTS", 0), FlopCounterMode(display=False) as counter,
-          torch.inference_mode()):
+    with (mock.patch.object(gallop, "SUBPIXEL_COMPUTED_OUTPUTS", 0),
+          mock.patch.object(gallop, "upsampled_phases", interpolated_phases),
+          FlopCounterMode(display=False) as counter, torch.inference_mode()):
         generator.decoder(latents, weights)
     return int(counter.get_total_flops())
+
+
+def interpolated_phases(rgb: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """What ``gallop.upsampled_phases`` computes, by interpolation."""
+    return F.pixel_unshuffle(gallop.upsample_rgb(rgb), 2) + bias.repeat_interleave(4)[:, None, None]
 
 
 def decoder_pass(generator: Generator, batch: int, frames: int) -> Callable[[], None]:
