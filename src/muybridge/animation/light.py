@@ -99,7 +99,7 @@ def light_timeline(model: str | Path | None, timeline: Timeline, output: str | o
     """How to draw ``timeline`` to ``output`` without torch, or None where torch must (a keyframe with direction
     offsets, or without a seed). Inputs are checked first; an unknown class names the file and the key."""
     checked = options.check()
-    checked.frame_count(timeline.duration)
+    checked.frame_count(timeline.duration)  # refuses a timeline too long for the frame limit at --fps
     check_output(output, checked.fps)
     seeds = [key.seed for key in timeline.keyframes if key.seed is not None]
     if len(seeds) < len(timeline.keyframes) or any(key.directions for key in timeline.keyframes):
