@@ -62,7 +62,8 @@ HEADER = [
     "first. Command: `.venv/bin/python benchmarks/bench_render.py` (add `--model M` for another model).", "",
     "Where the time goes: the decoder's convolutions alone run near the matmul limit; the passes between "
     "them (modulation, demodulation, bias, activation, blur, RGB skips) take the rest, a larger share on a "
-    "CPU whose matrix units are faster (the Xeon). Reduced-precision convolutions are faster still where the "
+    "CPU whose matrix units are faster (the Xeon); layer by layer, and what was tried: "
+    "[docs/rendering-speed.md](docs/rendering-speed.md). Reduced-precision convolutions are faster still where the "
     "CPU runs them natively; bf16 moves some pixels by more than the bound, fp16 (11 mantissa bits to bf16's 8) "
     "stays within it, and `auto` takes the fastest native one that stays within the bound and is faster than "
     "fp32 (`muybridge version --verbose` says what it chose and why). A command's start is bounded below by a "
@@ -70,8 +71,8 @@ HEADER = [
     "is the model's load, the first decode and the encoding. On a CPU with a native reduced precision the first "
     "run of a model also tries it (six batches of decoding per precision); later runs read the verdict from the cache "
     "folder. Once the model's graphs are cached (`muybridge export-onnx MODEL --cache`, which `muybridge demo` "
-    "runs), `animate loop`, `walk`, `morph` and `motion` draw without torch: the torch-free rows (loop and motion; "
-    "walk and morph take the loop's graph).", "",
+    "runs), `animate loop`, `walk`, `morph`, `motion`, `character` and `timeline` draw without torch: the "
+    "torch-free rows (loop and motion; walk, morph and timeline take the loop's graph, character packs the motion's).", "",
 ]
 
 
