@@ -72,7 +72,8 @@ HEADER = [
     "run of a model also tries it (six batches of decoding per precision); later runs read the verdict from the cache "
     "folder. Once the model's graphs are cached (`muybridge export-onnx MODEL --cache`, which `muybridge demo` "
     "runs), `animate loop`, `walk`, `morph`, `motion`, `character` and `timeline` draw without torch: the "
-    "torch-free rows (loop and motion; walk, morph and timeline take the loop's graph, character packs the motion's).", "",
+    "torch-free rows (loop and motion; walk, morph and timeline take the loop's graph, character packs the "
+    "motion's).", "",
 ]
 
 

@@ -319,8 +319,12 @@ def test_a_grown_run_fades_its_new_layers_in(tiny_dataset: Path, tmp_path: Path,
         decoder.fade_alpha = 1.0
         assert not torch.allclose(decoder(latents, classes), upsampled, atol=1e-3)
 
-    with pytest.raises(MuybridgeError, match=r"at 0 kimg the run still fades in its new layers \(until 0.032 kimg\)"):
-        export_run(tmp_path / "grown", tmp_path / "early")
+    for refused in (lambda: export_run(tmp_path / "grown", tmp_path / "early"),
+                    lambda: run_training(pets64, tmp_path / "early", kimg=0.0, init_from=grown.checkpoint)):
+        with pytest.raises(MuybridgeError, match=r"at 0 kimg the run still fades in its new layers \(until 0.032 "
+                                                 r"kimg\); use a later checkpoint"):
+            refused()
+    assert not (tmp_path / "early").exists()
     stored = resolve_config(json.loads((tmp_path / "grown" / "run.json").read_text())["config"])  # as --resume does
     assert loop.train(pets64, tmp_path / "grown", stored, kimg=0.032, resume=True).step == 4
     folder = export_run(tmp_path / "grown", tmp_path / "model")
@@ -328,6 +332,19 @@ def test_a_grown_run_fades_its_new_layers_in(tiny_dataset: Path, tmp_path: Path,
     assert config["params"]["fade_from"] == 0 and config["resolution"] == 64
     assert not [key for key in read_weights(folder / "model.safetensors") if ".fade_" in key]
     assert Generator.load(folder).generate_image("cat", seed=1).size == (64, 64)
+    # Another run started from the faded run (as `muybridge train --init-from runs/grown` does) continues the grown
+    # model alone: no fade starts again, and its networks are the exported ones.
+    from muybridge.training.session import new_run_config
+    from muybridge.training.warm_start import resolve_source
+
+    latest = resolve_source(tmp_path / "grown")
+    settings = new_run_config(None, {"seed": 1}, latest)
+    assert settings.params["fade_from"] == 0
+    continued = loop.train(pets64, tmp_path / "continued", settings, kimg=0.0, init_from=latest)
+    exported = read_weights(folder / "model.safetensors")
+    started = ckpt.module_state(ckpt.read_checkpoint(continued.checkpoint)[0], "G_ema")
+    assert started.keys() == ckpt.module_state(exported, "decoder").keys()
+    assert all(torch.equal(value, exported["decoder." + key]) for key, value in started.items())
 
 
 def test_init_from_a_model_folder_matches_classes_by_name(tiny_dataset: Path, tmp_path: Path,

@@ -12,29 +12,10 @@ from muybridge.models.format import save_model_folder
 from muybridge.training import checkpoint as ckpt
 from muybridge.training.average import AVERAGE_SHARE, averaged
 from muybridge.training.run import RunFolder
-from muybridge.training.warm_start import read_source, resolve_source
+from muybridge.training.warm_start import faded_model, read_source, resolve_source, without_fade_layers
 
 #: The exported parts and the trainer networks they come from (the decoder is the EMA generator).
 EXPORTED = {"decoder": "G_ema", "encoder": "E", "discriminator": "D"}
-
-
-def _faded(model: dict[str, Any], config: dict[str, Any], kimg: float, source: Path) -> dict[str, Any]:
-    """The model config to export: a grown run's fade layers are gone once its new layers are fully blended in;
-    a checkpoint from before then is refused (it draws a blend the exported model could not)."""
-    fade_from = model["params"].get("fade_from")
-    if not fade_from:
-        return model
-    fade_kimg = float(config.get("fade_kimg", 0))
-    if kimg < fade_kimg:
-        raise MuybridgeError(f"{source.name}: at {kimg:g} kimg the run still fades in its new layers (until "
-                             f"{fade_kimg:g} kimg); export a later checkpoint")
-    return {**model, "params": {**model["params"], "fade_from": 0}}
-
-
-def _without_fade_layers(state: dict[str, Any], model: dict[str, Any]) -> dict[str, Any]:
-    if not model["params"].get("fade_from"):
-        return state
-    return {key: value for key, value in state.items() if not key.startswith("fade_")}
 
 
 def export_run(run_dir: str | Path, out_dir: str | Path, checkpoint: str = "latest", name: str | None = None,
@@ -52,9 +33,9 @@ def export_run(run_dir: str | Path, out_dir: str | Path, checkpoint: str = "late
     source = folder.find_checkpoint(checkpoint)
     tensors, state = ckpt.read_checkpoint(source)
     model = dict(run["model"])
-    faded = _faded(model, run["config"], float(state["kimg"]), source)
+    faded = faded_model(model, run["config"], float(state["kimg"]), source)
     networks = build_networks(faded)
-    states = {part: _without_fade_layers(ckpt.module_state(tensors, network), model)
+    states = {part: without_fade_layers(ckpt.module_state(tensors, network), model)
               for part, network in EXPORTED.items()}
     blend: dict[str, Any] = {}
     if average_with is not None:

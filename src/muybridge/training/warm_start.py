@@ -82,7 +82,31 @@ def network_settings(path: Path) -> dict[str, Any]:
         model = as_model_config(run.read()["model"])
     else:
         return {}
-    return {"architecture": model.architecture, "params": dict(model.params), "latent_dim": model.latent_dim}
+    params = dict(model.params)
+    if params.get("fade_from"):  # a grown run's checkpoint: it is continued as the grown model alone (read_source)
+        params["fade_from"] = 0
+    return {"architecture": model.architecture, "params": params, "latent_dim": model.latent_dim}
+
+
+def faded_model(model: dict[str, Any], config: dict[str, Any], kimg: float, source: Path) -> dict[str, Any]:
+    """A grown run's model config once its new layers are fully blended in (``fade_kimg`` reached): the grown
+    model alone, without its fade layers. A checkpoint from before then is refused: it draws a blend that the
+    model alone could not (exporting it, or starting another run from it, would change the picture)."""
+    fade_from = model["params"].get("fade_from")
+    if not fade_from:
+        return model
+    fade_kimg = float(config.get("fade_kimg", 0))
+    if kimg < fade_kimg:
+        raise MuybridgeError(f"{source.name}: at {kimg:g} kimg the run still fades in its new layers (until "
+                             f"{fade_kimg:g} kimg); use a later checkpoint")
+    return {**model, "params": {**model["params"], "fade_from": 0}}
+
+
+def without_fade_layers(state: State, model: Mapping[str, Any]) -> State:
+    """``state`` without a fading run's fade layers (see :func:`faded_model`)."""
+    if not model["params"].get("fade_from"):
+        return state
+    return {key: value for key, value in state.items() if not key.startswith("fade_")}
 
 
 def read_source(path: Path) -> WarmStart:
@@ -93,14 +117,18 @@ def read_source(path: Path) -> WarmStart:
         states = {name: _strip(tensors, part + ".") for name, part in TRAINER_PARTS.items()}
         model = read_config(path)
         return WarmStart(path, states, list(model.classes), model.resolution, sha256)
-    tensors, _ = ckpt.read_checkpoint(path)
+    tensors, state = ckpt.read_checkpoint(path)
     sha256 = file_sha256(path)
     run = RunFolder.of_checkpoint(path)
     record = run.read() if run is not None else None
     classes = record["dataset"]["classes"] if record is not None else None
     resolution = as_model_config(record["model"]).resolution if record is not None else None
-    return WarmStart(path, {name: _strip(tensors, name + ".") for name in TRAINER_PARTS}, classes, resolution,
-                     sha256)
+    states = {name: _strip(tensors, name + ".") for name in TRAINER_PARTS}
+    if record is not None:  # a grown run's checkpoint starts the new run as the grown model, its fade done
+        faded_model(record["model"], record["config"], float(state["kimg"]), path)
+        states = {name: None if part is None else without_fade_layers(part, record["model"])
+                  for name, part in states.items()}
+    return WarmStart(path, states, classes, resolution, sha256)
 
 
 def _strip(tensors: State, prefix: str) -> State | None:
