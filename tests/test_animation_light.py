@@ -275,6 +275,27 @@ def test_a_changed_model_is_not_drawn_by_its_old_graph(cached: Path) -> None:
     assert runtime_graph_path(cached) != before and open_runtime(cached) is None
 
 
+def test_a_copied_unnamed_model_is_called_by_its_own_folder(cached: Path, tmp_path: Path) -> None:
+    """Graphs are cached by content: a copy of an unnamed model shares its first folder's graph, and its packs and
+    pages still carry the copy's name, as torch's do."""
+    import json
+
+    from muybridge.engines.onnx import cache_runtime_graphs
+    from muybridge.engines.runtime import open_runtime
+
+    unnamed = tmp_path / "first-pet"
+    shutil.copytree(cached, unnamed)
+    config = json.loads((unnamed / "config.json").read_text())
+    del config["name"]
+    (unnamed / "config.json").write_text(json.dumps(config))
+    cache_runtime_graphs(Generator.load(unnamed))
+    copy = tmp_path / "second-pet"
+    shutil.copytree(unnamed, copy)
+    runtimes = [open_runtime(folder, pose=True) for folder in (unnamed, copy)]
+    assert [runtime.name for runtime in runtimes if runtime is not None] == ["first-pet", "second-pet"]
+    assert Generator.load(copy).name == "second-pet" and open_runtime(cached).name == "tiny"  # type: ignore[union-attr]
+
+
 def test_bad_input_is_refused_in_one_line_before_drawing(cached: Path, tmp_path: Path) -> None:
     from muybridge.animation.light import light_loop, light_walk
 

@@ -34,7 +34,7 @@ from muybridge.precision import (
     render_context,
     render_error,
 )
-from muybridge.zoo import resolve_model_path
+from muybridge.zoo import model_name, resolve_model_path
 
 #: The decoder always runs on batches of exactly this many samples (the last one padded). CPU kernels sum
 #: in an order that depends on the batch size, so this is what makes a (class, seed) pair render the very
@@ -103,7 +103,7 @@ class Generator:
 
     @property
     def name(self) -> str:
-        return self.config.name or (self.path.name if self.path else "model")
+        return model_name(self.config.name, self.path)
 
     def class_index(self, name: str) -> int:
         return class_index(self.classes, name)

@@ -22,7 +22,7 @@ import numpy as np
 
 from muybridge.files import cache_dir, file_sha256
 from muybridge.progress import Progress, report
-from muybridge.zoo import CONFIG_NAME, WEIGHTS_NAME, resolve_model_path
+from muybridge.zoo import CONFIG_NAME, WEIGHTS_NAME, model_name, resolve_model_path
 
 #: The cache folder of the graphs (:func:`muybridge.files.cache_dir`).
 RUNTIME_CACHE = "runtime"
@@ -59,7 +59,9 @@ class RuntimeDecoder:
         self.resolution = int(meta["resolution"])
         self.latent_dim = int(meta["latent_dim"])
         self.pixel_art = bool(json.loads(meta.get("pixel_art", "false")))
-        self.name: str = meta["model"]
+        # The folder's own name, not the metadata's: graphs are cached by content, so an unnamed model's copy in
+        # another folder shares the graph its first folder exported.
+        self.name = model_name(json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8")).get("name"), folder)
         self.folder = folder
 
     def decode(self, latents: np.ndarray, class_weights: np.ndarray, truncation: float = 1.0,

@@ -16,6 +16,11 @@ WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "model_card.md"
 
 
+def model_name(configured: str | None, folder: Path | None) -> str:
+    """What a model is called: its config's ``name``, else its folder's (a copied folder has its own)."""
+    return configured or (folder.name if folder is not None else "model")
+
+
 def resolve_model_path(path_or_name: str | Path | None = None) -> Path:
     """``None`` or ``"default"`` is the bundled model; a bare name is looked up in the zoo; else a path."""
     if path_or_name is None or str(path_or_name) == "default":
