@@ -31,6 +31,7 @@ from muybridge.data import open_dataset
 from muybridge.files import atomic_path, atomic_write_json, atomic_write_text
 from muybridge.memory import keep_freed_memory
 from muybridge.metrics import evaluate
+from muybridge.models import get_architecture
 from muybridge.pictures import class_grid
 from muybridge.training.average import AVERAGE_SHARE
 from muybridge.training.config import RESUMABLE_OVERRIDES, resolve_config
@@ -90,6 +91,10 @@ def train_command(run_dir: Path, data: Path, run: dict[str, Any]) -> str:
     defaults = dataclasses.asdict(resolve_config(None, {"architecture": config["architecture"]}))
     changed = {k: v for k, v in config.items()
                if k not in RESUMABLE_OVERRIDES | {"params", "precision"} and json.dumps(v) != json.dumps(defaults[k])}
+    usual = get_architecture(config["architecture"]).defaults_for(run["model"]["resolution"])
+    shape = {k: v for k, v in run["model"]["params"].items() if k in usual and v != usual[k] and k != "fade_from"}
+    if shape:  # e.g. a wider model: the networks' shape is part of how it was made
+        changed["params"] = shape
     init = f" --init-from {Path(run['init_from']).name}" if "init_from" in run else ""
     line = (f"muybridge train --data work/{data.name} --out {run_dir}{init} --eval-kimg {config['eval_kimg']:g} "
             f"--eval-n {config['eval_n']} --threads 1")
