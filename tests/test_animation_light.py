@@ -121,15 +121,19 @@ def test_the_light_walk_draws_what_torch_draws(cached: Path, tmp_path: Path, key
 
 
 def test_the_cli_morph_motion_and_walk_run_without_torch(cached: Path, tmp_path: Path) -> None:
-    """`morph cat:3 dog` is the dog of seed 3, as torch draws it; torch is never imported by any of the three."""
-    for verb in (["morph", "cat:3", "dog"], ["motion", "cat:3", "--motion", "nod"], ["walk", "cat:1", "dog:2"]):
-        printed = run_cli_process("animate", *verb, "-m", str(cached), "--frames", "6", "-o", str(tmp_path / verb[0]))
+    """`morph cat:3 dog` is the dog of seed 3, as torch draws it; torch is never imported by any of the four."""
+    for verb in (["morph", "cat:3", "dog"], ["motion", "cat:3", "--motion", "nod"], ["walk", "cat:1", "dog:2"],
+                 ["motion", "cat:3", "--direction", "ganspace:1"]):
+        out = tmp_path / "-".join(verb)
+        printed = run_cli_process("animate", *verb, "-m", str(cached), "--frames", "6", "-o", str(out))
         assert printed.endswith("False"), verb
     animate_to_file(Generator.load(cached, precision="fp32"), morph_builder("cat:3", "dog"), tmp_path / "torch",
                     AnimationOptions(frames=6))
-    light, torch_drawn = frames_of(tmp_path / "morph"), frames_of(tmp_path / "torch")
+    light, torch_drawn = frames_of(tmp_path / "morph-cat:3-dog"), frames_of(tmp_path / "torch")
     assert light.shape == (6, 32, 32, 3) and np.abs(light - torch_drawn).max() <= 1
-    assert frames_of(tmp_path / "motion").shape == frames_of(tmp_path / "walk").shape == (6, 32, 32, 3)
+    drawn = [frames_of(tmp_path / name) for name in ("motion-cat:3---motion-nod", "walk-cat:1-dog:2",
+                                                      "motion-cat:3---direction-ganspace:1")]
+    assert all(frames.shape == (6, 32, 32, 3) for frames in drawn)
 
 
 def test_the_light_motion_draws_what_torch_draws(cached: Path, tmp_path: Path) -> None:
@@ -146,7 +150,35 @@ def test_the_light_motion_draws_what_torch_draws(cached: Path, tmp_path: Path) -
     light, torch_drawn = frames_of(tmp_path / "light"), frames_of(tmp_path / "torch")
     assert light.shape == torch_drawn.shape == (10, 40, 80, 3)
     assert np.abs(light - torch_drawn).max() <= 1 and np.abs(light[0] - light[3]).mean() > 0.5
-    assert light_motion(cached, ("dog", 6), tmp_path / "x.gif", options.replace(direction="0")) is None  # torch's
+
+
+@pytest.mark.parametrize(("direction", "values"), [
+    ("nod", {"amplitude": 2.5, "grid": "1x2"}),  # named beside the model
+    ("ganspace:3", {"amplitude": -4.0, "cycles": 2, "truncation": 0.8}),  # carried in the graph
+])
+def test_the_light_swing_along_a_direction_draws_what_torch_draws(cached: Path, tmp_path: Path, direction: str,
+                                                                   values: dict[str, object]) -> None:
+    """`animate motion --direction`: named, or among the strongest the graph carries, drawn without torch as torch
+    draws it; an index beyond those is left to torch, an unknown name refused in one line."""
+    from muybridge.animation.directions import TOP_DIRECTIONS, name_direction
+    from muybridge.animation.light import light_motion
+    from muybridge.animation.modes import motion_builder
+
+    generator = Generator.load(cached, precision="fp32")
+    name_direction(generator, "sefa:1", "nod")
+    options = AnimationOptions(frames=8, size=40, direction=direction, **values)  # type: ignore[arg-type]
+    draw = light_motion(cached, character_key("cat:3"), tmp_path / "light", options)
+    assert draw is not None
+    draw(None)
+    torch_swing = motion_builder("cat:3", direction, amplitude=options.amplitude, cycles=options.cycles)
+    animate_to_file(generator, torch_swing, tmp_path / "torch", options)
+    light, torch_drawn = frames_of(tmp_path / "light"), frames_of(tmp_path / "torch")
+    assert light.shape == torch_drawn.shape and light.shape[0] == 8
+    assert np.abs(light - torch_drawn).max() <= 1 and np.abs(light[0] - light[1]).mean() > 0.5
+    beyond = options.replace(direction=f"sefa:{TOP_DIRECTIONS}")
+    assert light_motion(cached, ("cat", 3), tmp_path / "x.gif", beyond) is None
+    with pytest.raises(MuybridgeError, match="unknown direction 'wag'; known: nod"):
+        light_motion(cached, ("cat", 3), tmp_path / "x.gif", options.replace(direction="wag"))
 
 
 def test_the_light_character_pack_draws_what_torch_draws(cached: Path, tmp_path: Path) -> None:
@@ -183,8 +215,9 @@ def test_the_light_character_pack_draws_what_torch_draws(cached: Path, tmp_path:
 
 
 def test_the_light_timeline_draws_what_torch_draws(cached: Path, tmp_path: Path) -> None:
-    """Keys at uneven times with their own easings, a class mix, lerp, a grid of two (seeds + 1); keyframes with
-    directions or without a seed are left to torch; an unknown class names the file and the key."""
+    """Keys at uneven times with their own easings, a class mix, lerp, a grid of two (seeds + 1), offsets along
+    directions the graph carries; keyframes offset along others or without a seed are left to torch; an unknown class
+    or direction names the file and the key."""
     from muybridge.animation.light import light_timeline
     from muybridge.animation.modes import Animation
     from muybridge.animation.timeline import read_timeline
@@ -205,9 +238,25 @@ def test_the_light_timeline_draws_what_torch_draws(cached: Path, tmp_path: Path)
     assert light.shape == torch_drawn.shape == (9, 40, 80, 3)
     assert np.abs(light - torch_drawn).max() <= 1 and np.abs(light[0] - light[-1]).mean() > 1
 
-    for extra in ("directions: {'0': 1.5}", "easing: linear"):  # an offset along a direction; no seed
+    keys.write_text("- {time: 0, class: cat, seed: 1, directions: {'0': 1.5, 'ganspace:2': -1}}\n"
+                    "- {time: 1, class: dog, seed: 4}\n")  # offsets along directions the graph carries
+    draw = light_timeline(cached, read_timeline(keys), tmp_path / "offsets", options)
+    assert draw is not None
+    draw(None)
+    animate_to_file(Generator.load(cached, precision="fp32"), Animation("timeline", (), None, read_timeline(keys)),
+                    tmp_path / "torch-offsets", options)
+    light, torch_drawn = frames_of(tmp_path / "offsets"), frames_of(tmp_path / "torch-offsets")
+    assert np.abs(light - torch_drawn).max() <= 1
+    assert np.abs(light[0] - frames_of(tmp_path / "light")[0]).mean() > 1  # the offset moved the first key
+
+    from muybridge.animation.directions import TOP_DIRECTIONS
+
+    for extra in (f"seed: 2, directions: {{'sefa:{TOP_DIRECTIONS}': 1.5}}", "easing: linear"):  # not carried; no seed
         keys.write_text(f"- {{time: 0, class: cat, seed: 1}}\n- {{time: 1, class: dog, {extra}}}\n")
         assert light_timeline(cached, read_timeline(keys), tmp_path / "x.gif", options) is None
+    keys.write_text("- {time: 0, class: cat, seed: 1}\n- {time: 1, class: dog, seed: 2, directions: {wag: 1}}\n")
+    with pytest.raises(MuybridgeError, match=r"keys.yaml: keyframes\[1\].directions.wag: unknown direction"):
+        light_timeline(cached, read_timeline(keys), tmp_path / "x.gif", options)
     keys.write_text("- {time: 0, class: cat, seed: 1}\n- {time: 1, class: cta, seed: 2}\n")
     with pytest.raises(MuybridgeError, match=r"keys.yaml: keyframes\[1\].class: unknown class 'cta'"):
         light_timeline(cached, read_timeline(keys), tmp_path / "x.gif", options)

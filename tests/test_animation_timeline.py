@@ -37,7 +37,7 @@ def test_good_timeline_hits_every_key(tmp_path: Path, tiny_model_dir: Path) -> N
     track = timeline_path(generator, timeline, lambda name: resolve_direction(generator, name).vector)
     latents, weights = track.sample(np.array([0.0, 0.5, 1.0]))
     expected = generator.latents([3, 3, 5])
-    expected[1] += 2.0 * sefa0
+    expected[1] += 2.0 * torch.from_numpy(sefa0)
     assert torch.allclose(latents, expected, atol=1e-5)
     assert torch.allclose(weights, torch.tensor([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]]))
 

@@ -1,7 +1,7 @@
-"""Walking from character to character, in numpy: easing curves, slerp and lerp, and the walk through a list of
-keys, and through a timeline's keyframes. The torch paths (:class:`~muybridge.animation.paths.WalkPath`,
-``TimelinePath``) and the CLI's torch-free walk, morph and timeline (:mod:`muybridge.animation.light`) draw the same
-latents from these functions.
+"""Walking from character to character, in numpy: easing curves, slerp and lerp, the walk through a list of keys and
+through a timeline's keyframes, and the swing along a direction. The torch paths
+(:class:`~muybridge.animation.paths.WalkPath`, ``TimelinePath``, ``MotionPath``) and the CLI's torch-free walk, morph,
+timeline and motion along a direction (:mod:`muybridge.animation.light`) draw the same latents from these functions.
 
 The easing and interpolation names are declared with the options (:mod:`muybridge.animation.options`).
 """
@@ -49,6 +49,15 @@ def check_interpolation(name: str) -> str:
 def clamped_times(times: np.ndarray) -> np.ndarray:
     """float32 times in [0, 1]."""
     return np.clip(np.asarray(times, np.float64), 0.0, 1.0).astype(np.float32)
+
+
+def swing_latents(centre: np.ndarray, direction: np.ndarray, amplitude: float, cycles: int,
+                  times: np.ndarray) -> np.ndarray:
+    """``centre + amplitude · sin(2π cycles t) · d`` at ``times`` (float32 ``(F, latent_dim)``), ``d`` the unit
+    vector of ``direction``: a closed swing back and forth."""
+    unit = direction / max(float(np.linalg.norm(direction)), 1e-8)
+    phase = np.sin(np.float32(2 * math.pi * cycles) * clamped_times(times))
+    return (centre + np.float32(amplitude) * phase[:, None] * unit).astype(np.float32)
 
 
 def check_walk_keys(count: int) -> None:

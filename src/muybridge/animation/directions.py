@@ -8,8 +8,11 @@
   coordinates. For a linear first layer this is the SVD of ``W`` without SeFa's row normalisation,
   estimated from samples.
 
-A direction is a unit vector in latent space, stored with its method and index. Names live beside the
-model in ``directions.json`` so ``animate motion --direction nod`` finds them.
+A direction is a unit vector in latent space (float32 numpy, like the seeds' latents: :mod:`muybridge.keys`), stored
+with its method and index. Names live beside the model in ``directions.json`` so ``animate motion --direction nod``
+finds them; the strongest :data:`TOP_DIRECTIONS` of each method travel in the model's ONNX graph
+(:mod:`muybridge.engines.onnx`), so the torch-free verbs (:mod:`muybridge.animation.light`) swing along them too.
+Finding directions needs torch; naming, reading and resolving them does not (torch is imported where it is used).
 """
 
 from __future__ import annotations
@@ -17,21 +20,26 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from muybridge.animation.export import save_image
 from muybridge.errors import MuybridgeError
 from muybridge.files import atomic_write_json
-from muybridge.generator import Generator, to_uint8
-from muybridge.models import Decoder
 from muybridge.progress import Progress, report
 
+if TYPE_CHECKING:
+    import torch
+
+    from muybridge.generator import Generator
+
 METHODS = ("sefa", "ganspace")
+#: How many directions of a method, strongest first, are previewed by default and carried in a model's ONNX graph.
+TOP_DIRECTIONS = 8
 DIRECTIONS_NAME = "directions.json"
 DIRECTIONS_FORMAT = "muybridge-directions"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
@@ -39,7 +47,7 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
 
 @dataclass(frozen=True)
 class Direction:
-    vector: torch.Tensor  # (latent_dim,), unit length
+    vector: np.ndarray  # (latent_dim,) float32, unit length
     method: str
     index: int
     name: str | None = None
@@ -51,6 +59,8 @@ class Direction:
 
 def latent_projection(generator: Generator) -> torch.Tensor:
     """``W`` ``(out_features, latent_dim)`` in float64: the decoder's first weights applied to the latents."""
+    from muybridge.models import Decoder
+
     decoder = generator.decoder
     if not isinstance(decoder, Decoder):
         raise MuybridgeError(f"{generator.name}: its decoder does not expose latent_projection()")
@@ -60,20 +70,28 @@ def latent_projection(generator: Generator) -> torch.Tensor:
 def _fix_sign(vectors: torch.Tensor) -> torch.Tensor:
     """Eigenvectors have no sign: make each row's largest-magnitude entry positive, so indices are stable."""
     peaks = vectors.gather(1, vectors.abs().argmax(dim=1, keepdim=True))
-    return vectors * torch.sign(peaks)
+    return vectors * peaks.sign()
 
 
-def sefa(generator: Generator, top: int = 8) -> list[Direction]:
+def _unit_directions(vectors: torch.Tensor, method: str) -> list[Direction]:
+    rows = vectors.float().numpy()
+    return [Direction(row / np.linalg.norm(row), method, i) for i, row in enumerate(rows)]
+
+
+def sefa(generator: Generator, top: int = TOP_DIRECTIONS) -> list[Direction]:
     """The ``top`` closed-form directions, strongest first."""
+    import torch
+
     weight = latent_projection(generator)
     weight = weight / weight.norm(dim=1, keepdim=True).clamp_min(1e-12)
     _, eigenvectors = torch.linalg.eigh(weight.T @ weight)  # ascending eigenvalues
-    vectors = _fix_sign(eigenvectors.flip(1).T[: _check_top(generator, top)].float())
-    return [Direction(v / v.norm(), "sefa", i) for i, v in enumerate(vectors)]
+    return _unit_directions(_fix_sign(eigenvectors.flip(1).T[: _check_top(generator, top)]), "sefa")
 
 
-def ganspace(generator: Generator, top: int = 8, samples: int = 4096, seed: int = 0) -> list[Direction]:
+def ganspace(generator: Generator, top: int = TOP_DIRECTIONS, samples: int = 4096, seed: int = 0) -> list[Direction]:
     """The ``top`` principal directions of first-layer features, mapped back to latent space."""
+    import torch
+
     top = _check_top(generator, top)
     draws = torch.Generator().manual_seed(seed)
     latents = torch.randn(samples, generator.latent_dim, generator=draws).double()
@@ -82,8 +100,7 @@ def ganspace(generator: Generator, top: int = 8, samples: int = 4096, seed: int 
     _, _, components = torch.linalg.svd(centred, full_matrices=False)
     coordinates = centred @ components[:top].T  # (samples, top)
     regression = torch.linalg.lstsq(coordinates, latents - latents.mean(dim=0)).solution  # (top, latent_dim)
-    vectors = _fix_sign(regression / regression.norm(dim=1, keepdim=True)).float()
-    return [Direction(v / v.norm(), "ganspace", i) for i, v in enumerate(vectors)]
+    return _unit_directions(_fix_sign(regression / regression.norm(dim=1, keepdim=True)), "ganspace")
 
 
 def _check_top(generator: Generator, top: int) -> int:
@@ -92,12 +109,24 @@ def _check_top(generator: Generator, top: int) -> int:
     return top
 
 
-def compute_directions(generator: Generator, method: str = "sefa", top: int = 8) -> list[Direction]:
+def compute_directions(generator: Generator, method: str = "sefa", top: int = TOP_DIRECTIONS) -> list[Direction]:
     if method == "sefa":
         return sefa(generator, top)
     if method == "ganspace":
         return ganspace(generator, top)
     raise MuybridgeError(f"unknown direction method '{method}'; known: {', '.join(METHODS)}")
+
+
+def strongest_directions(generator: Generator) -> dict[str, list[list[float]]]:
+    """The strongest :data:`TOP_DIRECTIONS` of each method (fewer where the latents are shorter), rounded as
+    ``directions.json`` stores them: what a model's ONNX graph carries."""
+    top = min(TOP_DIRECTIONS, generator.latent_dim)
+    return {method: [_rounded(direction.vector) for direction in compute_directions(generator, method, top)]
+            for method in METHODS}
+
+
+def _rounded(vector: np.ndarray) -> list[float]:
+    return [round(float(x), 7) for x in vector]
 
 
 def directions_file(model_path: Path) -> Path:
@@ -112,7 +141,7 @@ def named_directions(model_path: Path | None) -> dict[str, Direction]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         entries = data["directions"]
-        return {name: Direction(torch.tensor(entry["vector"], dtype=torch.float32), str(entry["method"]),
+        return {name: Direction(np.asarray(entry["vector"], dtype=np.float32), str(entry["method"]),
                                 int(entry["index"]), name) for name, entry in entries.items()}
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise MuybridgeError(f"{path}: not a valid directions file ({type(exc).__name__}: {exc})") from None
@@ -126,15 +155,17 @@ def _parse_index_spec(spec: str) -> tuple[str, int] | None:
     return None
 
 
-def resolve_direction(generator: Generator, spec: str) -> Direction:
-    """A direction by name (from ``directions.json``), by index (SeFa) or by ``method:index``."""
-    named = named_directions(generator.path)
+def find_direction(spec: str, model_path: Path | None, latent_dim: int,
+                   computed: Callable[[str, int], Direction | None]) -> Direction | None:
+    """A direction by name (from ``directions.json`` beside the model), by index (SeFa) or by ``method:index``; an
+    index is looked up by ``computed(method, index)``, which may answer None (then so does this). Unknown names and
+    indices out of range are refused in one line."""
+    named = named_directions(model_path)
     if spec in named:
         direction = named[spec]
-        if direction.vector.shape != (generator.latent_dim,):
-            raise MuybridgeError(f"{directions_file(generator.path or Path('.'))}: direction '{spec}' has "
-                                 f"{direction.vector.numel()} values, the model's latents "
-                                 f"{generator.latent_dim}")
+        if direction.vector.shape != (latent_dim,):
+            raise MuybridgeError(f"{directions_file(model_path or Path('.'))}: direction '{spec}' has "
+                                 f"{direction.vector.size} values, the model's latents {latent_dim}")
         return direction
     parsed = _parse_index_spec(spec)
     if parsed is None:
@@ -142,10 +173,30 @@ def resolve_direction(generator: Generator, spec: str) -> Direction:
         raise MuybridgeError(f"unknown direction '{spec}'; known: {known} (or an index such as 0, sefa:3, "
                              f"ganspace:1; name one with 'muybridge directions name')")
     method, index = parsed
-    if index >= generator.latent_dim:
-        raise MuybridgeError(f"direction index {index} is out of range: "
-                             f"this model has {generator.latent_dim}")
-    return compute_directions(generator, method, index + 1)[index]
+    if index >= latent_dim:
+        raise MuybridgeError(f"direction index {index} is out of range: this model has {latent_dim}")
+    return computed(method, index)
+
+
+def resolve_direction(generator: Generator, spec: str) -> Direction:
+    """A direction of ``generator`` by name, by index (SeFa) or by ``method:index`` (computed here)."""
+    def computed(method: str, index: int) -> Direction:
+        return compute_directions(generator, method, index + 1)[index]
+
+    direction = find_direction(spec, generator.path, generator.latent_dim, computed)
+    assert direction is not None  # computed always answers
+    return direction
+
+
+def stored_direction(spec: str, model_path: Path, latent_dim: int,
+                     stored: Mapping[str, Sequence[Sequence[float]]]) -> Direction | None:
+    """A direction by name, or by index among ``stored`` (a graph's strongest directions of each method); None for
+    an index beyond them (torch computes it)."""
+    def computed(method: str, index: int) -> Direction | None:
+        rows = stored.get(method, ())
+        return Direction(np.asarray(rows[index], np.float32), method, index) if index < len(rows) else None
+
+    return find_direction(spec, model_path, latent_dim, computed)
 
 
 def name_direction(generator: Generator, spec: str, name: str) -> Path:
@@ -171,8 +222,7 @@ def name_direction(generator: Generator, spec: str, name: str) -> Path:
     if path.is_file():
         named_directions(folder)  # refuses a corrupt file rather than overwriting it
         existing = json.loads(path.read_text(encoding="utf-8"))["directions"]
-    existing[name] = {"method": direction.method, "index": direction.index,
-                      "vector": [round(float(x), 7) for x in direction.vector]}
+    existing[name] = {"method": direction.method, "index": direction.index, "vector": _rounded(direction.vector)}
     atomic_write_json(path, {"format": DIRECTIONS_FORMAT, "version": 1, "directions": existing})
     return path
 
@@ -180,10 +230,15 @@ def name_direction(generator: Generator, spec: str, name: str) -> Path:
 def preview_strip(generator: Generator, direction: Direction, characters: Sequence[tuple[str, int]],
                   offsets: Sequence[float], truncation: float = 1.0) -> np.ndarray:
     """A grid image: one row per (class, seed), one column per offset along ``direction``. uint8 (H, W, 3)."""
+    import torch
+
+    from muybridge.generator import to_uint8
+
     classes = [c for c, _ in characters]
     base = generator.latents([s for _, s in characters])  # (rows, D)
     steps = torch.tensor(list(offsets), dtype=torch.float32)
-    latents = (base[:, None, :] + steps[None, :, None] * direction.vector).reshape(-1, generator.latent_dim)
+    vector = torch.from_numpy(direction.vector)
+    latents = (base[:, None, :] + steps[None, :, None] * vector).reshape(-1, generator.latent_dim)
     weights = generator.class_weights([c for c in classes for _ in offsets])
     images = to_uint8(generator.decode(latents, weights, truncation))
     rows, cols = len(characters), len(offsets)
@@ -191,8 +246,8 @@ def preview_strip(generator: Generator, direction: Direction, characters: Sequen
     return images.reshape(rows, cols, res, res, 3).transpose(0, 2, 1, 3, 4).reshape(rows * res, cols * res, 3)
 
 
-def write_previews(generator: Generator, folder: str | os.PathLike[str], method: str = "sefa", top: int = 8,
-                   amplitude: float = 3.0, truncation: float = 1.0,
+def write_previews(generator: Generator, folder: str | os.PathLike[str], method: str = "sefa",
+                   top: int = TOP_DIRECTIONS, amplitude: float = 3.0, truncation: float = 1.0,
                    progress: Progress | None = None) -> list[Path]:
     """``METHOD_II.png`` per direction in ``folder``: up to 6 characters (rows) × 7 offsets in ±amplitude.
 

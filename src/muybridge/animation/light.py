@@ -2,9 +2,10 @@
 without torch, from the model's cached ONNX graphs (:mod:`muybridge.engines.runtime`): the same characters
 (:mod:`muybridge.keys`), the same circle (:mod:`muybridge.animation.circle`), walk (:mod:`muybridge.animation.blend`)
 and motion curves (:mod:`muybridge.animation.motions`), resized, tiled and written as the torch path does (a
-character pack by :mod:`muybridge.animation.pack`). Where the graph is not cached, or onnxruntime is missing, or the
-motion swings along a latent direction, or a keyframe has direction offsets (directions are found by torch), the
-``light_*`` functions say so (None) and torch draws.
+character pack by :mod:`muybridge.animation.pack`), and the directions of :mod:`muybridge.animation.directions` (named
+beside the model, or among the strongest the graph carries). Where the graph is not cached, or onnxruntime is missing,
+or a direction is an index beyond those the graph carries (torch finds it), the ``light_*`` functions say so (None)
+and torch draws.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from muybridge.animation.blend import check_walk_keys, timeline_latents, walk_latents
+from muybridge.animation.blend import check_walk_keys, swing_latents, timeline_latents, walk_latents
 from muybridge.animation.circle import loop_latents, loop_plane
+from muybridge.animation.directions import stored_direction
 from muybridge.animation.export import Rendered, check_output, export_animation
 from muybridge.animation.motions import MOTIONS, stored_strengths
 from muybridge.animation.options import AnimationOptions, check_frame_bytes, frame_times
 from muybridge.animation.pack import Pack, check_one_character, check_pack_folder, pack_facts, write_pack
-from muybridge.animation.timeline import Timeline, keyframe_class_weights
+from muybridge.animation.timeline import Timeline, keyframe_class_weights, keyframe_offsets
 from muybridge.engines.runtime import RuntimeDecoder, open_runtime
 from muybridge.keys import Key, class_weight_rows, format_key, seed_latents
 from muybridge.pictures import pixel_art_choice, pixel_resample, resize_images, tile
@@ -59,18 +61,33 @@ def light_walk(model: str | Path | None, keys: Sequence[Key], output: str | os.P
 
 def light_motion(model: str | Path | None, key: Key, output: str | os.PathLike[str],
                  options: AnimationOptions) -> Draw | None:
-    """How to draw ``key`` doing ``options.motion`` (a move of the motion library) without torch, from the model's
-    cached pose graph, or None where torch must (``--direction`` among them). Inputs are checked first."""
+    """How to draw ``key`` doing ``options.motion`` (a move of the motion library, from the model's cached pose
+    graph) or swinging along ``options.direction`` (from the plain graph) without torch, or None where torch must.
+    Inputs are checked first."""
     checked = options.check()
     check_output(output, checked.fps)
     if checked.direction is not None:
-        return None
+        return light_swing(model, key, output, checked)
     decoder = open_runtime(model, pose=True)
     if decoder is None:
         return None
     class_weight_rows(decoder.classes, [key[0]])
     strengths = stored_strengths(decoder.folder)
     return lambda progress: draw_motion(decoder, key, output, checked, strengths, progress)
+
+
+def light_swing(model: str | Path | None, key: Key, output: str | os.PathLike[str],
+                options: AnimationOptions) -> Draw | None:
+    """How to draw ``key`` swinging along ``options.direction`` without torch, or None where torch must (no cached
+    graph, or an index beyond the directions the graph carries); an unknown direction is refused in one line."""
+    decoder = open_runtime(model)
+    if decoder is None or options.direction is None:
+        return None
+    class_weight_rows(decoder.classes, [key[0]])
+    direction = stored_direction(options.direction, decoder.folder, decoder.latent_dim, decoder.directions)
+    if direction is None:
+        return None
+    return lambda progress: draw_swing(decoder, key, direction.vector, output, options, progress)
 
 
 def light_character(model: str | Path | None, key: Key, folder: str | os.PathLike[str], options: AnimationOptions,
@@ -96,19 +113,35 @@ def light_character(model: str | Path | None, key: Key, folder: str | os.PathLik
 
 def light_timeline(model: str | Path | None, timeline: Timeline, output: str | os.PathLike[str],
                    options: AnimationOptions) -> Draw | None:
-    """How to draw ``timeline`` to ``output`` without torch, or None where torch must (a keyframe with direction
-    offsets, or without a seed). Inputs are checked first; an unknown class names the file and the key."""
+    """How to draw ``timeline`` to ``output`` without torch, or None where torch must (a keyframe without a seed, or
+    offset along a direction the graph does not carry). Inputs are checked first; an unknown class or direction names
+    the file and the key."""
     checked = options.check()
     checked.frame_count(timeline.duration)  # refuses a timeline too long for the frame limit at --fps
     check_output(output, checked.fps)
     seeds = [key.seed for key in timeline.keyframes if key.seed is not None]
-    if len(seeds) < len(timeline.keyframes) or any(key.directions for key in timeline.keyframes):
+    if len(seeds) < len(timeline.keyframes):
         return None
     decoder = open_runtime(model)
     if decoder is None:
         return None
     weights = keyframe_class_weights(timeline, decoder.classes)
-    return lambda progress: draw_timeline(decoder, timeline, seeds, weights, output, checked, progress)
+
+    def vector(name: str) -> np.ndarray:
+        direction = stored_direction(name, decoder.folder, decoder.latent_dim, decoder.directions)
+        if direction is None:
+            raise _TorchFindsIt
+        return direction.vector
+
+    try:
+        offsets = keyframe_offsets(timeline, decoder.latent_dim, vector)
+    except _TorchFindsIt:
+        return None
+    return lambda progress: draw_timeline(decoder, timeline, seeds, weights, offsets, output, checked, progress)
+
+
+class _TorchFindsIt(Exception):
+    """A direction's index is beyond those the graph carries."""
 
 
 def draw_loop(decoder: RuntimeDecoder, key: Key, output: str | os.PathLike[str], options: AnimationOptions,
@@ -139,16 +172,19 @@ def draw_walk(decoder: RuntimeDecoder, keys: Sequence[Key], output: str | os.Pat
 
 
 def draw_timeline(decoder: RuntimeDecoder, timeline: Timeline, seeds: list[int], key_weights: np.ndarray,
-                  output: str | os.PathLike[str], options: AnimationOptions,
+                  key_offsets: np.ndarray, output: str | os.PathLike[str], options: AnimationOptions,
                   progress: Progress | None = None) -> Rendered:
-    """One timeline per grid cell (cell ``i`` adds ``i`` to every keyframe's seed), from 0 s to the last key."""
+    """One timeline per grid cell (cell ``i`` adds ``i`` to every keyframe's seed; ``key_offsets`` along directions
+    are added to the keyframes' latents), from 0 s to the last key."""
     rows, cols = options.grid_shape()
     frames = options.frame_count(timeline.duration)
     times = frame_times(frames, closed=False)
     key_times = np.array([key.time for key in timeline.keyframes], np.float32)
     easings = [key.easing for key in timeline.keyframes]
-    cells = [timeline_latents(key_times, seed_latents([seed + cell for seed in seeds], decoder.latent_dim),
-                              key_weights, easings, times, timeline.interpolation) for cell in range(rows * cols)]
+    key_latents = [seed_latents([seed + cell for seed in seeds], decoder.latent_dim) + key_offsets
+                   for cell in range(rows * cols)]
+    cells = [timeline_latents(key_times, latents, key_weights, easings, times, timeline.interpolation)
+             for latents in key_latents]
     return draw_cells(decoder, np.concatenate([latents for latents, _ in cells]),
                       np.concatenate([weights for _, weights in cells]), frames, output, options, progress)
 
@@ -164,6 +200,20 @@ def draw_motion(decoder: RuntimeDecoder, key: Key, output: str | os.PathLike[str
     latents = np.repeat(seed_latents([first + cell for cell in range(rows * cols)], decoder.latent_dim), frames, 0)
     weights = np.repeat(class_weight_rows(decoder.classes, [class_spec]), len(latents), axis=0)
     return draw_cells(decoder, latents, weights, frames, output, options, progress, np.tile(poses, (rows * cols, 1)))
+
+
+def draw_swing(decoder: RuntimeDecoder, key: Key, direction: np.ndarray, output: str | os.PathLike[str],
+               options: AnimationOptions, progress: Progress | None = None) -> Rendered:
+    """One character per grid cell (cell ``i`` is seed ``first + i``), each swinging along ``direction``."""
+    class_spec, first = key
+    rows, cols = options.grid_shape()
+    frames = options.frame_count()
+    times = frame_times(frames, closed=True)
+    latents = np.concatenate([swing_latents(centre, direction, options.amplitude, options.cycles, times)
+                              for centre in seed_latents([first + cell for cell in range(rows * cols)],
+                                                         decoder.latent_dim)])
+    weights = np.repeat(class_weight_rows(decoder.classes, [class_spec]), len(latents), axis=0)
+    return draw_cells(decoder, latents, weights, frames, output, options, progress)
 
 
 def motion_clips(decoder: RuntimeDecoder, key: Key, motions: Sequence[str], options: AnimationOptions,

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from muybridge.animation.blend import check_interpolation, check_walk_keys, easing_function
 from muybridge.animation.directions import resolve_direction
@@ -150,7 +149,7 @@ def morph_builder(start: str | None, end: str, closed: bool = False, easing: str
 def motion_builder(key: str | None, direction: str, seed: int | None = None, amplitude: float = 3.0,
                    cycles: int = 1, source: CharacterPicker | None = None) -> PathBuilder:
     pick = _centre_picker(key, seed, source)
-    resolved: dict[int, torch.Tensor] = {}
+    resolved: dict[int, np.ndarray] = {}
 
     def build(generator: Generator, cell: int) -> LatentPath:
         if id(generator) not in resolved:  # computed once, shared by every grid cell

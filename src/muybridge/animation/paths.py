@@ -11,7 +11,6 @@ latent came from a seed (``character(generator, "cat", 7)``) or from a file of l
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -22,8 +21,8 @@ import torch
 from muybridge.animation.blend import (
     check_interpolation,
     check_walk_keys,
-    clamped_times,
     easing_function,
+    swing_latents,
     timeline_latents,
     walk_latents,
 )
@@ -111,24 +110,24 @@ class MotionPath:
     """Oscillation along one semantic direction: ``z + amplitude · sin(2π cycles t) · d``; always closed."""
 
     center: Character
-    direction: torch.Tensor  # (latent_dim,), unit length
+    direction: np.ndarray  # (latent_dim,): its unit vector is swung along
     amplitude: float
     cycles: int = 1
     closed: bool = True
 
     def sample(self, times: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        phase = torch.sin(2 * math.pi * self.cycles * torch.from_numpy(clamped_times(times)))
-        latents = self.center.latent + self.amplitude * phase[:, None] * self.direction
-        return latents, self.center.class_weights.expand(len(phase), -1).clone()
+        latents = swing_latents(self.center.latent.detach().numpy(), self.direction, self.amplitude, self.cycles,
+                                times)
+        return torch.from_numpy(latents), self.center.class_weights.expand(len(latents), -1).clone()
 
 
-def motion(center: Character, direction: torch.Tensor, amplitude: float = 3.0, cycles: int = 1) -> MotionPath:
+def motion(center: Character, direction: np.ndarray, amplitude: float = 3.0, cycles: int = 1) -> MotionPath:
     check_value("amplitude", float(amplitude))  # the limits of --amplitude and --cycles (animation/options.py)
     check_value("cycles", cycles)
-    if direction.shape != center.latent.shape:
+    if direction.shape != tuple(center.latent.shape):
         raise MuybridgeError(f"direction has shape {tuple(direction.shape)}, "
                              f"latents {tuple(center.latent.shape)}")
-    return MotionPath(center, direction / direction.norm().clamp_min(1e-8), float(amplitude), int(cycles))
+    return MotionPath(center, np.asarray(direction, np.float32), float(amplitude), int(cycles))
 
 
 @dataclass(frozen=True)

@@ -150,8 +150,22 @@ def keyframe_class_weights(timeline: Timeline, classes: list[str]) -> np.ndarray
     return np.stack(rows)
 
 
+def keyframe_offsets(timeline: Timeline, latent_dim: int,
+                     direction_vector: Callable[[str], np.ndarray]) -> np.ndarray:
+    """Each keyframe's sum of ``offset * direction`` (float32 ``(K, latent_dim)``), added to its latent; an unknown
+    direction names the file and the key."""
+    offsets = np.zeros((len(timeline.keyframes), latent_dim), np.float32)
+    for i, key in enumerate(timeline.keyframes):
+        for name, offset in key.directions.items():
+            try:
+                offsets[i] += offset * direction_vector(name)
+            except MuybridgeError as exc:
+                raise MuybridgeError(f"{timeline.source}: keyframes[{i}].directions.{name}: {exc}") from None
+    return offsets
+
+
 def timeline_path(generator: Generator, timeline: Timeline,
-                  direction_vector: Callable[[str], torch.Tensor], seed_offset: int = 0,
+                  direction_vector: Callable[[str], np.ndarray], seed_offset: int = 0,
                   given_latent: torch.Tensor | None = None) -> TimelinePath:
     """Resolve classes and directions against ``generator``; errors name the file and the key.
 
@@ -161,19 +175,15 @@ def timeline_path(generator: Generator, timeline: Timeline,
     from muybridge.animation.paths import TimedKey, TimelinePath
 
     class_weights = torch.from_numpy(keyframe_class_weights(timeline, generator.classes))
+    offsets = torch.from_numpy(keyframe_offsets(timeline, generator.latent_dim, direction_vector))
     keys = []
     for i, (key, weights) in enumerate(zip(timeline.keyframes, class_weights, strict=True)):
-        where = f"{timeline.source}: keyframes[{i}]"
         if key.seed is not None:
             latent = generator.latents([key.seed + seed_offset])[0]
         elif given_latent is not None:
             latent = given_latent
         else:
-            raise MuybridgeError(f"{where}.seed: missing (or give a latent file with --from-latent)")
-        for name, offset in key.directions.items():
-            try:
-                latent = latent + offset * direction_vector(name)
-            except MuybridgeError as exc:
-                raise MuybridgeError(f"{where}.directions.{name}: {exc}") from None
-        keys.append(TimedKey(key.time, latent, weights, key.easing))
+            raise MuybridgeError(f"{timeline.source}: keyframes[{i}].seed: missing (or give a latent file with "
+                                 "--from-latent)")
+        keys.append(TimedKey(key.time, latent + offsets[i], weights, key.easing))
     return TimelinePath(tuple(keys), timeline.interpolation)

@@ -115,12 +115,13 @@ def drew_without_torch(light: Callable[[AnimationOptions], Draw | None], output:
 def animate_motion(output: OutputOption, character: CharacterArgument = None, from_latent: FromLatentOption = None,
                    index: IndexOption = 0, seed: SeedOption = None, model: ModelOption = "default",
                    **options: Any) -> None:
-    """Swing a character back and forth along one semantic direction (a seamless loop).
+    """Move a character: a move of the motion library (it stays itself), or a swing back and forth along one
+    semantic direction (a seamless loop).
 
     Example: muybridge animate motion cat:7 --motion look-left -o look.gif   (a move of the motion library)
     Along a latent direction: muybridge animate motion cat:7 --direction nod --amplitude 3 -o nod.gif
-    Library moves start about 2 s sooner, without torch, once the model's graphs are cached:
-    muybridge export-onnx default --cache
+    Both start about 2 s sooner, without torch, once the model's graphs are cached (directions: named ones and the
+    strongest of each method): muybridge export-onnx default --cache
     """
     if from_latent is None and character is not None:
         from muybridge.animation.light import light_motion
@@ -202,8 +203,8 @@ def animate_timeline(
     Keyframes without a seed take the --from-latent character (your pet).
 
     Example: muybridge animate timeline keys.yaml --fps 24 -o film.mp4
-    Keyframes of seeds without directions start about 2 s sooner, without torch, once the model's graph is cached:
-    muybridge export-onnx default --cache
+    Keyframes of seeds start about 2 s sooner, without torch, once the model's graph is cached (directions: named
+    ones and the strongest of each method): muybridge export-onnx default --cache
     """
     from muybridge.animation.timeline import read_timeline
 

@@ -7,7 +7,8 @@ mix summing to 1), ``truncation`` (1,) float32 and, in the pose graph, ``pose`` 
 opset 15 (what Unity's Inference Engine takes, 7-15); the pose graph needs opset 20 (GridSample with cubic
 sampling: onnxruntime 1.17 and newer, onnxruntime-web, not Unity). The metadata (classes, resolution, latent
 size, the seed → latent rule of :mod:`muybridge.keys`, which any language can follow, and the latents of seeds
-0..SEED_LATENTS-1 to check it against) goes into the ONNX ``metadata_props`` and a JSON file beside the model.
+0..SEED_LATENTS-1 to check it against, and the strongest semantic directions of :mod:`muybridge.animation.directions`
+to swing a character along) goes into the ONNX ``metadata_props`` and a JSON file beside the model.
 :func:`cache_runtime_graphs` keeps the graphs where the CLI draws loops, walks, morphs and motions from them without
 torch.
 
@@ -118,6 +119,7 @@ def _checked(model: Any, opset: int) -> Any:
 def onnx_metadata(generator: Generator, pose: bool = False) -> dict[str, Any]:
     """What an engine needs beside the graph."""
     from muybridge import __version__
+    from muybridge.animation.directions import strongest_directions
     from muybridge.inversion.latent_file import config_sha256
 
     inputs: dict[str, list[int | str]] = {"latents": ["N", generator.latent_dim],
@@ -132,7 +134,8 @@ def onnx_metadata(generator: Generator, pose: bool = False) -> dict[str, Any]:
             **({"pose_fields": list(POSE_FIELDS)} if pose else {}),
             "output": {"rgb": ["N", 3, generator.resolution, generator.resolution], "range": [0, 1]},
             "seed_rule": SEED_RULE,
-            "seed_latents": [[round(float(v), 7) for v in row] for row in generator.latents(range(SEED_LATENTS))]}
+            "seed_latents": [[round(float(v), 7) for v in row] for row in generator.latents(range(SEED_LATENTS))],
+            "directions": strongest_directions(generator)}
 
 
 @contextlib.contextmanager

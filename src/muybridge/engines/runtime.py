@@ -59,6 +59,8 @@ class RuntimeDecoder:
         self.resolution = int(meta["resolution"])
         self.latent_dim = int(meta["latent_dim"])
         self.pixel_art = bool(json.loads(meta.get("pixel_art", "false")))
+        #: The strongest directions of each method, by index (graphs exported before they were carried have none).
+        self.directions: dict[str, list[list[float]]] = json.loads(meta.get("directions", "{}"))
         # The folder's own name, not the metadata's: graphs are cached by content, so an unnamed model's copy in
         # another folder shares the graph its first folder exported.
         self.name = model_name(json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8")).get("name"), folder)

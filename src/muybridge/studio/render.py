@@ -56,7 +56,7 @@ def direction_offset(generator: Generator, offsets: dict[str, float] | None) -> 
         if not math.isfinite(amount) or abs(amount) > 100:
             raise MuybridgeError(f"direction offset {spec}={amount:g}: must be a number within ±100")
         if amount:
-            total += float(amount) * resolve_direction(generator, spec).vector
+            total += float(amount) * torch.from_numpy(resolve_direction(generator, spec).vector)
     return total
 
 
