@@ -67,7 +67,7 @@ def light_motion(model: str | Path | None, key: Key, output: str | os.PathLike[s
     checked = options.check()
     check_output(output, checked.fps)
     if checked.direction is not None:
-        return light_swing(model, key, output, checked)
+        return light_swing(model, key, checked.direction, output, checked)
     decoder = open_runtime(model, pose=True)
     if decoder is None:
         return None
@@ -76,15 +76,15 @@ def light_motion(model: str | Path | None, key: Key, output: str | os.PathLike[s
     return lambda progress: draw_motion(decoder, key, output, checked, strengths, progress)
 
 
-def light_swing(model: str | Path | None, key: Key, output: str | os.PathLike[str],
+def light_swing(model: str | Path | None, key: Key, spec: str, output: str | os.PathLike[str],
                 options: AnimationOptions) -> Draw | None:
-    """How to draw ``key`` swinging along ``options.direction`` without torch, or None where torch must (no cached
+    """How to draw ``key`` swinging along the direction ``spec`` without torch, or None where torch must (no cached
     graph, or an index beyond the directions the graph carries); an unknown direction is refused in one line."""
     decoder = open_runtime(model)
-    if decoder is None or options.direction is None:
+    if decoder is None:
         return None
     class_weight_rows(decoder.classes, [key[0]])
-    direction = stored_direction(options.direction, decoder.folder, decoder.latent_dim, decoder.directions)
+    direction = stored_direction(spec, decoder.folder, decoder.latent_dim, decoder.directions)
     if direction is None:
         return None
     return lambda progress: draw_swing(decoder, key, direction.vector, output, options, progress)
