@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
 import sys
 import time
@@ -31,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from per_cpu import cpu_kind
 from PIL import Image
 
 from muybridge import __version__
@@ -41,6 +41,7 @@ from muybridge.generator import Generator
 from muybridge.memory import keep_freed_memory
 from muybridge.metrics.evaluation import evaluate, evaluate_real
 from muybridge.pictures import tile_images
+from muybridge.precision import cpu_description
 from muybridge.training.config import TrainConfig, resolve_config, resume_config
 from muybridge.training.export import export_run
 from muybridge.training.loop import RUN_FILE, read_run, train
@@ -241,7 +242,7 @@ def race_protocol(args: argparse.Namespace, data: Path) -> dict[str, Any]:
         "counted over the whole run across resumes", "generated_samples": args.n,
         "reference": "held-out split (all of it, at most n)", "seeds": f"0..{args.n - 1}", "truncation": 1.0,
         "grid": f"{GRID_COLUMNS}x{GRID_ROWS} {args.track.what}, seeds 0.. in each class",
-        "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+        "cpu": cpu_description(), "cores": os.cpu_count(),
         "torch": torch.__version__, "muybridge": __version__,
     }
 
@@ -256,7 +257,9 @@ def markdown(results: dict[str, Any], archs: list[str], milestones: list[float])
     done = results["milestones"]
     proto = results.get("protocol", {})
     photos, size = proto.get("photos", "cats"), proto.get("size", 64)
-    lines = [f"# Quality race: dcgan (baseline) vs gallop (default) on {photos}", "",
+    roles = {"dcgan": "dcgan (baseline)", "gallop": "gallop (default)"}
+    contestants = " vs ".join(roles.get(arch, arch) for arch in archs)
+    lines = [f"# Quality race: {contestants} on {photos}, on {cpu_kind(proto.get('cpu', '?'))}", "",
              f"Same data ({proto.get('train_images', '?')} train / {proto.get('heldout_images', '?')} held-out "
              f"{photos}, {size} px), each architecture with its own training defaults, 1 torch thread, equal CPU "
              f"time. FID and KID (x1e3, mean ± std over subsets): {proto.get('generated_samples', '?')} generated "
