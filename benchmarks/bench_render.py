@@ -63,7 +63,7 @@ HEADER = [
     "Where the time goes: the decoder's convolutions alone run near the matmul limit; the passes between "
     "them (modulation, demodulation, bias, activation, blur, RGB skips) take the rest, a larger share on a "
     "CPU whose matrix units are faster (the Xeon); layer by layer, and what was tried: "
-    "[docs/rendering-speed.md](docs/rendering-speed.md). Reduced-precision convolutions are faster still where the "
+    "[docs/rendering-speed.md](../../docs/rendering-speed.md). Reduced-precision convolutions are faster still where the "
     "CPU runs them natively; bf16 moves some pixels by more than the bound, fp16 (11 mantissa bits to bf16's 8) "
     "stays within it, and `auto` takes the fastest native one that stays within the bound and is faster than "
     "fp32 (`muybridge version --verbose` says what it chose and why). A command's start is bounded below by a "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from pathlib import Path
 from types import ModuleType
 
@@ -43,3 +44,20 @@ def test_a_render_result_from_before_fp16_reads_as_bf16_alone(monkeypatch: pytes
     assert bench_render.reduced_precision(old) == {"bf16": {"mean": 0.43, "largest": 10, "native": True}}
     old["decode"] = old["decode"][:1]  # no bf16 row: this CPU only emulated it
     assert bench_render.reduced_precision(old)["bf16"]["native"] is False
+
+
+MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def test_every_relative_link_in_the_docs_and_results_names_a_file() -> None:
+    """A results table's links are relative to its own folder (run_all.py makes them the README's), so a link
+    written for the README in a benchmark's header breaks both copies."""
+    root = BENCHMARKS.parent
+    pages = [root / "README.md", *root.glob("docs/*.md"), *(BENCHMARKS / "results").rglob("*.md")]
+    broken = []
+    for page in pages:
+        for target in MARKDOWN_LINK.findall(page.read_text(encoding="utf-8")):
+            path = target.split("#")[0]
+            if path and "://" not in path and not path.startswith("mailto:") and not (page.parent / path).exists():
+                broken.append(f"{page.relative_to(root)}: {target}")
+    assert not broken, broken
