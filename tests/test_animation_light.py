@@ -160,9 +160,10 @@ def test_the_light_swing_along_a_direction_draws_what_torch_draws(cached: Path, 
                                                                    values: dict[str, object]) -> None:
     """`animate motion --direction`: named, or among the strongest the graph carries, drawn without torch as torch
     draws it; an index beyond those is left to torch, an unknown name refused in one line."""
-    from muybridge.animation.directions import TOP_DIRECTIONS, name_direction
+    from muybridge.animation.directions import name_direction
     from muybridge.animation.light import light_motion
     from muybridge.animation.modes import motion_builder
+    from muybridge.animation.options import TOP_DIRECTIONS
 
     generator = Generator.load(cached, precision="fp32")
     name_direction(generator, "sefa:1", "nod")
@@ -249,7 +250,7 @@ def test_the_light_timeline_draws_what_torch_draws(cached: Path, tmp_path: Path)
     assert np.abs(light - torch_drawn).max() <= 1
     assert np.abs(light[0] - frames_of(tmp_path / "light")[0]).mean() > 1  # the offset moved the first key
 
-    from muybridge.animation.directions import TOP_DIRECTIONS
+    from muybridge.animation.options import TOP_DIRECTIONS
 
     for extra in (f"seed: 2, directions: {{'sefa:{TOP_DIRECTIONS}': 1.5}}", "easing: linear"):  # not carried; no seed
         keys.write_text(f"- {{time: 0, class: cat, seed: 1}}\n- {{time: 1, class: dog, {extra}}}\n")

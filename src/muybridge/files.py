@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,16 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+#: Decimals a float32 vector keeps in a JSON file (seed latents, directions): float32 holds about 7 significant
+#: digits of a unit-scale value, so more would only lengthen the file.
+JSON_FLOAT_DECIMALS = 7
+
+
+def json_floats(values: Iterable[float]) -> list[float]:
+    """``values`` (a float32 vector) as JSON numbers rounded to :data:`JSON_FLOAT_DECIMALS`."""
+    return [round(float(value), JSON_FLOAT_DECIMALS) for value in values]
 
 
 @contextlib.contextmanager

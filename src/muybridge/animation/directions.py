@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from muybridge.animation.export import save_image
+from muybridge.animation.options import TOP_DIRECTIONS
 from muybridge.errors import MuybridgeError
-from muybridge.files import atomic_write_json
+from muybridge.files import atomic_write_json, json_floats
 from muybridge.progress import Progress, report
 
 if TYPE_CHECKING:
@@ -38,8 +39,6 @@ if TYPE_CHECKING:
     from muybridge.generator import Generator
 
 METHODS = ("sefa", "ganspace")
-#: How many directions of a method, strongest first, are previewed by default and carried in a model's ONNX graph.
-TOP_DIRECTIONS = 8
 DIRECTIONS_NAME = "directions.json"
 DIRECTIONS_FORMAT = "muybridge-directions"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
@@ -121,12 +120,8 @@ def strongest_directions(generator: Generator) -> dict[str, list[list[float]]]:
     """The strongest :data:`TOP_DIRECTIONS` of each method (fewer where the latents are shorter), rounded as
     ``directions.json`` stores them: what a model's ONNX graph carries."""
     top = min(TOP_DIRECTIONS, generator.latent_dim)
-    return {method: [_rounded(direction.vector) for direction in compute_directions(generator, method, top)]
+    return {method: [json_floats(direction.vector) for direction in compute_directions(generator, method, top)]
             for method in METHODS}
-
-
-def _rounded(vector: np.ndarray) -> list[float]:
-    return [round(float(x), 7) for x in vector]
 
 
 def directions_file(model_path: Path) -> Path:
@@ -222,7 +217,7 @@ def name_direction(generator: Generator, spec: str, name: str) -> Path:
     if path.is_file():
         named_directions(folder)  # refuses a corrupt file rather than overwriting it
         existing = json.loads(path.read_text(encoding="utf-8"))["directions"]
-    existing[name] = {"method": direction.method, "index": direction.index, "vector": _rounded(direction.vector)}
+    existing[name] = {"method": direction.method, "index": direction.index, "vector": json_floats(direction.vector)}
     atomic_write_json(path, {"format": DIRECTIONS_FORMAT, "version": 1, "directions": existing})
     return path
 

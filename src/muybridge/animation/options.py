@@ -37,6 +37,9 @@ MAX_FRAMES = int(MAX_SECONDS * 24) + 1
 #: Frames are held in memory before encoding; this caps the pixels of one request (CLI and studio alike).
 MAX_BYTES = 1024**3
 DEFAULT_SECONDS = 4.0
+#: How many directions of a method (SeFa, GANSpace), strongest first, ``muybridge directions`` previews by default
+#: and a model's ONNX graph carries (:mod:`muybridge.animation.directions`).
+TOP_DIRECTIONS = 8
 
 
 class OptionError(MuybridgeError):

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Optional  # noqa: F401  (Optional is read by 
 
 import typer
 
+from muybridge.animation.options import TOP_DIRECTIONS
 from muybridge.cli.common import CharacterArgument, FromLatentOption, ModelOption, app, out, progress_bar
 from muybridge.cli.options import animation_options, with_animation_options
 from muybridge.errors import MuybridgeError
@@ -138,7 +139,7 @@ def directions(
     ctx: typer.Context,
     model: ModelOption = "default",
     method: Annotated[str, typer.Option(help="sefa (closed-form) or ganspace (PCA).")] = "sefa",
-    top: Annotated[int, typer.Option(help="How many directions, strongest first.")] = 8,
+    top: Annotated[int, typer.Option(help="How many directions, strongest first.")] = TOP_DIRECTIONS,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the preview strips.")] = Path("dirs"),
     amplitude: Annotated[float, typer.Option(help="Largest offset shown in the previews.")] = 3.0,
     truncation: Annotated[float, typer.Option(help="0-2: below 1 trades variety for typical faces.")] = 1.0,

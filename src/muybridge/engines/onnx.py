@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from muybridge.errors import MuybridgeError
-from muybridge.files import atomic_path, atomic_write_json
+from muybridge.files import atomic_path, atomic_write_json, json_floats
 from muybridge.generator import Generator
 from muybridge.pose_fields import POSE_DIM, POSE_FIELDS
 
@@ -134,7 +134,7 @@ def onnx_metadata(generator: Generator, pose: bool = False) -> dict[str, Any]:
             **({"pose_fields": list(POSE_FIELDS)} if pose else {}),
             "output": {"rgb": ["N", 3, generator.resolution, generator.resolution], "range": [0, 1]},
             "seed_rule": SEED_RULE,
-            "seed_latents": [[round(float(v), 7) for v in row] for row in generator.latents(range(SEED_LATENTS))],
+            "seed_latents": [json_floats(row) for row in generator.latents(range(SEED_LATENTS)).tolist()],
             "directions": strongest_directions(generator)}
 
 
