@@ -82,10 +82,13 @@ def network_settings(path: Path) -> dict[str, Any]:
         model = as_model_config(run.read()["model"])
     else:
         return {}
-    params = dict(model.params)
-    if params.get("fade_from"):  # a grown run's checkpoint: it is continued as the grown model alone (read_source)
-        params["fade_from"] = 0
-    return {"architecture": model.architecture, "params": params, "latent_dim": model.latent_dim}
+    # A grown run's checkpoint is continued as the grown model alone (read_source).
+    return {"architecture": model.architecture, "params": faded_params(model.params), "latent_dim": model.latent_dim}
+
+
+def faded_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """A grown model's parameters once its new layers are fully blended in: the grown model alone, no fade layers."""
+    return {**params, "fade_from": 0} if params.get("fade_from") else dict(params)
 
 
 def faded_model(model: dict[str, Any], config: dict[str, Any], kimg: float, source: Path) -> dict[str, Any]:
@@ -99,7 +102,7 @@ def faded_model(model: dict[str, Any], config: dict[str, Any], kimg: float, sour
     if kimg < fade_kimg:
         raise MuybridgeError(f"{source.name}: at {kimg:g} kimg the run still fades in its new layers (until "
                              f"{fade_kimg:g} kimg); use a later checkpoint")
-    return {**model, "params": {**model["params"], "fade_from": 0}}
+    return {**model, "params": faded_params(model["params"])}
 
 
 def without_fade_layers(state: State, model: Mapping[str, Any]) -> State:
