@@ -30,7 +30,8 @@ BENCHMARKS = {  # name -> script and arguments, in the order the summary shows t
     "motion": ["bench_motion.py"],
 }
 #: Tables of the results folder, by their path in it without ``.md``.
-SUMMARY_ORDER = [*BENCHMARKS, "quality_race", "race-xeon/quality_race", "race-avx512/quality_race", "race-variants/quality_race"]
+SUMMARY_ORDER = [*BENCHMARKS, "quality_race", "race-xeon/quality_race", "race-avx512/quality_race",
+                 "race-variants/quality_race"]
 #: A Markdown link or image to a relative path (not a web address, not an anchor).
 RELATIVE_LINK = re.compile(r"\]\((?![a-z]+:|/|#)")
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
